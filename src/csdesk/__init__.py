@@ -1,0 +1,79 @@
+"""csdesk: customer-service rules for shop back ends.
+
+Orders, returns and refunds with exact money, complaint tiering, compensation policies, reply
+templates and SLA clocks on real business calendars. The core is pure and deterministic: the host
+owns storage, scheduling, transport and identity; csdesk owns rules, state transitions, money
+arithmetic, time arithmetic and words.
+
+Example:
+    >>> import csdesk
+    >>> csdesk.Money("0.1", "CNY") + csdesk.Money("0.2", "CNY")
+    Money('0.3', 'CNY')
+"""
+
+from csdesk._model import require_aware
+from csdesk._version import __version__
+from csdesk.errors import (
+    AllocationError,
+    CsdeskError,
+    CurrencyMismatchError,
+    FloatNotAllowedError,
+    InvalidAmountError,
+    InvalidInputError,
+    InvalidOrderError,
+    MoneyError,
+    NaiveDatetimeError,
+    PrecisionError,
+    QuantityError,
+    UnknownCurrencyError,
+    UnknownLocaleError,
+)
+from csdesk.events import Actor, ActorKind, AggregateRef, DomainEvent
+from csdesk.models import (
+    Customer,
+    CustomerTier,
+    LineDraft,
+    Order,
+    OrderLine,
+    PaidSplit,
+    Payment,
+    PaymentMethod,
+    Shipment,
+)
+from csdesk.money import Money, allocate, currency_digits, prorate, sum_money
+
+__all__ = [
+    "Actor",
+    "ActorKind",
+    "AggregateRef",
+    "AllocationError",
+    "CsdeskError",
+    "CurrencyMismatchError",
+    "Customer",
+    "CustomerTier",
+    "DomainEvent",
+    "FloatNotAllowedError",
+    "InvalidAmountError",
+    "InvalidInputError",
+    "InvalidOrderError",
+    "LineDraft",
+    "Money",
+    "MoneyError",
+    "NaiveDatetimeError",
+    "Order",
+    "OrderLine",
+    "PaidSplit",
+    "Payment",
+    "PaymentMethod",
+    "PrecisionError",
+    "QuantityError",
+    "Shipment",
+    "UnknownCurrencyError",
+    "UnknownLocaleError",
+    "__version__",
+    "allocate",
+    "currency_digits",
+    "prorate",
+    "require_aware",
+    "sum_money",
+]

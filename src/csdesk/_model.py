@@ -1,0 +1,105 @@
+"""The pydantic base every csdesk model derives from.
+
+It translates pydantic's ``ValidationError`` into `csdesk.errors.InvalidInputError` (or
+`csdesk.errors.NaiveDatetimeError`) at the boundary: on construction, on ``model_validate`` and
+``model_validate_json``, and on assignment, so callers catch csdesk errors only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Self
+
+import pydantic
+from pydantic import BaseModel, ConfigDict
+
+from csdesk.errors import InvalidInputError, NaiveDatetimeError
+
+__all__ = ["CsdeskModel", "require_aware"]
+
+
+class CsdeskModel(BaseModel):
+    """Immutable, strict-about-extras pydantic model with csdesk errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except pydantic.ValidationError as error:
+            raise InvalidInputError.from_pydantic(error) from None
+
+    @classmethod
+    def model_validate(
+        cls,
+        obj: Any,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        from_attributes: bool | None = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """Validate a Python object; errors are csdesk errors."""
+        try:
+            return super().model_validate(
+                obj,
+                strict=strict,
+                extra=extra,
+                from_attributes=from_attributes,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except pydantic.ValidationError as error:
+            raise InvalidInputError.from_pydantic(error) from None
+
+    @classmethod
+    def model_validate_json(
+        cls,
+        json_data: str | bytes | bytearray,
+        *,
+        strict: bool | None = None,
+        extra: Any = None,
+        context: Any | None = None,
+        by_alias: bool | None = None,
+        by_name: bool | None = None,
+    ) -> Self:
+        """Validate JSON text; errors are csdesk errors."""
+        try:
+            return super().model_validate_json(
+                json_data,
+                strict=strict,
+                extra=extra,
+                context=context,
+                by_alias=by_alias,
+                by_name=by_name,
+            )
+        except pydantic.ValidationError as error:
+            raise InvalidInputError.from_pydantic(error) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        try:
+            super().__setattr__(name, value)
+        except pydantic.ValidationError as error:
+            raise InvalidInputError.from_pydantic(error) from None
+
+
+def require_aware(value: datetime, name: str) -> datetime:
+    """Return ``value`` if it is a timezone-aware datetime; raise `NaiveDatetimeError` if not.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> require_aware(datetime(2026, 3, 1, tzinfo=timezone.utc), "now").year
+        2026
+    """
+    if not isinstance(value, datetime):
+        raise InvalidInputError(f"{name} must be a datetime, got {value!r}")
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise NaiveDatetimeError(
+            f"{name} is a naive datetime ({value.isoformat()}); pass a timezone-aware datetime, "
+            "e.g. datetime(2026, 3, 1, 9, 0, tzinfo=ZoneInfo('Asia/Shanghai'))",
+            field=name,
+        )
+    return value

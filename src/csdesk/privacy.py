@@ -1,0 +1,95 @@
+"""Masking of customer data for logs, traces, reports and screens.
+
+Customer data (names, phones, e-mail addresses, postal addresses) is shown masked everywhere csdesk
+prints or reports it, unless a caller asks for the raw value explicitly. The masks keep just enough
+for a person to recognise the record (the last four digits of a phone, the first character of a
+name) and nothing that identifies the customer to a stranger.
+
+Example:
+    >>> mask_phone("+86 138-1234-5678"), mask_email("zhang.wei@example.com")
+    ('+86 138****5678', 'z********@example.com')
+    >>> mask_name("张三丰"), mask_name("Wei Zhang")
+    ('张**', 'W** Z****')
+    >>> mask_address("广东省深圳市南山区科技园路1号")
+    '广东省深圳市*********'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+__all__ = ["PiiKind", "mask", "mask_address", "mask_email", "mask_name", "mask_phone"]
+
+PiiKind = Literal["phone", "email", "name", "address"]
+"""The kinds of customer data csdesk knows how to mask."""
+
+_STAR = "*"
+_DIGIT = re.compile(r"\d")
+
+
+def mask_phone(phone: str) -> str:
+    """Keep the country prefix, the first three and the last four digits; star the rest.
+
+    Example:
+        >>> mask_phone("13812345678")
+        '138****5678'
+    """
+    text = phone.strip()
+    prefix = ""
+    match = re.match(r"^(\+\d{1,3})[\s-]*", text)
+    if match:
+        prefix, text = match.group(1) + " ", text[match.end() :]
+    digits = "".join(_DIGIT.findall(text))
+    if len(digits) <= 4:
+        return prefix + _STAR * len(digits)
+    keep_head = 3 if len(digits) >= 10 else 0
+    hidden = len(digits) - keep_head - 4
+    return prefix + digits[:keep_head] + _STAR * hidden + digits[-4:]
+
+
+def mask_email(email: str) -> str:
+    """Keep the first character of the local part and the whole domain.
+
+    Example:
+        >>> mask_email("li@example.cn")
+        'l*@example.cn'
+    """
+    local, at, domain = email.strip().partition("@")
+    if not at:
+        return _STAR * len(local)
+    return local[:1] + _STAR * max(len(local) - 1, 1) + "@" + domain
+
+
+def mask_name(name: str) -> str:
+    """Keep the first character of each word (of the whole name for CJK names).
+
+    Example:
+        >>> mask_name("欧阳娜娜")
+        '欧***'
+    """
+    words = name.split()
+    return " ".join(word[:1] + _STAR * (len(word) - 1) for word in words)
+
+
+def mask_address(address: str) -> str:
+    """Keep at most the first six characters (province and city), never more than half.
+
+    Example:
+        >>> mask_address("10 Downing Street, London")
+        '10 Dow*******************'
+    """
+    text = address.strip()
+    keep = min(6, len(text) // 2)
+    return text[:keep] + _STAR * (len(text) - keep)
+
+
+def mask(value: str, kind: PiiKind) -> str:
+    """Mask ``value`` as customer data of ``kind``."""
+    maskers = {
+        "phone": mask_phone,
+        "email": mask_email,
+        "name": mask_name,
+        "address": mask_address,
+    }
+    return maskers[kind](value)

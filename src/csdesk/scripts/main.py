@@ -1,0 +1,169 @@
+"""The ``csdesk`` console script: ``csdesk --version``, ``csdesk demo``.
+
+Progress and chatter go to stderr; results go to stdout, as tables for people or as JSON with
+``--json`` for machines.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+try:
+    import click
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise SystemExit(
+        "the csdesk command needs the 'cli' extra: pip install 'csdesk[cli]'"
+    ) from error
+
+from csdesk._version import __version__
+from csdesk.models import PaidSplit
+from csdesk.money import Money
+from csdesk.scripts.demo import DemoResult, run_demo
+
+__all__ = ["cli", "main"]
+
+LOCALE = "zh-CN"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="csdesk")
+def cli() -> None:
+    """Customer-service rules for shop back ends: refunds, returns, complaints, SLAs."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for machines.")
+def demo(as_json: bool) -> None:
+    """Play a realistic scenario end to end on built-in defaults."""
+    result = run_demo()
+    if as_json:
+        click.echo(json.dumps(_demo_json(result), ensure_ascii=False, indent=2))
+        return
+    _print_demo(Console(), result)
+
+
+def _fmt(amount: Money) -> str:
+    return amount.format(LOCALE)
+
+
+def _num(amount: Money) -> str:
+    return amount.format(LOCALE, style="plain")
+
+
+def _split_row(label: str, quantity: str, split: PaidSplit) -> list[str]:
+    return [
+        label,
+        quantity,
+        _num(split.list_price),
+        _num(-split.line_discount),
+        _num(-split.order_discount),
+        _num(split.shipping),
+        _num(split.tax),
+        _num(split.paid),
+    ]
+
+
+def _split_table(title: str, first: str) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column(first, no_wrap=True)
+    table.add_column("Qty", justify="right")
+    for name in ("List", "Disc.", "Coupon", "Ship.", "VAT", "Paid"):
+        table.add_column(name, justify="right", no_wrap=True)
+    return table
+
+
+def _print_demo(console: Console, result: DemoResult) -> None:
+    order = result.order
+    customer = order.customer.masked
+    console.rule("[bold]csdesk demo[/bold]")
+    console.print(
+        f"Order [bold]{order.id}[/bold] placed {order.placed_at:%Y-%m-%d %H:%M %Z} by "
+        f"{order.customer.id} ({order.customer.tier}, {customer['name']}, {customer['phone']})"
+    )
+    console.print(
+        f"Store coupon {_fmt(order.order_discount)} · shipping {_fmt(order.shipping_fee)} · "
+        f"VAT included {_fmt(order.tax)}\n"
+    )
+    table = _split_table("1. Placing the order: what each line paid (CNY)", "Line")
+    for line in order.lines:
+        table.add_row(*_split_row(f"{line.id} {line.sku}", str(line.quantity), line.split))
+    totals = PaidSplit(
+        list_price=sum((line.split.list_price for line in order.lines), Money.zero("CNY")),
+        line_discount=sum((line.split.line_discount for line in order.lines), Money.zero("CNY")),
+        order_discount=order.order_discount,
+        shipping=order.shipping_fee,
+        tax=order.tax,
+    )
+    table.add_section()
+    table.add_row(*_split_row("Total", "", totals))
+    console.print(table)
+    console.print(
+        "VAT is included in the prices. The coupon went to the lines by price after line "
+        "discounts, shipping and VAT by price, by largest remainder in fen: every column adds up "
+        "exactly.\n"
+    )
+    line = order.line(result.refund_line_id)
+    refunds = _split_table(
+        f"2. Refunding line {line.id} ({line.sku}) in three goes (CNY)", "Refund"
+    )
+    for number, step in enumerate(result.refunds, start=1):
+        label = f"#{number} after {step.already}"
+        refunds.add_row(*_split_row(label, str(step.units), step.split))
+    refunds.add_section()
+    refunds.add_row(*_split_row("Line paid", str(line.quantity), line.split))
+    console.print(refunds)
+    verdict = "equal" if result.refunded == line.paid else "NOT equal"
+    console.print(
+        f"Each share is round(paid × units so far / 5) − round(paid × units before / 5), so the "
+        f"three refunds total {_fmt(result.refunded)}: {verdict} to the {_fmt(line.paid)} paid."
+    )
+
+
+def _demo_json(result: DemoResult) -> dict[str, Any]:
+    order = result.order
+    return {
+        "order": {
+            "id": order.id,
+            "customer": {"id": order.customer.id, **order.customer.masked},
+            "total": order.total.to_dict(),
+            "lines": [
+                {"id": line.id, "quantity": line.quantity, **_split_json(line.split)}
+                for line in order.lines
+            ],
+        },
+        "refunds": [
+            {"line": result.refund_line_id, "units": step.units, **_split_json(step.split)}
+            for step in result.refunds
+        ],
+        "refunded": result.refunded.to_dict(),
+    }
+
+
+def _split_json(split: PaidSplit) -> dict[str, str]:
+    return {
+        "list_price": str(split.list_price.amount),
+        "line_discount": str(split.line_discount.amount),
+        "order_discount": str(split.order_discount.amount),
+        "shipping": str(split.shipping.amount),
+        "tax": str(split.tax.amount),
+        "paid": str(split.paid.amount),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv`` (default: the process arguments); return the exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="csdesk")
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
