@@ -5,7 +5,7 @@ templates and SLA clocks on real business calendars. The core is pure and determ
 owns storage, scheduling, transport and identity; csdesk owns rules, state transitions, money
 arithmetic, time arithmetic and words.
 
-Example:
+Examples:
     >>> import csdesk
     >>> csdesk.Money("0.1", "CNY") + csdesk.Money("0.2", "CNY")
     Money('0.3', 'CNY')

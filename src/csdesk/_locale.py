@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from babel import Locale, UnknownLocaleError as BabelUnknownLocaleError
+from babel import Locale
+from babel import UnknownLocaleError as BabelUnknownLocaleError
 
 from csdesk.errors import UnknownLocaleError
 
@@ -22,7 +23,7 @@ def get_locale(tag: str | Locale) -> Locale:
     Raises:
         UnknownLocaleError: the tag is malformed or CLDR has no data for it.
 
-    Example:
+    Examples:
         >>> get_locale("zh-Hant-TW")
         Locale('zh', territory='TW', script='Hant')
         >>> get_locale("zh-TW") is get_locale("zh-TW")

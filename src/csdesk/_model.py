@@ -29,6 +29,10 @@ class CsdeskModel(BaseModel):
         except pydantic.ValidationError as error:
             raise InvalidInputError.from_pydantic(error) from None
 
+    # Tell pydantic this __init__ only wraps the base one, so nested models are validated in
+    # pydantic-core directly (and their errors keep their full field path).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @classmethod
     def model_validate(
         cls,
@@ -89,7 +93,7 @@ class CsdeskModel(BaseModel):
 def require_aware(value: datetime, name: str) -> datetime:
     """Return ``value`` if it is a timezone-aware datetime; raise `NaiveDatetimeError` if not.
 
-    Example:
+    Examples:
         >>> from datetime import datetime, timezone
         >>> require_aware(datetime(2026, 3, 1, tzinfo=timezone.utc), "now").year
         2026

@@ -7,7 +7,7 @@ boundary; a caller never has to catch a third-party exception type.
 
 The tree::
 
-    CsdeskError
+    CsdeskError                                    csdesk_error
     ├── InvalidInputError (ValueError)             invalid_input
     │   ├── NaiveDatetimeError                     naive_datetime
     │   ├── QuantityError                          invalid_quantity
@@ -19,9 +19,9 @@ The tree::
     │   ├── CurrencyMismatchError                  currency_mismatch
     │   ├── PrecisionError                         money_precision
     │   └── AllocationError                        invalid_allocation
-    └── UnknownLocaleError (LookupError)           unknown_locale
+    └── UnknownLocaleError (ValueError, LookupError)  unknown_locale
 
-Example:
+Examples:
     >>> from csdesk import Money
     >>> from csdesk.errors import CsdeskError
     >>> try:
@@ -279,7 +279,7 @@ class AllocationError(MoneyError):
     code = "invalid_allocation"
 
 
-class UnknownLocaleError(CsdeskError, LookupError):
+class UnknownLocaleError(CsdeskError, ValueError, LookupError):
     """A locale tag is malformed or has no CLDR data.
 
     Attributes:

@@ -4,7 +4,7 @@ An event says what happened (``type``, such as ``"order.placed"``), when, who di
 aggregate at which version, with which payload, under which idempotency key, caused by which earlier
 event, and under which policy version. Events are immutable and round-trip through JSON exactly.
 
-Example:
+Examples:
     >>> from datetime import datetime, timezone
     >>> from csdesk import Money
     >>> event = DomainEvent(

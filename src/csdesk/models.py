@@ -62,7 +62,7 @@ class Customer(CsdeskModel):
     Contact fields are customer data: ``repr()`` and `masked` show them masked; read the attribute
     itself when you need the raw value.
 
-    Example:
+    Examples:
         >>> customer = Customer(id="c-1", tier="gold", name="张三丰", phone="13812345678")
         >>> customer
         Customer(id='c-1', tier=<CustomerTier.GOLD: 'gold'>, locale='zh-CN', time_zone='Asia/Shanghai', name='张**', phone='138****5678', email=None, address=None)
@@ -112,7 +112,7 @@ class Customer(CsdeskModel):
     def __repr_args__(self) -> Any:
         masked = self.masked
         for key, value in super().__repr_args__():
-            yield key, (masked[key] if key in masked else value)
+            yield key, (masked.get(key, value) if key else value)
 
 
 class PaymentMethod(StrEnum):
@@ -146,7 +146,9 @@ class Payment(CsdeskModel):
     @classmethod
     def _positive(cls, value: Money) -> Money:
         if value.is_zero or value < Money.zero(value.currency) or not value.is_quantized:
-            raise ValueError(f"captured must be a positive whole number of minor units, got {value}")
+            raise ValueError(
+                f"captured must be a positive whole number of minor units, got {value}"
+            )
         return value
 
 
@@ -168,7 +170,7 @@ class Shipment(CsdeskModel):
     def delay(self, *, now: datetime) -> timedelta:
         """How late the parcel is (or was, once delivered); zero when on time or no promise.
 
-        Example:
+        Examples:
             >>> from datetime import datetime, timezone
             >>> parcel = Shipment(id="s-1", carrier="SF", tracking_number="SF1",
             ...     promised_delivery=datetime(2026, 3, 5, tzinfo=timezone.utc))
@@ -230,11 +232,13 @@ class PaidSplit(CsdeskModel):
     def prorate(self, *, quantity: int, already: int, units: int) -> PaidSplit:
         """The split of ``units`` more units of a ``quantity``-unit line after ``already``.
 
-        The paid share is `csdesk.money.prorate` of `paid`; discounts, shipping and tax are each
-        prorated the same way, and the list-price share is what makes the parts add up. Refunding
-        every unit, in any sequence, returns every part of the split exactly.
+        The goods after discounts, the line discount, the order discount, shipping and tax are
+        each prorated with `csdesk.money.prorate`; the list-price share is goods plus discounts.
+        So every part of a partial refund is never negative and within a minor unit of its exact
+        share (the list price within three), discounts never exceed the list price, and
+        refunding every unit, in any sequence, returns every part of the split exactly.
 
-        Example:
+        Examples:
             >>> cny = lambda amount: Money(amount, "CNY")
             >>> split = PaidSplit(list_price=cny("1749.95"), line_discount=cny("0"),
             ...     order_discount=cny("524.98"), shipping=cny("0"), tax=cny("140.93"))
@@ -242,20 +246,19 @@ class PaidSplit(CsdeskModel):
             >>> part.paid, part.order_discount, part.tax
             (Money('489.99', 'CNY'), Money('209.99', 'CNY'), Money('56.37', 'CNY'))
         """
-        counts = {"quantity": quantity, "already": already, "units": units}
-        paid = prorate(self.paid, **counts)
-        line_discount = prorate(self.line_discount, **counts)
-        order_discount = prorate(self.order_discount, **counts)
-        shipping = prorate(self.shipping, **counts)
-        tax = prorate(self.tax, **counts)
-        goods = paid + line_discount + order_discount - shipping
-        list_price = goods if self.tax_included else goods - tax
+
+        def share(amount: Money) -> Money:
+            return prorate(amount, quantity=quantity, already=already, units=units)
+
+        goods = self.list_price - self.line_discount - self.order_discount
+        line_discount = share(self.line_discount)
+        order_discount = share(self.order_discount)
         return PaidSplit(
-            list_price=list_price,
+            list_price=share(goods) + line_discount + order_discount,
             line_discount=line_discount,
             order_discount=order_discount,
-            shipping=shipping,
-            tax=tax,
+            shipping=share(self.shipping),
+            tax=share(self.tax),
             tax_included=self.tax_included,
         )
 
@@ -357,7 +360,9 @@ class Order(CsdeskModel):
             raise ValueError(f"line ids must be unique, got {ids}")
         for name in ("order_discount", "shipping", "tax"):
             total: Money = getattr(self, "shipping_fee" if name == "shipping" else name)
-            parts = sum((getattr(line.split, name) for line in self.lines), Money.zero(total.currency))
+            parts = sum(
+                (getattr(line.split, name) for line in self.lines), Money.zero(total.currency)
+            )
             if parts != total:
                 raise ValueError(f"the lines' {name} shares sum to {parts}, not {total}")
         return self
@@ -388,7 +393,7 @@ class Order(CsdeskModel):
     def place(
         cls,
         *,
-        id: str,  # noqa: A002 - the field's name
+        id: str,
         customer: Customer,
         lines: Sequence[LineDraft | Mapping[str, Any]],
         placed_at: datetime,
@@ -402,9 +407,9 @@ class Order(CsdeskModel):
 
         The order-level discount goes to discountable lines in proportion to their price after line
         discounts; shipping to all lines in proportion to their price after all discounts; tax in
-        proportion to price plus shipping, unless each line brings its own tax. Each split is `csdesk.money.allocate` (largest
-        remainder, ties to the earlier line), so every total is conserved to the minor unit. Lines
-        that are all free take shares by unit count.
+        proportion to price plus shipping, unless each line brings its own tax. Each split is
+        `csdesk.money.allocate` (largest remainder, ties to the earlier line), so every total is
+        conserved to the minor unit. Lines that are all free take shares by unit count.
 
         Args:
             id: The order id.
@@ -532,10 +537,11 @@ def _allocate_discount(
     return allocate(discount, weights)
 
 
-def _allocate_by(amount: Money, weights: Sequence[Money], drafts: Sequence[LineDraft]) -> list[Money]:
+def _allocate_by(
+    amount: Money, weights: Sequence[Money], drafts: Sequence[LineDraft]
+) -> list[Money]:
     if amount.is_zero:
         return [Money.zero(amount.currency)] * len(weights)
     if all(weight.is_zero for weight in weights):
         return allocate(amount, [draft.quantity for draft in drafts])
     return allocate(amount, weights)
-

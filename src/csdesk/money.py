@@ -11,7 +11,7 @@ Splitting money conserves it to the minor unit:
 * `prorate` gives the share of a line for some of its units with cumulative rounding, so refunding
   every unit of a line, in any order of partial refunds, returns exactly what was paid.
 
-Example:
+Examples:
     >>> from csdesk import Money, allocate
     >>> Money("0.1", "CNY") + Money("0.2", "CNY") == Money("0.3", "CNY")
     True
@@ -88,7 +88,7 @@ def currency_digits(currency: str) -> int:
     Raises:
         UnknownCurrencyError: the code is not a known ISO 4217 code.
 
-    Example:
+    Examples:
         >>> [currency_digits(c) for c in ("JPY", "CNY", "BHD")]
         [0, 2, 3]
     """
@@ -148,13 +148,16 @@ def _to_decimal(value: object, *, what: str = "amount") -> Decimal:
 def _make(amount: Decimal, currency: str) -> Money:
     # Arithmetic results come from already-valid operands, so they skip validation.
     money: Money = _new_object(Money)
-    _set_amount(money, amount)
-    _set_currency(money, currency)
+    money._amount = amount
+    money._currency = currency
     return money
 
 
 class Money:
     """An exact amount of one currency. Immutable and hashable.
+
+    ``amount`` and ``currency`` are read-only; arithmetic returns new amounts. The class has
+    ``__slots__`` and no per-instance dict, so it costs about what a tuple does in hot loops.
 
     Args:
         amount: A `Decimal`, an `int` or a numeric string. Floats are refused.
@@ -165,7 +168,7 @@ class Money:
         InvalidAmountError: the amount is not a finite number.
         UnknownCurrencyError: the currency is not a known ISO 4217 code.
 
-    Example:
+    Examples:
         >>> price = Money("349.99", "CNY")
         >>> price * 5 - Money("524.98", "CNY")
         Money('1224.97', 'CNY')
@@ -183,8 +186,8 @@ class Money:
             amount = _to_decimal(amount)
         if type(currency) is not str or currency not in _DIGITS:
             _check_currency(currency)
-        _set_amount(self, amount)
-        _set_currency(self, currency)
+        self._amount = amount
+        self._currency = currency
 
     @property
     def amount(self) -> Decimal:
@@ -205,7 +208,7 @@ class Money:
     def from_minor(cls, units: int, currency: str) -> Money:
         """The amount that is ``units`` minor units of ``currency`` (fen, cents, fils).
 
-        Example:
+        Examples:
             >>> Money.from_minor(12250, "CNY"), Money.from_minor(12250, "JPY")
             (Money('122.50', 'CNY'), Money('12250', 'JPY'))
         """
@@ -237,14 +240,16 @@ class Money:
         Raises:
             PrecisionError: the amount is not a whole number of minor units; quantize it first.
         """
-        if not self.is_quantized:
-            raise PrecisionError(self._amount, self._currency, self.digits, what="amount")
-        return int(self._amount.scaleb(self.digits))
+        digits = _DIGITS[self._currency]
+        scaled = self._amount.scaleb(digits)
+        if scaled != scaled.to_integral_value():
+            raise PrecisionError(self._amount, self._currency, digits, what="amount")
+        return int(scaled)
 
     def quantize(self, rounding: Rounding = "ROUND_HALF_EVEN") -> Money:
         """Round to the currency's minor unit with the named rounding mode.
 
-        Example:
+        Examples:
             >>> Money("2.345", "CNY").quantize(), Money("2.345", "CNY").quantize("ROUND_HALF_UP")
             (Money('2.34', 'CNY'), Money('2.35', 'CNY'))
             >>> Money("2.5", "JPY").quantize()
@@ -259,7 +264,7 @@ class Money:
         *,
         style: Literal["symbol", "code", "name", "plain"] = "symbol",
     ) -> str:
-        """Format for people with Babel's CLDR data. Never rounds.
+        r"""Format for people with Babel's CLDR data. Never rounds.
 
         Args:
             locale: A locale tag or Babel ``Locale``; parsed once and cached.
@@ -271,11 +276,11 @@ class Money:
                 the rounding mode, rather than let a formatter pick one silently.
             UnknownLocaleError: the locale is unknown.
 
-        Example:
+        Examples:
             >>> Money("1234.5", "CNY").format("zh-CN")
             '¥1,234.50'
             >>> Money("1234.5", "CNY").format("en-US", style="code")
-            'CNY\\xa01,234.50'
+            'CNY\xa01,234.50'
             >>> Money("-1234.5", "CNY").format("de-DE", style="plain")
             '-1.234,50'
         """
@@ -284,12 +289,16 @@ class Money:
         parsed = get_locale(locale)
         if style == "name":
             return format_currency(self._amount, self._currency, locale=parsed, format_type="name")
-        pattern = None
-        if style != "symbol":
-            standard = parsed.currency_formats["standard"].pattern
-            code = standard.replace("¤", "¤¤")
-            pattern = code if style == "code" else standard.replace("¤", "").strip("\xa0 ")
-        return format_currency(self._amount, self._currency, pattern, locale=parsed)
+        if style == "symbol":
+            return format_currency(self._amount, self._currency, locale=parsed)
+        standard = parsed.currency_formats["standard"].pattern
+        if style == "plain":
+            plain = standard.replace("¤", "").strip("\xa0 ")
+            return format_currency(self._amount, self._currency, plain, locale=parsed)
+        text = format_currency(
+            self._amount, self._currency, standard.replace("¤", "¤¤"), locale=parsed
+        )
+        return _space_code(text, self._currency)
 
     def __add__(self, other: Money) -> Money:
         if type(other) is not Money:
@@ -348,7 +357,7 @@ class Money:
     def __eq__(self, other: object) -> bool:
         if type(other) is not Money:
             return NotImplemented
-        return self._currency == other._currency and self._amount == other._amount
+        return self._amount == other._amount and self._currency == other._currency
 
     def __hash__(self) -> int:
         return hash((self._amount, self._currency))
@@ -380,12 +389,6 @@ class Money:
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="compare")
         return self._amount >= other._amount
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"Money is immutable; cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Money is immutable; cannot delete {name!r}")
 
     def __reduce__(self) -> tuple[Callable[[str, str], Money], tuple[str, str]]:
         return (Money, (str(self._amount), self._currency))
@@ -471,27 +474,44 @@ class Money:
         }
 
 
-# Slot descriptors write the two fields past the immutability guard in __setattr__.
-_set_amount: Callable[[Money, Decimal], None] = Money.__dict__["_amount"].__set__
-_set_currency: Callable[[Money, str], None] = Money.__dict__["_currency"].__set__
+def _space_code(text: str, code: str) -> str:
+    # CLDR's currencySpacing: a letter code next to a digit gets a no-break space between them.
+    at = text.find(code)
+    end = at + len(code)
+    if end < len(text) and text[end].isdigit():
+        text = text[:end] + "\xa0" + text[end:]
+    if at > 0 and text[at - 1].isdigit():
+        text = text[:at] + "\xa0" + text[at:]
+    return text
+
+
+def _weight_value(total: Money, weight: object, index: int) -> int | Decimal:
+    kind = type(weight)
+    if kind is int:
+        value: int | Decimal = weight  # type: ignore[assignment]
+    elif kind is Decimal or kind is Money:
+        if kind is Money:
+            if weight._currency != total._currency:  # type: ignore[attr-defined]
+                raise CurrencyMismatchError(total._currency, weight._currency, operation="weigh")  # type: ignore[attr-defined]
+            value = weight._amount  # type: ignore[attr-defined]
+        else:
+            value = weight  # type: ignore[assignment]
+        if not value.is_finite():  # type: ignore[union-attr]
+            raise AllocationError(f"weight {index} is {weight!r}; weights must be finite")
+    elif isinstance(weight, float):
+        raise FloatNotAllowedError(weight, what=f"weight {index}")
+    else:
+        raise AllocationError(f"weight {index} is {weight!r}; weights are ints, Decimals or Money")
+    if value < 0:
+        raise AllocationError(f"weight {index} is {weight!r}; weights must be >= 0")
+    return value
 
 
 def _weight_numerators(total: Money, weights: Sequence[int | Decimal | Money]) -> list[int]:
-    fractions: list[tuple[int, int]] = []
-    for index, weight in enumerate(weights):
-        if isinstance(weight, Money):
-            if weight.currency != total.currency:
-                raise CurrencyMismatchError(total.currency, weight.currency, operation="weigh")
-            value = weight.amount
-        elif isinstance(weight, float):
-            raise FloatNotAllowedError(weight, what=f"weight {index}")
-        elif isinstance(weight, bool) or not isinstance(weight, int | Decimal):
-            raise AllocationError(f"weight {index} is {weight!r}; weights are ints, Decimals or Money")
-        else:
-            value = Decimal(weight)
-        if not value.is_finite() or value < 0:
-            raise AllocationError(f"weight {index} is {weight!r}; weights must be finite and >= 0")
-        fractions.append(value.as_integer_ratio())
+    values = [_weight_value(total, weight, index) for index, weight in enumerate(weights)]
+    if all(type(value) is int for value in values):
+        return values  # type: ignore[return-value]
+    fractions = [value.as_integer_ratio() for value in values]
     common = reduce(lcm, (denominator for _, denominator in fractions), 1)
     return [numerator * (common // denominator) for numerator, denominator in fractions]
 
@@ -514,7 +534,7 @@ def allocate(total: Money, weights: Sequence[int | Decimal | Money]) -> list[Mon
         AllocationError: no weights, a negative weight, or all weights zero.
         FloatNotAllowedError: a weight is a float.
 
-    Example:
+    Examples:
         >>> allocate(Money("10", "JPY"), [1, 2])
         [Money('3', 'JPY'), Money('7', 'JPY')]
         >>> allocate(Money("0.05", "CNY"), [Decimal("1.5"), 0, Decimal("1.5")])
@@ -539,10 +559,9 @@ def allocate(total: Money, weights: Sequence[int | Decimal | Money]) -> list[Mon
         order = sorted(range(len(parts)), key=lambda i: (-remainders[i], i))
         for index in order[:leftover]:
             parts[index] += 1
-    sign = -1 if units < 0 else 1
-    digits = total.digits
-    currency = total.currency
-    return [_make(Decimal(sign * part).scaleb(-digits), currency) for part in parts]
+    currency = total._currency
+    quantum = _QUANTUM[currency] if units >= 0 else -_QUANTUM[currency]
+    return [_make(Decimal(part) * quantum, currency) for part in parts]
 
 
 def _round_ratio(numerator: int, denominator: int, rounding: str) -> int:
@@ -566,7 +585,7 @@ def prorate(
     units: int,
     rounding: Rounding = "ROUND_HALF_EVEN",
 ) -> Money:
-    """The share of a line paid ``paid`` for ``quantity`` units, for ``units`` more after ``already``.
+    """The share of ``paid`` for ``units`` more of a line's ``quantity`` units after ``already``.
 
     Cumulative rounding: ``round(paid × (already + units) / quantity) − round(paid × already /
     quantity)`` in minor units. Refunding every unit, in any sequence of partial refunds, sums to
@@ -583,7 +602,7 @@ def prorate(
         QuantityError: the unit counts are out of range.
         PrecisionError: ``paid`` is finer than the minor unit.
 
-    Example:
+    Examples:
         >>> paid = Money("1224.97", "CNY")  # 5 × 349.99 less 524.98 of discount
         >>> [prorate(paid, quantity=5, already=a, units=u) for a, u in ((0, 2), (2, 1), (3, 2))]
         [Money('489.99', 'CNY'), Money('244.99', 'CNY'), Money('489.99', 'CNY')]

@@ -5,7 +5,7 @@ prints or reports it, unless a caller asks for the raw value explicitly. The mas
 for a person to recognise the record (the last four digits of a phone, the first character of a
 name) and nothing that identifies the customer to a stranger.
 
-Example:
+Examples:
     >>> mask_phone("+86 138-1234-5678"), mask_email("zhang.wei@example.com")
     ('+86 138****5678', 'z********@example.com')
     >>> mask_name("张三丰"), mask_name("Wei Zhang")
@@ -31,7 +31,7 @@ _DIGIT = re.compile(r"\d")
 def mask_phone(phone: str) -> str:
     """Keep the country prefix, the first three and the last four digits; star the rest.
 
-    Example:
+    Examples:
         >>> mask_phone("13812345678")
         '138****5678'
     """
@@ -51,7 +51,7 @@ def mask_phone(phone: str) -> str:
 def mask_email(email: str) -> str:
     """Keep the first character of the local part and the whole domain.
 
-    Example:
+    Examples:
         >>> mask_email("li@example.cn")
         'l*@example.cn'
     """
@@ -64,7 +64,7 @@ def mask_email(email: str) -> str:
 def mask_name(name: str) -> str:
     """Keep the first character of each word (of the whole name for CJK names).
 
-    Example:
+    Examples:
         >>> mask_name("欧阳娜娜")
         '欧***'
     """
@@ -75,7 +75,7 @@ def mask_name(name: str) -> str:
 def mask_address(address: str) -> str:
     """Keep at most the first six characters (province and city), never more than half.
 
-    Example:
+    Examples:
         >>> mask_address("10 Downing Street, London")
         '10 Dow*******************'
     """

@@ -1,0 +1,47 @@
+import json
+
+from click.testing import CliRunner
+
+import csdesk
+from csdesk import Money
+from csdesk.scripts.demo import run_demo
+from csdesk.scripts.main import cli, main
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"csdesk, version {csdesk.__version__}"
+
+
+def test_demo_prints_the_split_and_the_conserved_refund() -> None:
+    result = CliRunner().invoke(cli, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "SO-20261111-0042" in result.output
+    assert "2,320.65" in result.output  # the order total
+    assert "equal to the ¥1,556.75 paid" in result.output
+    assert "13812345678" not in result.output.replace("-", "")  # the phone is masked
+    assert "138****5678" in result.output
+
+
+def test_demo_json_is_for_machines() -> None:
+    result = CliRunner().invoke(cli, ["demo", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["order"]["total"] == {"amount": "2320.65", "currency": "CNY"}
+    assert [r["paid"] for r in data["refunds"]] == ["622.70", "311.35", "622.70"]
+    assert data["refunded"] == {"amount": "1556.75", "currency": "CNY"}
+    assert data["order"]["customer"]["phone"] == "+86 138****5678"
+
+
+def test_demo_scenario_conserves_money() -> None:
+    result = run_demo()
+    line = result.order.line(result.refund_line_id)
+    assert result.refunded == line.paid
+    assert sum(line.split.tax for line in result.order.lines) == result.order.tax
+    assert result.order.tax == Money("266.98", "CNY")
+
+
+def test_main_returns_exit_codes() -> None:
+    assert main(["--version"]) == 0
+    assert main(["no-such-command"]) == 2
