@@ -19,7 +19,14 @@ The tree::
     │   ├── CurrencyMismatchError                  currency_mismatch
     │   ├── PrecisionError                         money_precision
     │   └── AllocationError                        invalid_allocation
-    └── UnknownLocaleError (ValueError, LookupError)  unknown_locale
+    ├── UnknownLocaleError (ValueError, LookupError)  unknown_locale
+    ├── PolicyError (ValueError)                   invalid_policy
+    │   └── UnknownPresetError (LookupError)       unknown_preset
+    ├── WorkflowError (ValueError)                 workflow_error
+    │   ├── InvalidTransitionError                 invalid_transition
+    │   ├── TransitionRejectedError                transition_rejected
+    │   └── CorruptStateError                      corrupt_state
+    └── ConcurrencyConflictError (RuntimeError)    concurrency_conflict
 
 Examples:
     >>> from csdesk import Money
@@ -42,6 +49,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AllocationError",
+    "ConcurrencyConflictError",
+    "CorruptStateError",
     "CsdeskError",
     "CurrencyMismatchError",
     "FieldError",
@@ -49,12 +58,17 @@ __all__ = [
     "InvalidAmountError",
     "InvalidInputError",
     "InvalidOrderError",
+    "InvalidTransitionError",
     "MoneyError",
     "NaiveDatetimeError",
+    "PolicyError",
     "PrecisionError",
     "QuantityError",
+    "TransitionRejectedError",
     "UnknownCurrencyError",
     "UnknownLocaleError",
+    "UnknownPresetError",
+    "WorkflowError",
     "all_error_classes",
 ]
 
@@ -294,6 +308,172 @@ class UnknownLocaleError(CsdeskError, ValueError, LookupError):
             "or 'en'"
         )
         self.locale = locale
+
+
+class PolicyError(CsdeskError, ValueError):
+    """A policy (return window, timers, …) failed to load or validate.
+
+    Attributes:
+        source: Where the policy came from (a preset name or a file path), when known.
+        errors: One `FieldError` per problem, each naming the offending key.
+    """
+
+    code = "invalid_policy"
+
+    def __init__(
+        self, message: str, *, source: str | None = None, errors: Iterable[FieldError] = ()
+    ) -> None:
+        super().__init__(message)
+        self.source = source
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+
+
+class UnknownPresetError(PolicyError, LookupError):
+    """No built-in preset has this name.
+
+    Attributes:
+        name: The name asked for.
+        known: The names that exist.
+    """
+
+    code = "unknown_preset"
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.known = tuple(sorted(known))
+        super().__init__(
+            f"no {kind} preset named {name!r}; the built-in ones are {', '.join(self.known)}"
+        )
+
+
+class WorkflowError(CsdeskError, ValueError):
+    """The base of the errors a workflow command raises; the model is left unchanged.
+
+    Attributes:
+        workflow: The workflow's name (``"order"``, ``"aftersale"``).
+        entity_id: The id of the entity the command was for.
+        event: The event that was sent.
+        state: The entity's state when the command was refused.
+    """
+
+    code = "workflow_error"
+
+    def __init__(
+        self, message: str, *, workflow: str, entity_id: str, event: str, state: str
+    ) -> None:
+        super().__init__(message)
+        self.workflow = workflow
+        self.entity_id = entity_id
+        self.event = event
+        self.state = state
+
+
+class InvalidTransitionError(WorkflowError):
+    """The event cannot happen in the entity's current state.
+
+    Attributes:
+        reason: ``"unknown_event"`` (the workflow has no such event), ``"no_transition"`` (none
+            from this state) or ``"guard_failed"`` (there is one, but its conditions do not hold).
+        allowed: The events that can happen now, guards evaluated.
+    """
+
+    code = "invalid_transition"
+
+    def __init__(
+        self,
+        *,
+        workflow: str,
+        entity_id: str,
+        event: str,
+        state: str,
+        reason: str,
+        allowed: Iterable[str],
+    ) -> None:
+        self.reason = reason
+        self.allowed = tuple(allowed)
+        why = {
+            "unknown_event": f"the {workflow} workflow has no event {event!r}",
+            "no_transition": f"no transition for {event!r} from {state!r}",
+            "guard_failed": f"the conditions for {event!r} from {state!r} do not hold",
+        }[reason]
+        allowed_text = ", ".join(self.allowed) or "none"
+        super().__init__(
+            f"{workflow} {entity_id}: cannot {event!r} while {state!r}: {why}; "
+            f"allowed now: {allowed_text}",
+            workflow=workflow,
+            entity_id=entity_id,
+            event=event,
+            state=state,
+        )
+
+
+class TransitionRejectedError(WorkflowError):
+    """A business rule refused the command, with the reason.
+
+    Attributes:
+        reason: Why, in words for the agent ("a reason is required to reject").
+    """
+
+    code = "transition_rejected"
+
+    def __init__(
+        self, reason: str, *, workflow: str, entity_id: str, event: str, state: str
+    ) -> None:
+        self.reason = reason
+        super().__init__(
+            f"{workflow} {entity_id}: {event!r} refused while {state!r}: {reason}",
+            workflow=workflow,
+            entity_id=entity_id,
+            event=event,
+            state=state,
+        )
+
+
+class CorruptStateError(WorkflowError):
+    """The stored state is not a state of the workflow (a bad row, a renamed state).
+
+    Attributes:
+        value: The stored value.
+        states: The workflow's states.
+    """
+
+    code = "corrupt_state"
+
+    def __init__(
+        self, value: object, *, workflow: str, entity_id: str, event: str, states: Iterable[str]
+    ) -> None:
+        self.value = value
+        self.states = tuple(states)
+        super().__init__(
+            f"{workflow} {entity_id} has stored state {value!r}, which is not a state of the "
+            f"{workflow} workflow ({', '.join(self.states)}); repair the row before sending "
+            f"{event!r}",
+            workflow=workflow,
+            entity_id=entity_id,
+            event=event,
+            state=str(value),
+        )
+
+
+class ConcurrencyConflictError(CsdeskError, RuntimeError):
+    """Another writer changed the entity since it was loaded; nothing was written.
+
+    Attributes:
+        kind: The entity kind.
+        entity_id: Its id.
+        expected_version: The version this writer loaded.
+    """
+
+    code = "concurrency_conflict"
+
+    def __init__(self, kind: str, entity_id: str, expected_version: int) -> None:
+        super().__init__(
+            f"{kind} {entity_id} is no longer at version {expected_version}: another writer "
+            "committed first; reload it and decide again"
+        )
+        self.kind = kind
+        self.entity_id = entity_id
+        self.expected_version = expected_version
 
 
 def all_error_classes() -> list[type[CsdeskError]]:

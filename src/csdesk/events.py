@@ -30,7 +30,7 @@ from enum import Enum, StrEnum
 from typing import Annotated, Any
 from uuid import uuid4
 
-from pydantic import AwareDatetime, BeforeValidator, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, JsonValue
 
 from csdesk._model import CsdeskModel
 from csdesk.money import Money
@@ -71,6 +71,8 @@ class AggregateRef(CsdeskModel):
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Money):
         return value.to_dict()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):

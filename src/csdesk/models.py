@@ -33,6 +33,10 @@ from csdesk.money import Money, allocate, prorate
 from csdesk.privacy import mask_address, mask_email, mask_name, mask_phone
 
 __all__ = [
+    "AfterSaleCase",
+    "CaseLine",
+    "CaseType",
+    "Condition",
     "Customer",
     "CustomerTier",
     "LineDraft",
@@ -41,7 +45,9 @@ __all__ = [
     "PaidSplit",
     "Payment",
     "PaymentMethod",
+    "RefundDue",
     "Shipment",
+    "StatutoryBasis",
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
@@ -269,6 +275,9 @@ class OrderLine(CsdeskModel):
     Attributes:
         unit_price: List price of one unit.
         split: What the line cost, fixed at placement (see `PaidSplit`).
+        category: The goods category return policies read (``"custom_made"``, ``"fresh"``, …).
+        non_returnable_confirmed: The customer confirmed at purchase that the goods cannot be
+            returned without reason (the confirmation CN law requires for such exclusions).
     """
 
     id: Id
@@ -277,6 +286,8 @@ class OrderLine(CsdeskModel):
     quantity: Annotated[int, Field(gt=0)]
     unit_price: Money
     split: PaidSplit
+    category: str | None = None
+    non_returnable_confirmed: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -301,6 +312,125 @@ class OrderLine(CsdeskModel):
         return self.split.prorate(quantity=self.quantity, already=already, units=units)
 
 
+class RefundDue(CsdeskModel):
+    """A refund an order owes after a cancellation, to one tender, until the host settles it.
+
+    Attributes:
+        lines: Units per line id the refund covers; empty for a whole-order cancellation.
+        settled: Whether the refund step has taken it over (``settle_refund``).
+    """
+
+    id: Id
+    payment_id: Id
+    amount: Money
+    reason: str
+    lines: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    created_at: AwareDatetime
+    settled: bool = False
+
+
+class StatutoryBasis(StrEnum):
+    """The legal ground of a return or claim."""
+
+    NONE = "none"
+    CN_7DAY = "cn_7day"
+    CN_NONCONFORMING = "cn_nonconforming"
+    EU_WITHDRAWAL = "eu_withdrawal"
+    UK_CANCELLATION = "uk_cancellation"
+    WARRANTY = "warranty"
+
+    @property
+    def is_no_reason(self) -> bool:
+        """Whether the customer needs no reason (so only a finding or an exclusion can refuse)."""
+        return self in {StatutoryBasis.CN_7DAY, StatutoryBasis.EU_WITHDRAWAL,
+                        StatutoryBasis.UK_CANCELLATION}  # fmt: skip
+
+
+class CaseType(StrEnum):
+    """What an after-sale case asks for."""
+
+    RETURN_AND_REFUND = "return_and_refund"
+    REFUND_ONLY = "refund_only"
+    EXCHANGE = "exchange"
+    REPLACEMENT = "replacement"
+
+    @property
+    def needs_return(self) -> bool:
+        """Whether the goods travel back to the shop."""
+        return self in {CaseType.RETURN_AND_REFUND, CaseType.EXCHANGE}
+
+
+class Condition(StrEnum):
+    """What the shop found when a returned line arrived."""
+
+    RESELLABLE = "resellable"
+    OPENED = "opened"
+    NOT_INTACT = "not_intact"
+    DAMAGED = "damaged"
+    WRONG_ITEM = "wrong_item"
+    MISSING = "missing"
+    UNCHECKED = "unchecked"
+
+
+class CaseLine(CsdeskModel):
+    """One order line in an after-sale case: units asked for, units received, their condition."""
+
+    line_id: Id
+    requested: Annotated[int, Field(gt=0)]
+    received: Annotated[int, Field(ge=0)] = 0
+    condition: Condition | None = None
+
+
+class AfterSaleCase(CsdeskModel):
+    """One after-sale request (售后): a return, a refund only, an exchange or a replacement.
+
+    Open one with `csdesk.workflows.open_case`, which checks the return window and the quantities;
+    `csdesk.workflows.AfterSaleWorkflow` moves it. Like `Order`, only the workflow changes it.
+
+    Attributes:
+        reason: The customer's reason code (``"no_reason"``, ``"damaged"``, ``"wrong_item"``, …).
+        statutory_basis: The legal ground; a no-reason statutory return can be refused only with
+            a condition finding or a recorded exclusion.
+        finding: The condition finding a rejection rests on, if any.
+        exclusion: The recorded exclusion a rejection rests on, if any.
+    """
+
+    model_config = ConfigDict(frozen=False, validate_assignment=True)
+
+    id: Id
+    order_id: Id
+    type: CaseType
+    reason: str = Field(min_length=1)
+    statutory_basis: StatutoryBasis = StatutoryBasis.NONE
+    lines: tuple[CaseLine, ...] = Field(min_length=1)
+    requested_at: AwareDatetime
+    approved_at: AwareDatetime | None = None
+    rejected_at: AwareDatetime | None = None
+    rejection: str | None = None
+    finding: str | None = None
+    exclusion: str | None = None
+    escalated_at: AwareDatetime | None = None
+    return_tracking: str | None = None
+    return_shipped_at: AwareDatetime | None = None
+    received_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    canceled_at: AwareDatetime | None = None
+    cancel_reason: str | None = None
+    state: str = "requested"
+    version: Annotated[int, Field(ge=0)] = 0
+
+    def line(self, line_id: str) -> CaseLine:
+        """The case line for an order line id.
+
+        Raises:
+            InvalidInputError: the case has no such line.
+        """
+        for line in self.lines:
+            if line.line_id == line_id:
+                return line
+        raise InvalidInputError(f"case {self.id} has no line {line_id!r}")
+
+
 class LineDraft(CsdeskModel):
     """A line as the host hands it to `Order.place`, before any allocation.
 
@@ -320,14 +450,17 @@ class LineDraft(CsdeskModel):
     line_discount: Money | None = None
     discountable: bool = True
     tax: Money | None = None
+    category: str | None = None
+    non_returnable_confirmed: bool = False
 
 
 class Order(CsdeskModel):
     """A placed order. Build one with `Order.place`.
 
-    ``state`` and ``version`` are the only fields that change after placement; workflows move them
-    (the state string is what the host stores; ``version`` increments once per successful command,
-    for compare-and-swap persistence).
+    After placement only `csdesk.workflows.OrderWorkflow` changes an order: its ``state`` (the
+    string the host stores), its ``version`` (one more per successful command, for compare-and-swap
+    persistence) and the facts the commands record (payments, shipments, sign-off, cancellation,
+    refunds due). ``shipping_address`` is customer data and shows masked.
     """
 
     model_config = ConfigDict(frozen=False, validate_assignment=True)
@@ -343,7 +476,15 @@ class Order(CsdeskModel):
     tax_included: bool = True
     payments: tuple[Payment, ...] = ()
     shipments: tuple[Shipment, ...] = ()
+    shipping_address: str | None = None
     pay_by: AwareDatetime | None = None
+    paid_at: AwareDatetime | None = None
+    signed_at: AwareDatetime | None = None
+    completed_at: AwareDatetime | None = None
+    canceled_at: AwareDatetime | None = None
+    cancel_reason: str | None = None
+    canceled_units: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    refunds_due: tuple[RefundDue, ...] = ()
     state: str = "pending_payment"
     version: Annotated[int, Field(ge=0)] = 0
 
@@ -367,6 +508,12 @@ class Order(CsdeskModel):
                 raise ValueError(f"the lines' {name} shares sum to {parts}, not {total}")
         return self
 
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            if key == "shipping_address" and value is not None:
+                value = mask_address(value)
+            yield key, value
+
     @property
     def total(self) -> Money:
         """What the customer pays for the whole order."""
@@ -389,6 +536,21 @@ class Order(CsdeskModel):
         known = ", ".join(line.id for line in self.lines)
         raise InvalidInputError(f"order {self.id} has no line {line_id!r}; its lines are {known}")
 
+    @property
+    def delivered_at(self) -> datetime | None:
+        """When the customer had the goods: sign-off, or the last parcel's delivery."""
+        if self.signed_at is not None:
+            return self.signed_at
+        times = [s.delivered_at for s in self.shipments]
+        if not times or any(t is None for t in times):
+            return None
+        return max(t for t in times if t is not None)
+
+    @property
+    def refunds_settled(self) -> bool:
+        """Whether every refund the order owes (after a cancellation) has been settled."""
+        return all(refund.settled for refund in self.refunds_due)
+
     @classmethod
     def place(
         cls,
@@ -402,6 +564,7 @@ class Order(CsdeskModel):
         tax: Money | None = None,
         tax_included: bool = True,
         pay_by: datetime | None = None,
+        shipping_address: str | None = None,
     ) -> Order:
         """Place an order: allocate order-level amounts to lines and fix each line's paid split.
 
@@ -421,7 +584,8 @@ class Order(CsdeskModel):
             tax: The order's tax as computed by the host's tax engine; default zero. Leave it
                 out when the lines carry their own tax.
             tax_included: Whether prices include tax (CN, EU) or tax is added (US).
-            pay_by: The payment deadline, if any.
+            pay_by: The payment deadline, if any (else the timer preset's).
+            shipping_address: Where to ship; customer data, shown masked.
 
         Raises:
             InvalidOrderError: no lines, duplicate ids, or discounts above what they apply to.
@@ -452,6 +616,8 @@ class Order(CsdeskModel):
                 name=draft.name,
                 quantity=draft.quantity,
                 unit_price=draft.unit_price,
+                category=draft.category,
+                non_returnable_confirmed=draft.non_returnable_confirmed,
                 split=PaidSplit(
                     list_price=draft.unit_price * draft.quantity,
                     line_discount=draft.line_discount or zero,
@@ -474,6 +640,7 @@ class Order(CsdeskModel):
             tax=tax_total,
             tax_included=tax_included,
             pay_by=pay_by,
+            shipping_address=shipping_address,
         )
 
 

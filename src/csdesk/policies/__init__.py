@@ -1,0 +1,29 @@
+"""Pure decision functions and the policies (data) they read.
+
+Policies are pydantic models loaded from TOML, JSON or dicts, validated at load with errors that
+name the offending key, versioned and hashable. Built-in presets ship as TOML files with their
+``source`` and ``as_of``.
+"""
+
+from csdesk.policies._base import Policy, load_policy
+from csdesk.policies.returns import (
+    ReturnPolicy,
+    ReturnWindow,
+    StatutoryBasis,
+    WindowStatus,
+    WorkingDayCalendar,
+    return_policy,
+    return_window,
+)
+
+__all__ = [
+    "Policy",
+    "ReturnPolicy",
+    "ReturnWindow",
+    "StatutoryBasis",
+    "WindowStatus",
+    "WorkingDayCalendar",
+    "load_policy",
+    "return_policy",
+    "return_window",
+]

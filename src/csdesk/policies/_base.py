@@ -1,0 +1,103 @@
+"""The base of every policy model: strict, immutable, loaded with errors that name the key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from csdesk.errors import InvalidInputError, PolicyError, UnknownPresetError
+
+__all__ = ["Policy", "load_policy", "preset_names"]
+
+PolicyT = TypeVar("PolicyT", bound="Policy")
+
+
+class Policy(BaseModel):
+    """Common fields of a policy: who wrote it, from which source, as of when, which version.
+
+    Attributes:
+        id: A stable name, such as ``"cn_consumer_law"``.
+        version: The policy's own version; recorded on every decision that applies it.
+        source: Where the numbers come from (statute, platform rule, the shop's own terms).
+        as_of: The date the source was read.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9_\-]+$")
+    name: str = ""
+    version: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    as_of: date
+
+    @property
+    def policy_hash(self) -> str:
+        """A SHA-256 of the policy's canonical JSON: equal policies, equal hashes."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @classmethod
+    def from_data(cls, data: Any, *, source: str | None = None) -> Self:
+        """Validate a mapping (from TOML, JSON or code) into this policy.
+
+        Raises:
+            PolicyError: with one `FieldError` per problem, each naming the offending key.
+        """
+        try:
+            return cls.model_validate(data)
+        except pydantic.ValidationError as error:
+            translated = InvalidInputError.from_pydantic(error)
+            where = f" from {source}" if source else ""
+            raise PolicyError(
+                f"invalid {cls.__name__}{where}: "
+                + "; ".join(f"{f.loc or '(policy)'}: {f.message}" for f in translated.errors),
+                source=source,
+                errors=translated.errors,
+            ) from None
+
+
+def preset_names(kind: str) -> list[str]:
+    """The names of the built-in presets of one kind (``"returns"``, ``"timers"``)."""
+    folder = resources.files("csdesk.policies") / "presets" / kind
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_policy(cls: type[PolicyT], source: str | Path | dict[str, Any], *, kind: str) -> PolicyT:
+    """Load a policy from a built-in preset name, a TOML or JSON file, or a mapping.
+
+    Raises:
+        UnknownPresetError: ``source`` is a name that no built-in preset has.
+        PolicyError: the data does not validate; the errors name the keys.
+    """
+    if isinstance(source, dict):
+        return cls.from_data(source)
+    if isinstance(source, str) and "/" not in source and not source.endswith((".toml", ".json")):
+        names = preset_names(kind)
+        if source not in names:
+            raise UnknownPresetError(kind, source, names)
+        text = (resources.files("csdesk.policies") / "presets" / kind / f"{source}.toml").read_text(
+            encoding="utf-8"
+        )
+        return cls.from_data(_toml(text, source), source=f"preset {source!r}")
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PolicyError(f"cannot read policy file {path}: {error}", source=str(path)) from None
+    data = json.loads(text) if path.suffix == ".json" else _toml(text, str(path))
+    return cls.from_data(data, source=str(path))
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(f"{source} is not valid TOML: {error}", source=source) from None

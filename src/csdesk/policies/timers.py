@@ -1,0 +1,89 @@
+"""Timer presets: how long each step of an order or an after-sale case may take, as data.
+
+Presets (`timer_preset`): ``generic``, ``cn_platform``, ``eu_crd`` and ``uk_ccr``, each timer with
+its own ``source``. `csdesk.workflows.timers` turns them into absolute deadlines.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from functools import cache
+from typing import Self
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from csdesk.policies._base import Policy, load_policy
+from csdesk.policies._calendar import WorkingDayCalendar
+
+__all__ = ["TimerPreset", "TimerSpec", "timer_preset"]
+
+
+class TimerSpec(BaseModel):
+    """One timer: how long, and what happens at expiry.
+
+    Attributes:
+        minutes, hours, days: Calendar time, added up.
+        working_days: Working days instead, counted on the shop's calendar; the deadline is at
+            the same local time of day.
+        on_expiry: The event the scheduler fires when the deadline passes (``"expire"``,
+            ``"auto_confirm"``, ``"auto_approve"``, ``"escalate"``, ``"cancel"``,
+            ``"auto_receive"``), or ``"notify"`` (tell a person, no transition), or
+            ``"mark_overdue"`` (a statutory right does not lapse: flag it, move nothing).
+        source: Where the number comes from.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    minutes: int = Field(default=0, ge=0)
+    hours: int = Field(default=0, ge=0)
+    days: int = Field(default=0, ge=0)
+    working_days: int = Field(default=0, ge=0)
+    on_expiry: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        calendar_time = self.minutes or self.hours or self.days
+        if bool(calendar_time) == bool(self.working_days):
+            raise ValueError("give either working_days or minutes/hours/days, and not zero")
+        return self
+
+    def due(self, start: datetime, *, zone: ZoneInfo, calendar: WorkingDayCalendar) -> datetime:
+        """The deadline for a timer started at ``start``."""
+        if self.working_days:
+            local = start.astimezone(zone)
+            day = calendar.add_working_days(local.date(), self.working_days)
+            return datetime.combine(day, time(local.hour, local.minute, local.second), tzinfo=zone)
+        return start + timedelta(days=self.days, hours=self.hours, minutes=self.minutes)
+
+
+class TimerPreset(Policy):
+    """The timers of one market or platform, as data (section 8.7 of the research).
+
+    ``respond_by_return`` overrides ``respond_by`` for cases that send goods back (a platform
+    gives the seller longer to answer a return than a refund-only request). A timer left out
+    does not run.
+    """
+
+    time_zone: str = "UTC"
+    pay_by: TimerSpec | None = None
+    ship_by: TimerSpec | None = None
+    auto_confirm: TimerSpec | None = None
+    after_sale: TimerSpec | None = None
+    respond_by: TimerSpec | None = None
+    respond_by_return: TimerSpec | None = None
+    revise_by: TimerSpec | None = None
+    ship_back_by: TimerSpec | None = None
+    receive_by: TimerSpec | None = None
+    refund_by: TimerSpec | None = None
+
+
+@cache
+def timer_preset(name: str) -> TimerPreset:
+    """A built-in timer preset by name.
+
+    Raises:
+        UnknownPresetError: no preset has that name.
+    """
+    return load_policy(TimerPreset, name, kind="timers")

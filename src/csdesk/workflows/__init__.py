@@ -1,0 +1,27 @@
+"""Workflows: the order and after-sale lifecycles, their timers, and the engine that runs them.
+
+Every command goes through `fire`: load the entity, fire one event, save state, version and events
+in one transaction (see `csdesk.integrations.sqlite_store` for the pattern). Timers are deadlines
+computed from what happened (`deadlines`, `due_events`); the host's scheduler fires them.
+"""
+
+from csdesk.workflows._engine import Stateful, Workflow, allowed_events, fire, mermaid
+from csdesk.workflows.aftersale import AfterSaleWorkflow, open_case
+from csdesk.workflows.order import OrderWorkflow
+from csdesk.workflows.timers import Deadline, case_deadlines, deadlines, due_events, order_deadlines
+
+__all__ = [
+    "AfterSaleWorkflow",
+    "Deadline",
+    "OrderWorkflow",
+    "Stateful",
+    "Workflow",
+    "allowed_events",
+    "case_deadlines",
+    "deadlines",
+    "due_events",
+    "fire",
+    "mermaid",
+    "open_case",
+    "order_deadlines",
+]

@@ -1,0 +1,438 @@
+"""After-sale cases (售后): return and refund, refund only, exchange, replacement.
+
+`open_case` files a case after checking the return window and the quantities; `AfterSaleWorkflow`
+moves it, through `csdesk.workflows.fire`:
+
+| event | from → to | needs |
+|---|---|---|
+| ``approve`` | requested, escalated → awaiting_return (goods come back) or approved | |
+| ``auto_approve`` | requested → awaiting_return or approved | ``timers`` that approve on expiry |
+| ``reject`` | requested, escalated → rejected | ``reason``; for a statutory no-reason return also ``finding`` or ``exclusion`` |
+| ``revise`` | rejected → requested | |
+| ``escalate`` | requested, rejected → escalated | |
+| ``mark_shipped`` | awaiting_return → return_in_transit | ``tracking_number`` |
+| ``ship_back_timeout`` | awaiting_return → canceled | ``timers`` that cancel on expiry |
+| ``receive`` | awaiting_return, return_in_transit → received | ``received`` units per line, ``condition`` |
+| ``auto_receive`` | return_in_transit → received | ``timers`` that receive on expiry |
+| ``resolve`` | received, approved → resolving | |
+| ``complete`` | resolving → resolved | |
+| ``cancel`` | any state before resolving → canceled | ``reason`` |
+
+``resolve`` hands the quantities to the refund step in an ``aftersale.refund_requested`` event
+(received units for returns, requested units otherwise); a case cannot be canceled once it is
+resolving, because a refund may be processing.
+"""  # noqa: E501
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from statemachine import State
+
+from csdesk._model import require_aware
+from csdesk.errors import InvalidInputError, QuantityError, TransitionRejectedError
+from csdesk.events import Actor, AggregateRef, DomainEvent
+from csdesk.models import AfterSaleCase, CaseLine, CaseType, Condition, Order, StatutoryBasis
+from csdesk.policies._calendar import WorkingDayCalendar
+from csdesk.policies.returns import ReturnPolicy, return_window
+from csdesk.policies.timers import TimerPreset
+from csdesk.workflows._engine import Workflow
+from csdesk.workflows.timers import case_deadlines
+
+__all__ = ["AfterSaleWorkflow", "open_case"]
+
+_OPEN_STATES = frozenset(
+    {"requested", "approved", "awaiting_return", "return_in_transit", "received", "resolving",
+     "rejected", "escalated", "resolved"}
+)  # fmt: skip
+
+
+def _due(case: AfterSaleCase, kind: str, timers: TimerPreset | None) -> tuple[datetime, str] | None:
+    if timers is None:
+        return None
+    found = [d for d in case_deadlines(case, timers) if d.kind == kind]
+    return (found[0].due_at, found[0].on_expiry) if found else None
+
+
+class AfterSaleWorkflow(Workflow[AfterSaleCase]):
+    """The after-sale case machine. States are the strings stored in ``AfterSaleCase.state``."""
+
+    workflow_name = "aftersale"
+
+    requested = State(initial=True)
+    approved = State()
+    awaiting_return = State()
+    return_in_transit = State()
+    received = State()
+    resolving = State()
+    resolved = State(final=True)
+    rejected = State()
+    escalated = State()
+    canceled = State(final=True)
+
+    approve = (
+        requested.to(awaiting_return, cond="goods_come_back", on="record_approval")
+        | requested.to(approved, unless="goods_come_back", on="record_approval")
+        | escalated.to(awaiting_return, cond="goods_come_back", on="record_approval")
+        | escalated.to(approved, unless="goods_come_back", on="record_approval")
+    )
+    auto_approve = requested.to(
+        awaiting_return, cond="goods_come_back", validators="check_auto_approve",
+        on="record_approval",
+    ) | requested.to(
+        approved, unless="goods_come_back", validators="check_auto_approve", on="record_approval"
+    )  # fmt: skip
+    reject = requested.to(rejected, validators="check_reject", on="record_rejection") | (
+        escalated.to(rejected, validators="check_reject", on="record_rejection")
+    )
+    revise = rejected.to(requested, on="record_revision")
+    escalate = requested.to(escalated, on="record_escalation") | rejected.to(
+        escalated, on="record_escalation"
+    )
+    mark_shipped = awaiting_return.to(
+        return_in_transit, validators="check_tracking", on="record_return_shipment"
+    )
+    ship_back_timeout = awaiting_return.to(
+        canceled, validators="check_ship_back_timeout", on="record_timeout"
+    )
+    receive = awaiting_return.to(
+        received, validators="check_receipt", on="record_receipt"
+    ) | return_in_transit.to(received, validators="check_receipt", on="record_receipt")
+    auto_receive = return_in_transit.to(
+        received, validators="check_auto_receive", on="record_auto_receipt"
+    )
+    resolve = received.to(resolving, on="record_resolution") | approved.to(
+        resolving, on="record_resolution"
+    )
+    complete = resolving.to(resolved, on="record_completion")
+    cancel = (
+        requested.to(canceled, validators="check_cancel", on="record_cancel")
+        | approved.to(canceled, validators="check_cancel", on="record_cancel")
+        | awaiting_return.to(canceled, validators="check_cancel", on="record_cancel")
+        | return_in_transit.to(canceled, validators="check_cancel", on="record_cancel")
+        | rejected.to(canceled, validators="check_cancel", on="record_cancel")
+        | escalated.to(canceled, validators="check_cancel", on="record_cancel")
+    )
+
+    # guards -----------------------------------------------------------------------------------
+
+    def goods_come_back(self) -> bool:
+        """Returns and exchanges wait for the goods; refund-only and replacement do not."""
+        return self.model.type.needs_return
+
+    # approve ----------------------------------------------------------------------------------
+
+    def check_auto_approve(self, now: datetime, timers: TimerPreset | None = None) -> None:
+        due = _due(self.model, "respond_by", timers)
+        if due is None or due[1] != "auto_approve":
+            self.refuse("auto-approval needs a timer preset whose respond_by approves on expiry")
+        if now < due[0]:
+            self.refuse(f"the seller has until {due[0].isoformat()} to answer")
+        self.detail(timers=timers.id if timers else None, respond_by=due[0])
+
+    def record_approval(self, now: datetime) -> None:
+        self.model.approved_at = now
+
+    # reject, revise, escalate -------------------------------------------------------------------
+
+    def check_reject(
+        self, reason: str | None = None, finding: str | None = None, exclusion: str | None = None
+    ) -> None:
+        if not reason or not str(reason).strip():
+            self.refuse("a reason is required to reject")
+        if self.model.statutory_basis.is_no_reason and not (finding or exclusion):
+            self.refuse(
+                f"a {self.model.statutory_basis.value} return needs no reason from the customer; "
+                "it can be refused only with a condition finding (finding=...) or a recorded "
+                "exclusion (exclusion=...)"
+            )
+
+    def record_rejection(
+        self,
+        now: datetime,
+        reason: str,
+        finding: str | None = None,
+        exclusion: str | None = None,
+    ) -> None:
+        case = self.model
+        case.rejected_at = now
+        case.rejection = reason
+        case.finding = finding
+        case.exclusion = exclusion
+
+    def record_revision(self, now: datetime) -> None:
+        self.model.rejected_at = None
+        self.model.rejection = None
+        self.model.requested_at = now
+
+    def record_escalation(self, now: datetime) -> None:
+        self.model.escalated_at = now
+
+    # the goods coming back ----------------------------------------------------------------------
+
+    def check_tracking(self, tracking_number: str | None = None) -> None:
+        if not tracking_number or not str(tracking_number).strip():
+            self.refuse("a tracking number is required to mark the return shipped")
+
+    def record_return_shipment(self, now: datetime, tracking_number: str) -> None:
+        self.model.return_tracking = tracking_number.strip()
+        self.model.return_shipped_at = now
+
+    def check_ship_back_timeout(self, now: datetime, timers: TimerPreset | None = None) -> None:
+        due = _due(self.model, "ship_back_by", timers)
+        if due is None:
+            self.refuse("ship_back_timeout needs a timer preset with ship_back_by (timers=...)")
+        if due[1] != "ship_back_timeout":
+            self.refuse(
+                f"under preset {timers.id if timers else '?'} a late return does not close the "
+                f"case ({due[1]}): a statutory withdrawal does not lapse"
+            )
+        if now < due[0]:
+            self.refuse(f"the customer has until {due[0].isoformat()} to ship the return")
+
+    def record_timeout(self, now: datetime) -> None:
+        self.model.canceled_at = now
+        self.model.cancel_reason = "return_not_shipped_in_time"
+
+    def check_receipt(
+        self,
+        received: Mapping[str, int] | None = None,
+        condition: Condition | str | Mapping[str, Condition | str] | None = None,
+    ) -> None:
+        if not received:
+            self.refuse("receive needs received={line_id: units}")
+        if condition is None:
+            self.refuse("receive needs the condition found (condition=... or per line)")
+        for line_id, units in received.items():
+            line = next((cl for cl in self.model.lines if cl.line_id == line_id), None)
+            if line is None:
+                self.refuse(f"the case has no line {line_id!r}")
+            if isinstance(units, bool) or not isinstance(units, int) or not 0 <= units:
+                self.refuse(f"received units for line {line_id} must be an int >= 0")
+            if units > line.requested:
+                self.refuse(
+                    f"line {line_id}: received {units} but only {line.requested} were requested"
+                )
+        try:
+            for line_id in received:
+                _condition(condition, line_id)
+        except ValueError as error:
+            self.refuse(str(error))
+
+    def record_receipt(
+        self,
+        now: datetime,
+        received: Mapping[str, int],
+        condition: Condition | str | Mapping[str, Condition | str],
+    ) -> None:
+        case = self.model
+        case.lines = tuple(
+            line.model_copy(
+                update={
+                    "received": received.get(line.line_id, 0),
+                    "condition": _condition(condition, line.line_id)
+                    if line.line_id in received
+                    else Condition.MISSING,
+                }
+            )
+            for line in case.lines
+        )
+        case.received_at = now
+        self.detail(
+            received={line.line_id: line.received for line in case.lines},
+            condition={line.line_id: line.condition for line in case.lines},
+        )
+
+    def check_auto_receive(self, now: datetime, timers: TimerPreset | None = None) -> None:
+        due = _due(self.model, "receive_by", timers)
+        if due is None or due[1] != "auto_receive":
+            self.refuse("auto-receipt needs a timer preset whose receive_by receives on expiry")
+        if now < due[0]:
+            self.refuse(f"the shop has until {due[0].isoformat()} to confirm receipt")
+
+    def record_auto_receipt(self, now: datetime) -> None:
+        case = self.model
+        case.lines = tuple(
+            line.model_copy(update={"received": line.requested, "condition": Condition.UNCHECKED})
+            for line in case.lines
+        )
+        case.received_at = now
+
+    # resolve, complete, cancel ------------------------------------------------------------------
+
+    def record_resolution(self, now: datetime) -> None:
+        case = self.model
+        returned = case.type.needs_return
+        units = {line.line_id: line.received if returned else line.requested for line in case.lines}
+        case.resolved_at = now
+        if case.type in {CaseType.RETURN_AND_REFUND, CaseType.REFUND_ONLY}:
+            self.emit("refund_requested", case_id=case.id, order_id=case.order_id, lines=units,
+                      statutory_basis=case.statutory_basis, reason=case.reason)  # fmt: skip
+        else:
+            self.emit("replacement_requested", case_id=case.id, order_id=case.order_id,
+                      lines=units, type=case.type)  # fmt: skip
+
+    def record_completion(self, now: datetime) -> None:
+        self.detail(completed_at=now)
+
+    def check_cancel(self, reason: str | None = None) -> None:
+        if not reason or not str(reason).strip():
+            self.refuse("a reason is required to cancel a case")
+
+    def record_cancel(self, now: datetime, reason: str) -> None:
+        self.model.canceled_at = now
+        self.model.cancel_reason = reason
+
+
+def _condition(
+    condition: Condition | str | Mapping[str, Condition | str], line_id: str
+) -> Condition:
+    value = condition.get(line_id) if isinstance(condition, Mapping) else condition
+    if value is None:
+        raise ValueError(f"no condition given for line {line_id}")
+    try:
+        return Condition(value)
+    except ValueError:
+        allowed = ", ".join(c.value for c in Condition)
+        raise ValueError(f"unknown condition {value!r} for line {line_id}; use {allowed}") from None
+
+
+def open_case(
+    order: Order,
+    *,
+    id: str,  # noqa: A002 - the field's name
+    type: CaseType | str,  # noqa: A002 - the field's name
+    lines: Mapping[str, int],
+    reason: str,
+    actor: Actor,
+    now: datetime,
+    policy: ReturnPolicy,
+    statutory_basis: StatutoryBasis | str | None = None,
+    existing: Iterable[AfterSaleCase] = (),
+    zone: str | None = None,
+    informed: bool = True,
+    calendar: WorkingDayCalendar | None = None,
+    override: str | None = None,
+) -> tuple[AfterSaleCase, list[DomainEvent]]:
+    """File an after-sale case for some units of some lines, if the policy allows it now.
+
+    Checks, in order: the lines exist and are not cancelled; the units asked for, with those of
+    the order's other cases that are not canceled, fit each line's quantity; and, for cases that
+    send goods back, each line's return window under ``policy`` is open and the goods are not
+    excluded. Staff may pass ``override="why"`` to file outside the window; the override is
+    recorded as its own event.
+
+    Args:
+        order: The order the case is about.
+        id: The new case's id.
+        type: ``return_and_refund``, ``refund_only``, ``exchange`` or ``replacement``.
+        lines: Units per order line id.
+        reason: The customer's reason code.
+        actor: Who files it.
+        now: The current time, timezone-aware.
+        policy: The return policy that decides the window.
+        statutory_basis: The legal ground (default: the policy's for returns, else ``none``).
+        existing: The order's other cases, for the quantity check.
+        zone: The shop's time zone for counting days (default: the policy's).
+        informed: Whether the customer was told of the statutory right.
+        calendar: Working days, for policies that move a last day off a holiday.
+        override: Staff's reason to file outside the window or despite an exclusion.
+
+    Returns:
+        The case, in state ``requested`` at version 1, and its events.
+
+    Raises:
+        TransitionRejectedError: the window is closed, the goods are excluded, or the units do
+            not fit; the message says which and why.
+        QuantityError: a unit count is not a positive int.
+    """
+    require_aware(now, "now")
+    kind = CaseType(type)
+    basis = StatutoryBasis(statutory_basis) if statutory_basis else (
+        policy.basis if kind.needs_return else StatutoryBasis.NONE
+    )  # fmt: skip
+
+    def refuse(why: str) -> TransitionRejectedError:
+        return TransitionRejectedError(
+            why, workflow=AfterSaleWorkflow.workflow_name, entity_id=id, event="request", state="(new)"
+        )
+
+    _check_units(order, lines, existing, refuse)
+    steps: list[str] = []
+    if kind.needs_return and basis is not StatutoryBasis.WARRANTY:
+        for line_id in lines:
+            window = return_window(order, line_id, policy=policy, now=now, zone=zone,
+                                   informed=informed, calendar=calendar)  # fmt: skip
+            steps.extend(window.steps)
+            problem = _window_problem(line_id, window)
+            if problem and not override:
+                raise refuse(problem)
+            if problem:
+                steps.append(f"overridden: {override}")
+    case = AfterSaleCase(
+        id=id,
+        order_id=order.id,
+        type=kind,
+        reason=reason,
+        statutory_basis=basis,
+        lines=tuple(CaseLine(line_id=line_id, requested=units) for line_id, units in lines.items()),
+        requested_at=now,
+        version=1,
+    )
+    common: dict[str, Any] = {
+        "occurred_at": now,
+        "actor": actor,
+        "aggregate": AggregateRef(kind=AfterSaleWorkflow.workflow_name, id=case.id, version=1),
+        "policy_version": policy.version,
+    }
+    requested = DomainEvent(
+        type="aftersale.requested",
+        payload={"order_id": order.id, "type": kind, "lines": dict(lines), "reason": reason,
+                 "statutory_basis": basis, "policy": policy.id, "policy_hash": policy.policy_hash,
+                 "steps": steps},  # fmt: skip
+        **common,
+    )
+    events = [requested]
+    if override:
+        events.append(DomainEvent(type="aftersale.policy_overridden",
+                                  payload={"override": override}, causation_id=requested.id,
+                                  **common))  # fmt: skip
+    return case, events
+
+
+def _window_problem(line_id: str, window: Any) -> str | None:
+    if window.status == "excluded":
+        return f"line {line_id} cannot be returned without reason: {window.exclusion}"
+    if window.status == "closed":
+        return f"the return window for line {line_id} closed on {window.last_day.isoformat()}"
+    return None
+
+
+def _check_units(
+    order: Order,
+    lines: Mapping[str, int],
+    existing: Iterable[AfterSaleCase],
+    refuse: Any,
+) -> None:
+    if not lines:
+        raise InvalidInputError("a case needs lines={line_id: units}")
+    taken: dict[str, int] = {}
+    for case in existing:
+        if case.order_id != order.id:
+            raise InvalidInputError(f"case {case.id} belongs to order {case.order_id}, not {order.id}")
+        if case.state in _OPEN_STATES:
+            for line in case.lines:
+                taken[line.line_id] = taken.get(line.line_id, 0) + line.requested
+    for line_id, units in lines.items():
+        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+            raise QuantityError(f"units for line {line_id} must be a positive int, got {units!r}")
+        line = order.line(line_id)
+        available = line.quantity - order.canceled_units.get(line_id, 0) - taken.get(line_id, 0)
+        if units > available:
+            raise refuse(
+                f"line {line_id} has {available} unit(s) not already in a case or cancelled; "
+                f"cannot ask for {units}"
+            )
+

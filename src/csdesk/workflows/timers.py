@@ -1,0 +1,195 @@
+"""Deadlines: every timer an order or after-sale case runs on, and the events now due.
+
+csdesk runs no threads and no in-process timers (they would not survive a restart). An entity
+records when things happened (placed, paid, shipped, completed, requested, approved, …); a
+`TimerPreset` says how long each step may take and what happens when it does not; `deadlines`
+turns the two into absolute `Deadline`s, and `due_events` tells the host's scheduler which events
+to fire now. The scheduler then calls `csdesk.workflows.fire` with them, like any other command,
+and the workflow's validators check the deadline again.
+
+Presets (`timer_preset`, from `csdesk.policies.timers`): ``generic``, ``cn_platform``, ``eu_crd``
+and ``uk_ccr``, each timer with its own ``source``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime
+
+from csdesk._model import CsdeskModel, require_aware
+from csdesk.errors import InvalidInputError
+from csdesk.models import AfterSaleCase, CaseType, Order
+from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar
+from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
+
+__all__ = [
+    "Deadline",
+    "DeadlineKind",
+    "TimerPreset",
+    "TimerSpec",
+    "case_deadlines",
+    "deadlines",
+    "due_events",
+    "order_deadlines",
+    "timer_preset",
+]
+
+DeadlineKind = Literal[
+    "pay_by",
+    "ship_by",
+    "auto_confirm_at",
+    "after_sale_until",
+    "respond_by",
+    "revise_by",
+    "ship_back_by",
+    "receive_by",
+    "refund_by",
+]
+
+
+class Deadline(CsdeskModel):
+    """One absolute deadline of one entity.
+
+    Attributes:
+        kind: Which timer (``pay_by``, ``auto_confirm_at``, ``respond_by``, …).
+        due_at: When it expires.
+        on_expiry: The event to fire then (see `TimerSpec.on_expiry`).
+        active: Whether it still matters in the entity's current state.
+        preset: The preset's id; ``policy_version`` its version.
+    """
+
+    kind: str
+    due_at: AwareDatetime
+    on_expiry: str
+    active: bool
+    preset: str
+    policy_version: str
+    source: str
+
+
+def _deadline(
+    kind: str,
+    spec: TimerSpec | None,
+    start: datetime | None,
+    *,
+    active: bool,
+    preset: TimerPreset,
+    calendar: WorkingDayCalendar,
+) -> Deadline | None:
+    if spec is None or start is None:
+        return None
+    return Deadline(
+        kind=kind,
+        due_at=spec.due(start, zone=ZoneInfo(preset.time_zone), calendar=calendar),
+        on_expiry=spec.on_expiry,
+        active=active,
+        preset=preset.id,
+        policy_version=preset.version,
+        source=spec.source,
+    )
+
+
+def order_deadlines(
+    order: Order, preset: TimerPreset, calendar: WorkingDayCalendar | None = None
+) -> list[Deadline]:
+    """Every deadline an order has under ``preset``; ``pay_by`` set on the order wins."""
+    cal = calendar or WeekdayCalendar()
+    shipped = min((s.shipped_at for s in order.shipments if s.shipped_at), default=None)
+    found = [
+        Deadline(kind="pay_by", due_at=order.pay_by, on_expiry="expire",
+                 active=order.state == "pending_payment", preset="order",
+                 policy_version=str(order.version), source="set on the order at placement")  # fmt: skip
+        if order.pay_by is not None
+        else _deadline("pay_by", preset.pay_by, order.placed_at, preset=preset, calendar=cal,
+                       active=order.state == "pending_payment"),  # fmt: skip
+        _deadline("ship_by", preset.ship_by, order.paid_at, preset=preset, calendar=cal,
+                  active=order.state == "processing"),  # fmt: skip
+        _deadline("auto_confirm_at", preset.auto_confirm, shipped, preset=preset, calendar=cal,
+                  active=order.state in {"shipped", "delivered"}),  # fmt: skip
+        _deadline("after_sale_until", preset.after_sale, order.completed_at, preset=preset,
+                  calendar=cal, active=order.state == "completed"),  # fmt: skip
+    ]
+    return [deadline for deadline in found if deadline is not None]
+
+
+def case_deadlines(
+    case: AfterSaleCase, preset: TimerPreset, calendar: WorkingDayCalendar | None = None
+) -> list[Deadline]:
+    """Every deadline an after-sale case has under ``preset``."""
+    cal = calendar or WeekdayCalendar()
+    respond = preset.respond_by
+    if case.type in {CaseType.RETURN_AND_REFUND, CaseType.EXCHANGE} and preset.respond_by_return:
+        respond = preset.respond_by_return
+    received_or_proof = min(
+        (t for t in (case.received_at, case.return_shipped_at) if t is not None), default=None
+    )
+    found = [
+        _deadline("respond_by", respond, case.requested_at, preset=preset, calendar=cal,
+                  active=case.state == "requested"),  # fmt: skip
+        _deadline("revise_by", preset.revise_by, case.rejected_at, preset=preset, calendar=cal,
+                  active=case.state == "rejected"),  # fmt: skip
+        _deadline("ship_back_by", preset.ship_back_by, case.approved_at, preset=preset,
+                  calendar=cal, active=case.state == "awaiting_return"),  # fmt: skip
+        _deadline("receive_by", preset.receive_by, case.return_shipped_at, preset=preset,
+                  calendar=cal, active=case.state == "return_in_transit"),  # fmt: skip
+        _deadline("refund_by", preset.refund_by, received_or_proof, preset=preset, calendar=cal,
+                  active=case.state in {"received", "resolving"}),  # fmt: skip
+    ]
+    return [deadline for deadline in found if deadline is not None]
+
+
+def deadlines(
+    entity: Order | AfterSaleCase,
+    preset: TimerPreset,
+    calendar: WorkingDayCalendar | None = None,
+) -> list[Deadline]:
+    """Every deadline of an order or an after-sale case under ``preset``.
+
+    Working-day timers count on ``calendar`` (default: Monday to Friday; pass a
+    `csdesk.sla.BusinessCalendar` for holidays and make-up days).
+    """
+    if isinstance(entity, Order):
+        return order_deadlines(entity, preset, calendar)
+    if isinstance(entity, AfterSaleCase):
+        return case_deadlines(entity, preset, calendar)
+    raise InvalidInputError(f"deadlines are for an Order or an AfterSaleCase, got {entity!r}")
+
+
+def due_events(
+    entity: Order | AfterSaleCase,
+    now: datetime,
+    preset: TimerPreset,
+    calendar: WorkingDayCalendar | None = None,
+) -> list[Deadline]:
+    """The deadlines that have passed at ``now`` and whose expiry is an event valid now.
+
+    The host's scheduler fires each one's ``on_expiry`` with `csdesk.workflows.fire`, as the
+    system actor and with ``timers=preset``; ``notify`` and ``mark_overdue`` deadlines are
+    returned too (they move nothing: tell a person, flag the case).
+
+    Examples:
+        >>> from datetime import datetime, timezone
+        >>> from csdesk import Customer, LineDraft, Money, Order
+        >>> order = Order.place(id="SO-1", customer=Customer(id="C-1"),
+        ...     placed_at=datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc),
+        ...     lines=[LineDraft(sku="A", name="a", quantity=1, unit_price=Money("9", "CNY"))])
+        >>> [d.on_expiry for d in due_events(order, datetime(2026, 3, 2, 12, 0,
+        ...     tzinfo=timezone.utc), timer_preset("cn_platform"))]
+        ['expire']
+    """
+    # Imported here: the workflows import this module for their timer validators.
+    from csdesk.workflows._engine import allowed_events
+    from csdesk.workflows.aftersale import AfterSaleWorkflow
+    from csdesk.workflows.order import OrderWorkflow
+
+    require_aware(now, "now")
+    workflow = OrderWorkflow if isinstance(entity, Order) else AfterSaleWorkflow
+    allowed = set(allowed_events(workflow, entity.state)) | {"notify", "mark_overdue"}
+    return [
+        deadline
+        for deadline in deadlines(entity, preset, calendar)
+        if deadline.active and deadline.due_at <= now and deadline.on_expiry in allowed
+    ]
