@@ -11,7 +11,8 @@ The tree::
     ├── InvalidInputError (ValueError)             invalid_input
     │   ├── NaiveDatetimeError                     naive_datetime
     │   ├── QuantityError                          invalid_quantity
-    │   └── InvalidOrderError                      invalid_order
+    │   ├── InvalidOrderError                      invalid_order
+    │   └── NotFoundError (LookupError)            not_found
     ├── MoneyError (ValueError)                    money_error
     │   ├── FloatNotAllowedError (TypeError)       float_not_allowed
     │   ├── InvalidAmountError                     invalid_amount
@@ -61,6 +62,7 @@ __all__ = [
     "InvalidTransitionError",
     "MoneyError",
     "NaiveDatetimeError",
+    "NotFoundError",
     "PolicyError",
     "PrecisionError",
     "QuantityError",
@@ -188,6 +190,12 @@ class InvalidOrderError(InvalidInputError):
     """An order cannot be placed as given (no lines, a discount above the goods, …)."""
 
     code = "invalid_order"
+
+
+class NotFoundError(InvalidInputError, LookupError):
+    """No stored entity has the kind and id asked for."""
+
+    code = "not_found"
 
 
 class MoneyError(CsdeskError, ValueError):

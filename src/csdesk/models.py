@@ -342,8 +342,11 @@ class StatutoryBasis(StrEnum):
     @property
     def is_no_reason(self) -> bool:
         """Whether the customer needs no reason (so only a finding or an exclusion can refuse)."""
-        return self in {StatutoryBasis.CN_7DAY, StatutoryBasis.EU_WITHDRAWAL,
-                        StatutoryBasis.UK_CANCELLATION}  # fmt: skip
+        return self in {
+            StatutoryBasis.CN_7DAY,
+            StatutoryBasis.EU_WITHDRAWAL,
+            StatutoryBasis.UK_CANCELLATION,
+        }
 
 
 class CaseType(StrEnum):

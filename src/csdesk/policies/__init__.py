@@ -9,21 +9,23 @@ from csdesk.policies._base import Policy, load_policy
 from csdesk.policies.returns import (
     ReturnPolicy,
     ReturnWindow,
-    StatutoryBasis,
     WindowStatus,
     WorkingDayCalendar,
     return_policy,
     return_window,
 )
+from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
 
 __all__ = [
     "Policy",
     "ReturnPolicy",
     "ReturnWindow",
-    "StatutoryBasis",
+    "TimerPreset",
+    "TimerSpec",
     "WindowStatus",
     "WorkingDayCalendar",
     "load_policy",
     "return_policy",
     "return_window",
+    "timer_preset",
 ]

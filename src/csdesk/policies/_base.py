@@ -67,7 +67,9 @@ class Policy(BaseModel):
 def preset_names(kind: str) -> list[str]:
     """The names of the built-in presets of one kind (``"returns"``, ``"timers"``)."""
     folder = resources.files("csdesk.policies") / "presets" / kind
-    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+    )
 
 
 def load_policy(cls: type[PolicyT], source: str | Path | dict[str, Any], *, kind: str) -> PolicyT:

@@ -166,7 +166,9 @@ def window_end(
         if informed_at is not None and policy.informed_late_days:
             require_aware(informed_at, "informed_at")
             told = informed_at.astimezone(zone).date()
-            extended = min(extended, _midnight(told + timedelta(days=policy.informed_late_days + 1), zone))
+            extended = min(
+                extended, _midnight(told + timedelta(days=policy.informed_late_days + 1), zone)
+            )
         end = max(end, extended)
     return end
 
@@ -175,7 +177,9 @@ def _exclusion(line: OrderLine, policy: ReturnPolicy) -> str | None:
     if line.category and line.category in policy.excluded_categories:
         return f"{line.category}: {policy.excluded_categories[line.category]}"
     if policy.confirmed_exclusions and line.non_returnable_confirmed:
-        return "the customer confirmed at purchase that these goods are not returnable without reason"
+        return (
+            "the customer confirmed at purchase that these goods are not returnable without reason"
+        )
     return None
 
 
@@ -219,21 +223,25 @@ def return_window(
     excluded = _exclusion(chosen, policy)
     if excluded is not None:
         steps.append(f"line {chosen.id} excluded: {excluded}")
-        return ReturnWindow(status=WindowStatus.EXCLUDED, exclusion=excluded, steps=tuple(steps),
-                            **common)  # fmt: skip
+        return ReturnWindow(
+            status=WindowStatus.EXCLUDED, exclusion=excluded, steps=tuple(steps), **common
+        )
     anchor = order.delivered_at
     if anchor is None:
         steps.append("the goods have not been signed for yet; the window has not started")
         return ReturnWindow(status=WindowStatus.NOT_STARTED, steps=tuple(steps), **common)
     starts = _midnight(anchor.astimezone(tz).date() + timedelta(days=1), tz)
-    ends = window_end(anchor, policy, zone=tz, informed=informed, informed_at=informed_at,
-                      calendar=calendar)  # fmt: skip
+    ends = window_end(
+        anchor, policy, zone=tz, informed=informed, informed_at=informed_at, calendar=calendar
+    )
     steps.append(f"anchor {policy.anchor} at {anchor.astimezone(tz).isoformat()}")
     if not informed and policy.not_informed_extension_months:
         steps.append(f"customer not informed: +{policy.not_informed_extension_months} months")
     # Signed for today, the count starts tomorrow, but a request today is already in time.
     status = WindowStatus.OPEN if now < ends else WindowStatus.CLOSED
-    steps.append(f"window [{starts.isoformat()}, {ends.isoformat()}): {status.value} at {now.isoformat()}")
+    steps.append(
+        f"window [{starts.isoformat()}, {ends.isoformat()}): {status.value} at {now.isoformat()}"
+    )
     return ReturnWindow(
         status=status,
         starts_at=starts,

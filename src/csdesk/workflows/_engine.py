@@ -45,7 +45,7 @@ class Stateful(Protocol):
 ModelT = TypeVar("ModelT", bound=Stateful)
 
 
-class _Rejection(Exception):
+class _RejectionError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -59,10 +59,10 @@ class _Record:
 
 
 class Workflow(StateChart[ModelT], Generic[ModelT]):
-    """Base class of every csdesk workflow: strict flags, an audit hook, `reject` and `emit`.
+    """Base class of every csdesk workflow: strict flags, an audit hook, `refuse` and `emit`.
 
-    Subclasses set ``workflow_name`` (the workflow's name in errors and event types), and may map events to
-    event types in ``event_types`` (default ``"<name>.<event>"``).
+    Subclasses set ``workflow_name`` (the workflow's name in errors and event types), and may
+    map events to event types in ``event_types`` (default ``"<workflow_name>.<event>"``).
     """
 
     allow_event_without_transition = False
@@ -77,7 +77,7 @@ class Workflow(StateChart[ModelT], Generic[ModelT]):
 
     def refuse(self, reason: str) -> NoReturn:
         """Refuse the command with a business reason (call from a validator)."""
-        raise _Rejection(reason)
+        raise _RejectionError(reason)
 
     def emit(self, suffix: str, **payload: Any) -> None:
         """Report an extra fact as its own event: ``<name>.<suffix>`` with ``payload``."""
@@ -99,7 +99,7 @@ def _states(workflow: type[Workflow[Any]]) -> tuple[str, ...]:
 
 @cache
 def _events(workflow: type[Workflow[Any]]) -> frozenset[str]:
-    return frozenset(event.id for event in workflow.events)
+    return frozenset(name for names in _topology(workflow).values() for name in names)
 
 
 @cache
@@ -126,7 +126,9 @@ def allowed_events(workflow: type[Workflow[Any]], state: str) -> tuple[str, ...]
     try:
         return _topology(workflow)[state]
     except KeyError:
-        raise LookupError(f"{state!r} is not a state of the {workflow.workflow_name} workflow") from None
+        raise LookupError(
+            f"{state!r} is not a state of the {workflow.workflow_name} workflow"
+        ) from None
 
 
 def mermaid(workflow: type[Workflow[Any]]) -> str:
@@ -174,7 +176,11 @@ def fire(
     state = model.state
     if state not in _states(workflow):
         raise CorruptStateError(
-            state, workflow=workflow.workflow_name, entity_id=model.id, event=event, states=_states(workflow)
+            state,
+            workflow=workflow.workflow_name,
+            entity_id=model.id,
+            event=event,
+            states=_states(workflow),
         )
     if event not in _events(workflow):
         raise _invalid(workflow, model, event, "unknown_event", _topology(workflow)[state])
@@ -185,18 +191,31 @@ def fire(
     machine._record = record
     try:
         machine.send(event, **arguments)
-        events = _events_of(workflow, model, record, actor, now, payload, idempotency_key,
-                            causation_id, policy_version)  # fmt: skip
+        events = _events_of(
+            workflow,
+            model,
+            record,
+            actor,
+            now,
+            payload,
+            idempotency_key,
+            causation_id,
+            policy_version,
+        )
         model.version = model.version + 1
     except TransitionNotAllowed:
         _restore(model, snapshot)
         reason = "guard_failed" if event in _topology(workflow)[state] else "no_transition"
         enabled = [e.id for e in machine.enabled_events(**arguments)]
         raise _invalid(workflow, model, event, reason, enabled) from None
-    except _Rejection as rejection:
+    except _RejectionError as rejection:
         _restore(model, snapshot)
         raise TransitionRejectedError(
-            rejection.reason, workflow=workflow.workflow_name, entity_id=model.id, event=event, state=state
+            rejection.reason,
+            workflow=workflow.workflow_name,
+            entity_id=model.id,
+            event=event,
+            state=state,
         ) from None
     except BaseException:
         _restore(model, snapshot)

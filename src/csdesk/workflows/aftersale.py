@@ -44,9 +44,18 @@ from csdesk.workflows.timers import case_deadlines
 __all__ = ["AfterSaleWorkflow", "open_case"]
 
 _OPEN_STATES = frozenset(
-    {"requested", "approved", "awaiting_return", "return_in_transit", "received", "resolving",
-     "rejected", "escalated", "resolved"}
-)  # fmt: skip
+    {
+        "requested",
+        "approved",
+        "awaiting_return",
+        "return_in_transit",
+        "received",
+        "resolving",
+        "rejected",
+        "escalated",
+        "resolved",
+    }
+)
 
 
 def _due(case: AfterSaleCase, kind: str, timers: TimerPreset | None) -> tuple[datetime, str] | None:
@@ -73,47 +82,49 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
     canceled = State(final=True)
 
     approve = (
-        requested.to(awaiting_return, cond="goods_come_back", on="record_approval")
-        | requested.to(approved, unless="goods_come_back", on="record_approval")
-        | escalated.to(awaiting_return, cond="goods_come_back", on="record_approval")
-        | escalated.to(approved, unless="goods_come_back", on="record_approval")
+        requested.to(awaiting_return, cond="goods_come_back", on="_record_approval")
+        | requested.to(approved, unless="goods_come_back", on="_record_approval")
+        | escalated.to(awaiting_return, cond="goods_come_back", on="_record_approval")
+        | escalated.to(approved, unless="goods_come_back", on="_record_approval")
     )
     auto_approve = requested.to(
-        awaiting_return, cond="goods_come_back", validators="check_auto_approve",
-        on="record_approval",
+        awaiting_return,
+        cond="goods_come_back",
+        validators="_check_auto_approve",
+        on="_record_approval",
     ) | requested.to(
-        approved, unless="goods_come_back", validators="check_auto_approve", on="record_approval"
-    )  # fmt: skip
-    reject = requested.to(rejected, validators="check_reject", on="record_rejection") | (
-        escalated.to(rejected, validators="check_reject", on="record_rejection")
+        approved, unless="goods_come_back", validators="_check_auto_approve", on="_record_approval"
     )
-    revise = rejected.to(requested, on="record_revision")
-    escalate = requested.to(escalated, on="record_escalation") | rejected.to(
-        escalated, on="record_escalation"
+    reject = requested.to(rejected, validators="_check_reject", on="_record_rejection") | (
+        escalated.to(rejected, validators="_check_reject", on="_record_rejection")
+    )
+    revise = rejected.to(requested, on="_record_revision")
+    escalate = requested.to(escalated, on="_record_escalation") | rejected.to(
+        escalated, on="_record_escalation"
     )
     mark_shipped = awaiting_return.to(
-        return_in_transit, validators="check_tracking", on="record_return_shipment"
+        return_in_transit, validators="_check_tracking", on="_record_return_shipment"
     )
     ship_back_timeout = awaiting_return.to(
-        canceled, validators="check_ship_back_timeout", on="record_timeout"
+        canceled, validators="_check_ship_back_timeout", on="_record_timeout"
     )
     receive = awaiting_return.to(
-        received, validators="check_receipt", on="record_receipt"
-    ) | return_in_transit.to(received, validators="check_receipt", on="record_receipt")
+        received, validators="_check_receipt", on="_record_receipt"
+    ) | return_in_transit.to(received, validators="_check_receipt", on="_record_receipt")
     auto_receive = return_in_transit.to(
-        received, validators="check_auto_receive", on="record_auto_receipt"
+        received, validators="_check_auto_receive", on="_record_auto_receipt"
     )
-    resolve = received.to(resolving, on="record_resolution") | approved.to(
-        resolving, on="record_resolution"
+    resolve = received.to(resolving, on="_record_resolution") | approved.to(
+        resolving, on="_record_resolution"
     )
-    complete = resolving.to(resolved, on="record_completion")
+    complete = resolving.to(resolved, on="_record_completion")
     cancel = (
-        requested.to(canceled, validators="check_cancel", on="record_cancel")
-        | approved.to(canceled, validators="check_cancel", on="record_cancel")
-        | awaiting_return.to(canceled, validators="check_cancel", on="record_cancel")
-        | return_in_transit.to(canceled, validators="check_cancel", on="record_cancel")
-        | rejected.to(canceled, validators="check_cancel", on="record_cancel")
-        | escalated.to(canceled, validators="check_cancel", on="record_cancel")
+        requested.to(canceled, validators="_check_cancel", on="_record_cancel")
+        | approved.to(canceled, validators="_check_cancel", on="_record_cancel")
+        | awaiting_return.to(canceled, validators="_check_cancel", on="_record_cancel")
+        | return_in_transit.to(canceled, validators="_check_cancel", on="_record_cancel")
+        | rejected.to(canceled, validators="_check_cancel", on="_record_cancel")
+        | escalated.to(canceled, validators="_check_cancel", on="_record_cancel")
     )
 
     # guards -----------------------------------------------------------------------------------
@@ -124,7 +135,7 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
 
     # approve ----------------------------------------------------------------------------------
 
-    def check_auto_approve(self, now: datetime, timers: TimerPreset | None = None) -> None:
+    def _check_auto_approve(self, now: datetime, timers: TimerPreset | None = None) -> None:
         due = _due(self.model, "respond_by", timers)
         if due is None or due[1] != "auto_approve":
             self.refuse("auto-approval needs a timer preset whose respond_by approves on expiry")
@@ -132,12 +143,12 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
             self.refuse(f"the seller has until {due[0].isoformat()} to answer")
         self.detail(timers=timers.id if timers else None, respond_by=due[0])
 
-    def record_approval(self, now: datetime) -> None:
+    def _record_approval(self, now: datetime) -> None:
         self.model.approved_at = now
 
     # reject, revise, escalate -------------------------------------------------------------------
 
-    def check_reject(
+    def _check_reject(
         self, reason: str | None = None, finding: str | None = None, exclusion: str | None = None
     ) -> None:
         if not reason or not str(reason).strip():
@@ -149,7 +160,7 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
                 "exclusion (exclusion=...)"
             )
 
-    def record_rejection(
+    def _record_rejection(
         self,
         now: datetime,
         reason: str,
@@ -162,25 +173,25 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
         case.finding = finding
         case.exclusion = exclusion
 
-    def record_revision(self, now: datetime) -> None:
+    def _record_revision(self, now: datetime) -> None:
         self.model.rejected_at = None
         self.model.rejection = None
         self.model.requested_at = now
 
-    def record_escalation(self, now: datetime) -> None:
+    def _record_escalation(self, now: datetime) -> None:
         self.model.escalated_at = now
 
     # the goods coming back ----------------------------------------------------------------------
 
-    def check_tracking(self, tracking_number: str | None = None) -> None:
+    def _check_tracking(self, tracking_number: str | None = None) -> None:
         if not tracking_number or not str(tracking_number).strip():
             self.refuse("a tracking number is required to mark the return shipped")
 
-    def record_return_shipment(self, now: datetime, tracking_number: str) -> None:
+    def _record_return_shipment(self, now: datetime, tracking_number: str) -> None:
         self.model.return_tracking = tracking_number.strip()
         self.model.return_shipped_at = now
 
-    def check_ship_back_timeout(self, now: datetime, timers: TimerPreset | None = None) -> None:
+    def _check_ship_back_timeout(self, now: datetime, timers: TimerPreset | None = None) -> None:
         due = _due(self.model, "ship_back_by", timers)
         if due is None:
             self.refuse("ship_back_timeout needs a timer preset with ship_back_by (timers=...)")
@@ -192,11 +203,11 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
         if now < due[0]:
             self.refuse(f"the customer has until {due[0].isoformat()} to ship the return")
 
-    def record_timeout(self, now: datetime) -> None:
+    def _record_timeout(self, now: datetime) -> None:
         self.model.canceled_at = now
         self.model.cancel_reason = "return_not_shipped_in_time"
 
-    def check_receipt(
+    def _check_receipt(
         self,
         received: Mapping[str, int] | None = None,
         condition: Condition | str | Mapping[str, Condition | str] | None = None,
@@ -209,7 +220,7 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
             line = next((cl for cl in self.model.lines if cl.line_id == line_id), None)
             if line is None:
                 self.refuse(f"the case has no line {line_id!r}")
-            if isinstance(units, bool) or not isinstance(units, int) or not 0 <= units:
+            if isinstance(units, bool) or not isinstance(units, int) or not units >= 0:
                 self.refuse(f"received units for line {line_id} must be an int >= 0")
             if units > line.requested:
                 self.refuse(
@@ -221,7 +232,7 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
         except ValueError as error:
             self.refuse(str(error))
 
-    def record_receipt(
+    def _record_receipt(
         self,
         now: datetime,
         received: Mapping[str, int],
@@ -245,14 +256,14 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
             condition={line.line_id: line.condition for line in case.lines},
         )
 
-    def check_auto_receive(self, now: datetime, timers: TimerPreset | None = None) -> None:
+    def _check_auto_receive(self, now: datetime, timers: TimerPreset | None = None) -> None:
         due = _due(self.model, "receive_by", timers)
         if due is None or due[1] != "auto_receive":
             self.refuse("auto-receipt needs a timer preset whose receive_by receives on expiry")
         if now < due[0]:
             self.refuse(f"the shop has until {due[0].isoformat()} to confirm receipt")
 
-    def record_auto_receipt(self, now: datetime) -> None:
+    def _record_auto_receipt(self, now: datetime) -> None:
         case = self.model
         case.lines = tuple(
             line.model_copy(update={"received": line.requested, "condition": Condition.UNCHECKED})
@@ -262,26 +273,37 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
 
     # resolve, complete, cancel ------------------------------------------------------------------
 
-    def record_resolution(self, now: datetime) -> None:
+    def _record_resolution(self, now: datetime) -> None:
         case = self.model
         returned = case.type.needs_return
         units = {line.line_id: line.received if returned else line.requested for line in case.lines}
         case.resolved_at = now
         if case.type in {CaseType.RETURN_AND_REFUND, CaseType.REFUND_ONLY}:
-            self.emit("refund_requested", case_id=case.id, order_id=case.order_id, lines=units,
-                      statutory_basis=case.statutory_basis, reason=case.reason)  # fmt: skip
+            self.emit(
+                "refund_requested",
+                case_id=case.id,
+                order_id=case.order_id,
+                lines=units,
+                statutory_basis=case.statutory_basis,
+                reason=case.reason,
+            )
         else:
-            self.emit("replacement_requested", case_id=case.id, order_id=case.order_id,
-                      lines=units, type=case.type)  # fmt: skip
+            self.emit(
+                "replacement_requested",
+                case_id=case.id,
+                order_id=case.order_id,
+                lines=units,
+                type=case.type,
+            )
 
-    def record_completion(self, now: datetime) -> None:
+    def _record_completion(self, now: datetime) -> None:
         self.detail(completed_at=now)
 
-    def check_cancel(self, reason: str | None = None) -> None:
+    def _check_cancel(self, reason: str | None = None) -> None:
         if not reason or not str(reason).strip():
             self.refuse("a reason is required to cancel a case")
 
-    def record_cancel(self, now: datetime, reason: str) -> None:
+    def _record_cancel(self, now: datetime, reason: str) -> None:
         self.model.canceled_at = now
         self.model.cancel_reason = reason
 
@@ -302,8 +324,8 @@ def _condition(
 def open_case(
     order: Order,
     *,
-    id: str,  # noqa: A002 - the field's name
-    type: CaseType | str,  # noqa: A002 - the field's name
+    id: str,
+    type: CaseType | str,
     lines: Mapping[str, int],
     reason: str,
     actor: Actor,
@@ -350,21 +372,34 @@ def open_case(
     """
     require_aware(now, "now")
     kind = CaseType(type)
-    basis = StatutoryBasis(statutory_basis) if statutory_basis else (
-        policy.basis if kind.needs_return else StatutoryBasis.NONE
-    )  # fmt: skip
+    basis = (
+        StatutoryBasis(statutory_basis)
+        if statutory_basis
+        else (policy.basis if kind.needs_return else StatutoryBasis.NONE)
+    )
 
     def refuse(why: str) -> TransitionRejectedError:
         return TransitionRejectedError(
-            why, workflow=AfterSaleWorkflow.workflow_name, entity_id=id, event="request", state="(new)"
+            why,
+            workflow=AfterSaleWorkflow.workflow_name,
+            entity_id=id,
+            event="request",
+            state="(new)",
         )
 
     _check_units(order, lines, existing, refuse)
     steps: list[str] = []
     if kind.needs_return and basis is not StatutoryBasis.WARRANTY:
         for line_id in lines:
-            window = return_window(order, line_id, policy=policy, now=now, zone=zone,
-                                   informed=informed, calendar=calendar)  # fmt: skip
+            window = return_window(
+                order,
+                line_id,
+                policy=policy,
+                now=now,
+                zone=zone,
+                informed=informed,
+                calendar=calendar,
+            )
             steps.extend(window.steps)
             problem = _window_problem(line_id, window)
             if problem and not override:
@@ -389,16 +424,28 @@ def open_case(
     }
     requested = DomainEvent(
         type="aftersale.requested",
-        payload={"order_id": order.id, "type": kind, "lines": dict(lines), "reason": reason,
-                 "statutory_basis": basis, "policy": policy.id, "policy_hash": policy.policy_hash,
-                 "steps": steps},  # fmt: skip
+        payload={
+            "order_id": order.id,
+            "type": kind,
+            "lines": dict(lines),
+            "reason": reason,
+            "statutory_basis": basis,
+            "policy": policy.id,
+            "policy_hash": policy.policy_hash,
+            "steps": steps,
+        },
         **common,
     )
     events = [requested]
     if override:
-        events.append(DomainEvent(type="aftersale.policy_overridden",
-                                  payload={"override": override}, causation_id=requested.id,
-                                  **common))  # fmt: skip
+        events.append(
+            DomainEvent(
+                type="aftersale.policy_overridden",
+                payload={"override": override},
+                causation_id=requested.id,
+                **common,
+            )
+        )
     return case, events
 
 
@@ -421,18 +468,21 @@ def _check_units(
     taken: dict[str, int] = {}
     for case in existing:
         if case.order_id != order.id:
-            raise InvalidInputError(f"case {case.id} belongs to order {case.order_id}, not {order.id}")
+            raise InvalidInputError(
+                f"case {case.id} belongs to order {case.order_id}, not {order.id}"
+            )
         if case.state in _OPEN_STATES:
             for line in case.lines:
                 taken[line.line_id] = taken.get(line.line_id, 0) + line.requested
     for line_id, units in lines.items():
         if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
             raise QuantityError(f"units for line {line_id} must be a positive int, got {units!r}")
-        line = order.line(line_id)
-        available = line.quantity - order.canceled_units.get(line_id, 0) - taken.get(line_id, 0)
+        order_line = order.line(line_id)
+        available = (
+            order_line.quantity - order.canceled_units.get(line_id, 0) - taken.get(line_id, 0)
+        )
         if units > available:
             raise refuse(
                 f"line {line_id} has {available} unit(s) not already in a case or cancelled; "
                 f"cannot ask for {units}"
             )
-

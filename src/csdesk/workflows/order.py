@@ -23,13 +23,13 @@ Send events with `csdesk.workflows.fire`::
 Cancelling a paid order (or some of its lines) records the refunds it owes per tender in
 ``refunds_due`` and emits an ``order.refund_required`` event for each; the order cannot complete
 until the refund step settles them (``settle_refund``).
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from statemachine import State
 
@@ -55,7 +55,7 @@ class OrderWorkflow(Workflow[Order]):
     """The order machine. States are the strings the host stores in ``Order.state``."""
 
     workflow_name = "order"
-    event_types = {
+    event_types: ClassVar[Mapping[str, str]] = {
         "pay": "order.paid",
         "expire": "order.expired",
         "cancel": "order.canceled",
@@ -78,41 +78,45 @@ class OrderWorkflow(Workflow[Order]):
     closed = State(final=True)
     canceled = State()
 
-    pay = pending_payment.to(processing, validators="check_payment", on="record_payment")
-    expire = pending_payment.to(canceled, validators="check_expired", on="record_expiry")
-    cancel = pending_payment.to(canceled, validators="check_cancel", on="record_cancel") | (
-        processing.to(canceled, validators="check_cancel", on="record_cancel")
+    pay = pending_payment.to(processing, validators="_check_payment", on="_record_payment")
+    expire = pending_payment.to(canceled, validators="_check_expired", on="_record_expiry")
+    cancel = pending_payment.to(canceled, validators="_check_cancel", on="_record_cancel") | (
+        processing.to(canceled, validators="_check_cancel", on="_record_cancel")
     )
     cancel_lines = processing.to(
-        processing, internal=True, validators="check_cancel_lines", on="record_cancel_lines"
+        processing, internal=True, validators="_check_cancel_lines", on="_record_cancel_lines"
     )
     modify = pending_payment.to(
-        pending_payment, internal=True, validators="check_modify", on="record_modify"
-    ) | processing.to(processing, internal=True, validators="check_modify", on="record_modify")
-    ship = processing.to(shipped, validators="check_shipment", on="record_shipment")
-    deliver = shipped.to(delivered, validators="check_delivery", on="record_delivery")
+        pending_payment, internal=True, validators="_check_modify", on="_record_modify"
+    ) | processing.to(processing, internal=True, validators="_check_modify", on="_record_modify")
+    ship = processing.to(shipped, validators="_check_shipment", on="_record_shipment")
+    deliver = shipped.to(delivered, validators="_check_delivery", on="_record_delivery")
     confirm_receipt = shipped.to(
-        completed, cond="refunds_are_settled", validators="check_customer", on="record_completion"
+        completed, cond="refunds_are_settled", validators="_check_customer", on="_record_completion"
     ) | delivered.to(
-        completed, cond="refunds_are_settled", validators="check_customer", on="record_completion"
+        completed, cond="refunds_are_settled", validators="_check_customer", on="_record_completion"
     )
     auto_confirm = shipped.to(
-        completed, cond="refunds_are_settled", validators="check_auto_confirm",
-        on="record_completion",
+        completed,
+        cond="refunds_are_settled",
+        validators="_check_auto_confirm",
+        on="_record_completion",
     ) | delivered.to(
-        completed, cond="refunds_are_settled", validators="check_auto_confirm",
-        on="record_completion",
-    )  # fmt: skip
-    complete = delivered.to(completed, cond="refunds_are_settled", on="record_completion")
-    close = completed.to(closed, validators="check_close") | canceled.to(
+        completed,
+        cond="refunds_are_settled",
+        validators="_check_auto_confirm",
+        on="_record_completion",
+    )
+    complete = delivered.to(completed, cond="refunds_are_settled", on="_record_completion")
+    close = completed.to(closed, validators="_check_close") | canceled.to(
         closed, cond="refunds_are_settled"
     )
     settle_refund = (
-        processing.to(processing, internal=True, validators="check_settle", on="record_settle")
-        | shipped.to(shipped, internal=True, validators="check_settle", on="record_settle")
-        | delivered.to(delivered, internal=True, validators="check_settle", on="record_settle")
-        | completed.to(completed, internal=True, validators="check_settle", on="record_settle")
-        | canceled.to(canceled, internal=True, validators="check_settle", on="record_settle")
+        processing.to(processing, internal=True, validators="_check_settle", on="_record_settle")
+        | shipped.to(shipped, internal=True, validators="_check_settle", on="_record_settle")
+        | delivered.to(delivered, internal=True, validators="_check_settle", on="_record_settle")
+        | completed.to(completed, internal=True, validators="_check_settle", on="_record_settle")
+        | canceled.to(canceled, internal=True, validators="_check_settle", on="_record_settle")
     )
 
     # guards -----------------------------------------------------------------------------------
@@ -123,7 +127,7 @@ class OrderWorkflow(Workflow[Order]):
 
     # pay --------------------------------------------------------------------------------------
 
-    def check_payment(self, payments: Sequence[Payment] | None = None) -> None:
+    def _check_payment(self, payments: Sequence[Payment] | None = None) -> None:
         order = self.model
         if not payments:
             self.refuse("pay needs payments=[Payment(...)], one per tender")
@@ -139,15 +143,16 @@ class OrderWorkflow(Workflow[Order]):
         if captured < order.total:
             self.refuse(f"payments of {captured} do not cover the order total {order.total}")
 
-    def record_payment(self, payments: Sequence[Payment], now: datetime) -> None:
+    def _record_payment(self, payments: Sequence[Payment], now: datetime) -> None:
         self.model.payments = (*self.model.payments, *payments)
         self.model.paid_at = now
-        self.detail(payments=[{"id": p.id, "method": p.method, "captured": p.captured}
-                              for p in payments])  # fmt: skip
+        self.detail(
+            payments=[{"id": p.id, "method": p.method, "captured": p.captured} for p in payments]
+        )
 
     # expire -----------------------------------------------------------------------------------
 
-    def check_expired(self, now: datetime, timers: TimerPreset | None = None) -> None:
+    def _check_expired(self, now: datetime, timers: TimerPreset | None = None) -> None:
         due = self.model.pay_by or _due(self.model, "pay_by", timers)
         if due is None:
             self.refuse("the order has no pay_by and no timer preset was given (timers=...)")
@@ -155,30 +160,32 @@ class OrderWorkflow(Workflow[Order]):
             self.refuse(f"payment is not overdue: pay_by is {due.isoformat()}")
         self.detail(pay_by=due, timers=timers.id if timers else None)
 
-    def record_expiry(self, now: datetime) -> None:
+    def _record_expiry(self, now: datetime) -> None:
         self.model.canceled_at = now
         self.model.cancel_reason = "payment_timeout"
 
     # cancel -----------------------------------------------------------------------------------
 
-    def check_cancel(self, reason: str | None = None) -> None:
+    def _check_cancel(self, reason: str | None = None) -> None:
         if not reason or not str(reason).strip():
             self.refuse("a reason is required to cancel an order")
         if self.model.shipments:
             self.refuse("the order has shipped; open an after-sale case instead")
 
-    def record_cancel(self, reason: str, now: datetime, actor: Actor) -> None:
+    def _record_cancel(self, reason: str, now: datetime, actor: Actor) -> None:
         order = self.model
         order.canceled_at = now
         order.cancel_reason = reason
-        owed = order.captured - sum((r.amount for r in order.refunds_due), Money.zero(order.currency))
+        owed = order.captured - sum(
+            (r.amount for r in order.refunds_due), Money.zero(order.currency)
+        )
         if not owed.is_zero:
             self._owe(owed, reason=reason, now=now, lines={})
         self.detail(reason=reason, by=actor.kind)
 
     # cancel_lines -----------------------------------------------------------------------------
 
-    def check_cancel_lines(
+    def _check_cancel_lines(
         self, lines: Mapping[str, int] | None = None, reason: str | None = None
     ) -> None:
         order = self.model
@@ -201,7 +208,7 @@ class OrderWorkflow(Workflow[Order]):
         if remaining_units == 0:
             self.refuse("that cancels every unit; cancel the order instead")
 
-    def record_cancel_lines(self, lines: Mapping[str, int], reason: str, now: datetime) -> None:
+    def _record_cancel_lines(self, lines: Mapping[str, int], reason: str, now: datetime) -> None:
         order = self.model
         refund = Money.zero(order.currency)
         canceled = dict(order.canceled_units)
@@ -232,13 +239,20 @@ class OrderWorkflow(Workflow[Order]):
                 created_at=now,
             )
             owed.append(due)
-            self.emit("refund_required", refund_id=due.id, payment_id=payment.id,
-                      method=payment.method, amount=share, reason=reason, lines=lines)  # fmt: skip
+            self.emit(
+                "refund_required",
+                refund_id=due.id,
+                payment_id=payment.id,
+                method=payment.method,
+                amount=share,
+                reason=reason,
+                lines=lines,
+            )
         order.refunds_due = tuple(owed)
 
     # modify -----------------------------------------------------------------------------------
 
-    def check_modify(
+    def _check_modify(
         self, address: str | None = None, lines: Sequence[LineDraft] | None = None
     ) -> None:
         if address is None and lines is None:
@@ -247,8 +261,14 @@ class OrderWorkflow(Workflow[Order]):
             self.refuse("the new address is empty")
         if lines is not None and self.model.state != "pending_payment":
             self.refuse("lines can change only before payment; cancel lines instead")
+        if lines is not None and (
+            isinstance(lines, str | bytes | Mapping)
+            or not lines
+            or not all(isinstance(line, LineDraft) for line in lines)
+        ):
+            self.refuse("lines must be a non-empty list of LineDraft")
 
-    def record_modify(
+    def _record_modify(
         self, address: str | None = None, lines: Sequence[LineDraft] | None = None
     ) -> None:
         order = self.model
@@ -260,36 +280,46 @@ class OrderWorkflow(Workflow[Order]):
             changes["lines"] = [{"sku": d.sku, "quantity": d.quantity} for d in lines]
             before = order.total
             replaced = Order.place(
-                id=order.id, customer=order.customer, lines=lines, placed_at=order.placed_at,
-                shipping_fee=order.shipping_fee, order_discount=order.order_discount,
-                tax=order.tax, tax_included=order.tax_included,
-            )  # fmt: skip
+                id=order.id,
+                customer=order.customer,
+                lines=lines,
+                placed_at=order.placed_at,
+                shipping_fee=order.shipping_fee,
+                order_discount=order.order_discount,
+                tax=order.tax,
+                tax_included=order.tax_included,
+            )
             order.lines = replaced.lines
             changes.update(total_before=before, total_after=order.total)
         self.detail(**changes)
 
     # ship, deliver, complete, close -------------------------------------------------------------
 
-    def check_shipment(self, shipment: Shipment | None = None) -> None:
+    def _check_shipment(self, shipment: Shipment | None = None) -> None:
         if not isinstance(shipment, Shipment):
             self.refuse("ship needs shipment=Shipment(...) with a carrier and a tracking number")
         if not shipment.tracking_number.strip():
             self.refuse("a tracking number is required to ship")
 
-    def record_shipment(self, shipment: Shipment, now: datetime) -> None:
+    def _record_shipment(self, shipment: Shipment, now: datetime) -> None:
         if shipment.shipped_at is None:
             shipment = shipment.model_copy(update={"shipped_at": now})
         self.model.shipments = (*self.model.shipments, shipment)
-        self.detail(shipment={"id": shipment.id, "carrier": shipment.carrier,
-                              "tracking_number": shipment.tracking_number})  # fmt: skip
+        self.detail(
+            shipment={
+                "id": shipment.id,
+                "carrier": shipment.carrier,
+                "tracking_number": shipment.tracking_number,
+            }
+        )
 
-    def check_delivery(self, now: datetime, signed_at: datetime | None = None) -> None:
+    def _check_delivery(self, now: datetime, signed_at: datetime | None = None) -> None:
         if not isinstance(signed_at, datetime) or signed_at.utcoffset() is None:
             self.refuse("deliver needs signed_at, the timezone-aware time of sign-off")
         if signed_at > now:
             self.refuse(f"signed_at {signed_at.isoformat()} is in the future")
 
-    def record_delivery(self, signed_at: datetime) -> None:
+    def _record_delivery(self, signed_at: datetime) -> None:
         order = self.model
         order.signed_at = signed_at
         order.shipments = tuple(
@@ -297,11 +327,11 @@ class OrderWorkflow(Workflow[Order]):
             for s in order.shipments
         )
 
-    def check_customer(self, actor: Actor) -> None:
+    def _check_customer(self, actor: Actor) -> None:
         if actor.kind not in {ActorKind.CUSTOMER, ActorKind.PLATFORM}:
             self.refuse("only the customer (or the platform for them) confirms receipt")
 
-    def check_auto_confirm(self, now: datetime, timers: TimerPreset | None = None) -> None:
+    def _check_auto_confirm(self, now: datetime, timers: TimerPreset | None = None) -> None:
         due = _due(self.model, "auto_confirm_at", timers)
         if due is None:
             self.refuse("auto-confirm needs a timer preset with auto_confirm (timers=...)")
@@ -309,10 +339,10 @@ class OrderWorkflow(Workflow[Order]):
             self.refuse(f"receipt auto-confirms at {due.isoformat()}, not before")
         self.detail(timers=timers.id if timers else None, due_at=due)
 
-    def record_completion(self, now: datetime) -> None:
+    def _record_completion(self, now: datetime) -> None:
         self.model.completed_at = now
 
-    def check_close(
+    def _check_close(
         self, now: datetime, timers: TimerPreset | None = None, open_cases: int | None = None
     ) -> None:
         if open_cases is None:
@@ -328,7 +358,7 @@ class OrderWorkflow(Workflow[Order]):
 
     # settle_refund ----------------------------------------------------------------------------
 
-    def check_settle(self, refund_id: str | None = None) -> None:
+    def _check_settle(self, refund_id: str | None = None) -> None:
         for refund in self.model.refunds_due:
             if refund.id == refund_id:
                 if refund.settled:
@@ -337,7 +367,7 @@ class OrderWorkflow(Workflow[Order]):
         known = ", ".join(r.id for r in self.model.refunds_due) or "none"
         self.refuse(f"no refund due with id {refund_id!r}; refunds due: {known}")
 
-    def record_settle(self, refund_id: str) -> None:
+    def _record_settle(self, refund_id: str) -> None:
         self.model.refunds_due = tuple(
             r.model_copy(update={"settled": True}) if r.id == refund_id else r
             for r in self.model.refunds_due

@@ -99,18 +99,48 @@ def order_deadlines(
     cal = calendar or WeekdayCalendar()
     shipped = min((s.shipped_at for s in order.shipments if s.shipped_at), default=None)
     found = [
-        Deadline(kind="pay_by", due_at=order.pay_by, on_expiry="expire",
-                 active=order.state == "pending_payment", preset="order",
-                 policy_version=str(order.version), source="set on the order at placement")  # fmt: skip
+        Deadline(
+            kind="pay_by",
+            due_at=order.pay_by,
+            on_expiry="expire",
+            active=order.state == "pending_payment",
+            preset="order",
+            policy_version=str(order.version),
+            source="set on the order at placement",
+        )
         if order.pay_by is not None
-        else _deadline("pay_by", preset.pay_by, order.placed_at, preset=preset, calendar=cal,
-                       active=order.state == "pending_payment"),  # fmt: skip
-        _deadline("ship_by", preset.ship_by, order.paid_at, preset=preset, calendar=cal,
-                  active=order.state == "processing"),  # fmt: skip
-        _deadline("auto_confirm_at", preset.auto_confirm, shipped, preset=preset, calendar=cal,
-                  active=order.state in {"shipped", "delivered"}),  # fmt: skip
-        _deadline("after_sale_until", preset.after_sale, order.completed_at, preset=preset,
-                  calendar=cal, active=order.state == "completed"),  # fmt: skip
+        else _deadline(
+            "pay_by",
+            preset.pay_by,
+            order.placed_at,
+            preset=preset,
+            calendar=cal,
+            active=order.state == "pending_payment",
+        ),
+        _deadline(
+            "ship_by",
+            preset.ship_by,
+            order.paid_at,
+            preset=preset,
+            calendar=cal,
+            active=order.state == "processing",
+        ),
+        _deadline(
+            "auto_confirm_at",
+            preset.auto_confirm,
+            shipped,
+            preset=preset,
+            calendar=cal,
+            active=order.state in {"shipped", "delivered"},
+        ),
+        _deadline(
+            "after_sale_until",
+            preset.after_sale,
+            order.completed_at,
+            preset=preset,
+            calendar=cal,
+            active=order.state == "completed",
+        ),
     ]
     return [deadline for deadline in found if deadline is not None]
 
@@ -127,16 +157,46 @@ def case_deadlines(
         (t for t in (case.received_at, case.return_shipped_at) if t is not None), default=None
     )
     found = [
-        _deadline("respond_by", respond, case.requested_at, preset=preset, calendar=cal,
-                  active=case.state == "requested"),  # fmt: skip
-        _deadline("revise_by", preset.revise_by, case.rejected_at, preset=preset, calendar=cal,
-                  active=case.state == "rejected"),  # fmt: skip
-        _deadline("ship_back_by", preset.ship_back_by, case.approved_at, preset=preset,
-                  calendar=cal, active=case.state == "awaiting_return"),  # fmt: skip
-        _deadline("receive_by", preset.receive_by, case.return_shipped_at, preset=preset,
-                  calendar=cal, active=case.state == "return_in_transit"),  # fmt: skip
-        _deadline("refund_by", preset.refund_by, received_or_proof, preset=preset, calendar=cal,
-                  active=case.state in {"received", "resolving"}),  # fmt: skip
+        _deadline(
+            "respond_by",
+            respond,
+            case.requested_at,
+            preset=preset,
+            calendar=cal,
+            active=case.state == "requested",
+        ),
+        _deadline(
+            "revise_by",
+            preset.revise_by,
+            case.rejected_at,
+            preset=preset,
+            calendar=cal,
+            active=case.state == "rejected",
+        ),
+        _deadline(
+            "ship_back_by",
+            preset.ship_back_by,
+            case.approved_at,
+            preset=preset,
+            calendar=cal,
+            active=case.state == "awaiting_return",
+        ),
+        _deadline(
+            "receive_by",
+            preset.receive_by,
+            case.return_shipped_at,
+            preset=preset,
+            calendar=cal,
+            active=case.state == "return_in_transit",
+        ),
+        _deadline(
+            "refund_by",
+            preset.refund_by,
+            received_or_proof,
+            preset=preset,
+            calendar=cal,
+            active=case.state in {"received", "resolving"},
+        ),
     ]
     return [deadline for deadline in found if deadline is not None]
 

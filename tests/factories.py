@@ -1,0 +1,90 @@
+"""Builders for the entities tests need: orders at each step of their life, and cases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from csdesk import (
+    Actor,
+    AfterSaleCase,
+    CaseLine,
+    Customer,
+    LineDraft,
+    Money,
+    Order,
+    Payment,
+    Shipment,
+)
+from csdesk.workflows import OrderWorkflow, fire
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PLACED = datetime(2026, 2, 26, 10, 0, tzinfo=SHANGHAI)
+SIGNED = datetime(2026, 3, 1, 15, 0, tzinfo=SHANGHAI)
+CUSTOMER = Actor(kind="customer", id="C-1")
+STAFF = Actor(kind="staff", id="agent-7")
+SYSTEM = Actor.system()
+
+
+def cny(amount: str) -> Money:
+    return Money(amount, "CNY")
+
+
+def new_order(order_id: str = "SO-1") -> Order:
+    return Order.place(
+        id=order_id,
+        customer=Customer(id="C-1", phone="13812345678"),
+        placed_at=PLACED,
+        lines=[
+            LineDraft(sku="TC-500", name="thermos", quantity=5, unit_price=cny("349.99")),
+            LineDraft(sku="SK-003", name="socks", quantity=3, unit_price=cny("19.90")),
+            LineDraft(
+                sku="CK-001", name="cake", quantity=1, unit_price=cny("99.00"), category="fresh"
+            ),
+        ],
+        order_discount=cny("300.00"),
+        shipping_fee=cny("12.00"),
+        shipping_address="浙江省杭州市西湖区文三路90号",
+    )
+
+
+def payment(order: Order, payment_id: str = "P-1") -> Payment:
+    return Payment(id=payment_id, method="alipay", captured=order.total, captured_at=PLACED)
+
+
+def paid_order(order_id: str = "SO-1") -> Order:
+    order = new_order(order_id)
+    fire(OrderWorkflow, order, "pay", actor=CUSTOMER, now=PLACED, payments=[payment(order)])
+    return order
+
+
+def shipped_order(order_id: str = "SO-1") -> Order:
+    order = paid_order(order_id)
+    parcel = Shipment(id="S-1", carrier="SF Express", tracking_number="SF100")
+    fire(OrderWorkflow, order, "ship", actor=STAFF, now=PLACED + timedelta(days=1), shipment=parcel)
+    return order
+
+
+def delivered_order(order_id: str = "SO-1") -> Order:
+    order = shipped_order(order_id)
+    fire(OrderWorkflow, order, "deliver", actor=SYSTEM, now=SIGNED, signed_at=SIGNED)
+    return order
+
+
+def new_case(
+    order: Order | None = None,
+    *,
+    type: str = "return_and_refund",
+    basis: str = "cn_7day",
+    units: int = 2,
+) -> AfterSaleCase:
+    return AfterSaleCase(
+        id="AS-1",
+        order_id=(order.id if order else "SO-1"),
+        type=type,
+        reason="no_reason",
+        statutory_basis=basis,
+        lines=(CaseLine(line_id="1", requested=units),),
+        requested_at=SIGNED + timedelta(days=2),
+        version=1,
+    )

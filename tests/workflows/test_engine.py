@@ -1,0 +1,112 @@
+import pytest
+
+from csdesk import CorruptStateError, InvalidTransitionError, NaiveDatetimeError
+from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, Workflow, allowed_events, fire
+from csdesk.workflows._engine import _events
+from tests.factories import CUSTOMER, PLACED, new_case, new_order, paid_order, payment
+
+WORKFLOWS: list[type[Workflow]] = [OrderWorkflow, AfterSaleWorkflow]  # type: ignore[type-arg]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_every_machine_builds_so_callback_names_are_real(workflow: type[Workflow]) -> None:  # type: ignore[type-arg]
+    # python-statemachine resolves callback names when a machine is built: a misspelled guard,
+    # validator or action raises InvalidDefinition here.
+    for state in workflow.states:
+        model = new_order() if workflow is OrderWorkflow else new_case()
+        model.state = str(state.value)
+        machine = workflow(model=model)
+        assert [s.id for s in machine.configuration] == [state.id]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_strict_flags(workflow: type[Workflow]) -> None:  # type: ignore[type-arg]
+    assert workflow.allow_event_without_transition is False
+    assert workflow.catch_errors_as_events is False
+    assert workflow.atomic_configuration_update is True
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS)
+def test_no_event_shadows_an_engine_helper(workflow: type[Workflow]) -> None:  # type: ignore[type-arg]
+    helpers = {"refuse", "emit", "detail", "after_transition", "send", "model"}
+    assert not helpers & _events(workflow)
+
+
+def test_success_moves_state_bumps_version_and_returns_events() -> None:
+    order = new_order()
+    events = fire(
+        OrderWorkflow,
+        order,
+        "pay",
+        actor=CUSTOMER,
+        now=PLACED,
+        payments=[payment(order)],
+        idempotency_key="pay-1",
+        causation_id="cmd-1",
+    )
+    assert (order.state, order.version) == ("processing", 1)
+    assert [e.type for e in events] == ["order.paid"]
+    event = events[0]
+    assert event.aggregate.version == 1
+    assert event.aggregate.kind == "order"
+    assert event.idempotency_key == "pay-1"
+    assert event.causation_id == "cmd-1"
+    assert event.payload["from"] == "pending_payment"
+    assert event.payload["to"] == "processing"
+
+
+def test_no_transition_is_told_apart_from_a_failed_guard() -> None:
+    order = paid_order()
+    with pytest.raises(InvalidTransitionError) as no_transition:
+        fire(OrderWorkflow, order, "deliver", actor=CUSTOMER, now=PLACED)
+    assert no_transition.value.reason == "no_transition"
+    assert "ship" in no_transition.value.allowed
+    assert no_transition.value.state == "processing"
+    assert no_transition.value.event == "deliver"
+    assert no_transition.value.entity_id == "SO-1"
+
+
+def test_unknown_event() -> None:
+    order = new_order()
+    with pytest.raises(InvalidTransitionError) as caught:
+        fire(OrderWorkflow, order, "teleport", actor=CUSTOMER, now=PLACED)
+    assert caught.value.reason == "unknown_event"
+    assert set(caught.value.allowed) == {"pay", "expire", "cancel", "modify"}
+
+
+def test_corrupt_state_names_the_value() -> None:
+    order = new_order()
+    order.state = "teleported"
+    with pytest.raises(CorruptStateError) as caught:
+        fire(OrderWorkflow, order, "pay", actor=CUSTOMER, now=PLACED, payments=[payment(order)])
+    assert caught.value.value == "teleported"
+    assert "teleported" in str(caught.value)
+    assert "pending_payment" in caught.value.states
+    assert order.version == 0
+
+
+def test_naive_now_is_refused() -> None:
+    order = new_order()
+    with pytest.raises(NaiveDatetimeError):
+        fire(OrderWorkflow, order, "pay", actor=CUSTOMER, now=PLACED.replace(tzinfo=None))
+
+
+def test_failure_inside_an_action_leaves_the_model_unchanged() -> None:
+    order = new_order()
+    before = order.model_dump()
+    from csdesk import LineDraft, Money
+
+    # Re-placing with a discount larger than the new goods fails inside the action.
+    tiny = [LineDraft(sku="X", name="x", quantity=1, unit_price=Money("1.00", "CNY"))]
+    with pytest.raises(Exception, match="order_discount"):
+        fire(
+            OrderWorkflow, order, "modify", actor=CUSTOMER, now=PLACED, address="新地址", lines=tiny
+        )
+    assert order.model_dump() == before
+
+
+def test_allowed_events_without_a_machine() -> None:
+    assert allowed_events(OrderWorkflow, "pending_payment") == ("pay", "expire", "cancel", "modify")
+    assert allowed_events(OrderWorkflow, "closed") == ()
+    with pytest.raises(LookupError):
+        allowed_events(OrderWorkflow, "nowhere")
