@@ -45,3 +45,25 @@ def test_demo_scenario_conserves_money() -> None:
 def test_main_returns_exit_codes() -> None:
     assert main(["--version"]) == 0
     assert main(["no-such-command"]) == 2
+
+
+def test_demo_shows_the_lifecycle_and_the_window() -> None:
+    result = CliRunner().invoke(cli, ["demo"])
+    assert "order.delivered" in result.output
+    assert "aftersale.approved" in result.output
+    assert "closed on 2026-11-21" in result.output.replace("\n", " ")
+
+
+def test_demo_lifecycle_in_json() -> None:
+    data = json.loads(CliRunner().invoke(cli, ["demo", "--json"]).output)["lifecycle"]
+    assert [e["type"] for e in data["events"]] == [
+        "order.paid",
+        "order.shipped",
+        "order.delivered",
+        "aftersale.requested",
+        "aftersale.approved",
+    ]
+    assert data["order_state"] == "delivered"
+    assert data["window_last_day"] == "2026-11-21"
+    assert data["case"] == {"id": "AS-7001", "state": "awaiting_return"}
+    assert data["refused"] == "the return window for line 3 closed on 2026-11-21"

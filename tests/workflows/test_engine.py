@@ -110,3 +110,43 @@ def test_allowed_events_without_a_machine() -> None:
     assert allowed_events(OrderWorkflow, "closed") == ()
     with pytest.raises(LookupError):
         allowed_events(OrderWorkflow, "nowhere")
+
+
+def test_arguments_are_checked_before_anything_runs() -> None:
+    from csdesk import InvalidInputError
+
+    order = paid_order()
+    before = order.model_dump()
+    with pytest.raises(InvalidInputError) as misspelled:
+        fire(
+            OrderWorkflow,
+            order,
+            "cancel_lines",
+            actor=CUSTOMER,
+            now=PLACED,
+            lines={"2": 1},
+            reasn="typo",
+        )
+    assert [f.loc for f in misspelled.value.errors] == ["reasn"]
+    with pytest.raises(InvalidInputError) as mistyped:
+        fire(
+            OrderWorkflow,
+            order,
+            "cancel_lines",
+            actor=CUSTOMER,
+            now=PLACED,
+            lines=[("2", 1)],
+            reason="oos",
+        )
+    assert mistyped.value.errors[0].loc.startswith("lines")
+    with pytest.raises(InvalidInputError):
+        fire(
+            OrderWorkflow,
+            order,
+            "cancel_lines",
+            actor=CUSTOMER,
+            now=PLACED,
+            lines={"2": True},
+            reason="oos",
+        )
+    assert order.model_dump() == before

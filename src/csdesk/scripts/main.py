@@ -24,7 +24,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from csdesk._version import __version__
 from csdesk.models import PaidSplit
 from csdesk.money import Money
-from csdesk.scripts.demo import DemoResult, run_demo
+from csdesk.scripts.demo import SHANGHAI, DemoResult, Lifecycle, run_demo
 
 __all__ = ["cli", "main"]
 
@@ -121,8 +121,38 @@ def _print_demo(console: Console, result: DemoResult) -> None:
     verdict = "equal" if result.refunded == line.paid else "NOT equal"
     console.print(
         f"Each share is round(paid × units so far / 5) − round(paid × units before / 5), so the "
-        f"three refunds total {_fmt(result.refunded)}: {verdict} to the {_fmt(line.paid)} paid."
+        f"three refunds total {_fmt(result.refunded)}: {verdict} to the {_fmt(line.paid)} paid.\n"
     )
+    _print_lifecycle(console, result.lifecycle)
+
+
+def _print_lifecycle(console: Console, life: Lifecycle) -> None:
+    table = Table(
+        title="3. Its life through the workflows (saved in SQLite, version-checked)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for name in ("When (Shanghai)", "Event", "By", "Version", "State"):
+        table.add_column(name, no_wrap=True)
+    for event in life.events:
+        when = event.occurred_at.astimezone(SHANGHAI)
+        table.add_row(
+            f"{when:%m-%d %H:%M}",
+            event.type,
+            str(event.actor.kind),
+            str(event.aggregate.version),
+            str(event.payload.get("to", "requested")),
+        )
+    console.print(table)
+    window = life.window
+    last_day = window.last_day.isoformat() if window.last_day else "?"
+    console.print(
+        f"Signed for {life.order.signed_at:%m-%d %H:%M}; the 7-day no-reason window "
+        f"({window.basis}) runs to the end of {last_day}. Return {life.case.id} came in time and "
+        f"was approved ({life.case.state})."
+    )
+    console.print(f"A second request at 00:05 the next day was refused: {life.refused}.")
 
 
 def _demo_json(result: DemoResult) -> dict[str, Any]:
@@ -142,6 +172,16 @@ def _demo_json(result: DemoResult) -> dict[str, Any]:
             for step in result.refunds
         ],
         "refunded": result.refunded.to_dict(),
+        "lifecycle": {
+            "events": [
+                {"type": e.type, "version": e.aggregate.version, "at": e.occurred_at.isoformat()}
+                for e in result.lifecycle.events
+            ],
+            "order_state": result.lifecycle.order.state,
+            "window_last_day": str(result.lifecycle.window.last_day),
+            "case": {"id": result.lifecycle.case.id, "state": result.lifecycle.case.state},
+            "refused": result.lifecycle.refused,
+        },
     }
 
 

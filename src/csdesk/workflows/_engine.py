@@ -20,12 +20,14 @@ from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from statemachine import StateChart
 from statemachine.exceptions import TransitionNotAllowed
 
 from csdesk._model import require_aware
 from csdesk.errors import (
     CorruptStateError,
+    InvalidInputError,
     InvalidTransitionError,
     TransitionRejectedError,
 )
@@ -61,8 +63,11 @@ class _Record:
 class Workflow(StateChart[ModelT], Generic[ModelT]):
     """Base class of every csdesk workflow: strict flags, an audit hook, `refuse` and `emit`.
 
-    Subclasses set ``workflow_name`` (the workflow's name in errors and event types), and may
-    map events to event types in ``event_types`` (default ``"<workflow_name>.<event>"``).
+    Subclasses set ``workflow_name`` (the workflow's name in errors and event types), may map
+    events to event types in ``event_types`` (default ``"<workflow_name>.<event>"``), and declare
+    each event's keyword arguments and their types in ``arguments`` (plus ``common_arguments``
+    every event accepts). `fire` checks them strictly before anything runs, so a misspelled or
+    mistyped argument is an `InvalidInputError` naming it, never an exception from deep inside.
     """
 
     allow_event_without_transition = False
@@ -72,6 +77,8 @@ class Workflow(StateChart[ModelT], Generic[ModelT]):
 
     workflow_name: ClassVar[str] = "workflow"
     event_types: ClassVar[Mapping[str, str]] = {}
+    arguments: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    common_arguments: ClassVar[Mapping[str, Any]] = {}
 
     _record: _Record
 
@@ -100,6 +107,24 @@ def _states(workflow: type[Workflow[Any]]) -> tuple[str, ...]:
 @cache
 def _events(workflow: type[Workflow[Any]]) -> frozenset[str]:
     return frozenset(name for names in _topology(workflow).values() for name in names)
+
+
+@cache
+def _argument_model(workflow: type[Workflow[Any]], event: str) -> type[BaseModel]:
+    declared = {**workflow.common_arguments, **workflow.arguments.get(event, {})}
+    fields: dict[str, Any] = {name: (kind | None, None) for name, kind in declared.items()}
+    return create_model(
+        f"{workflow.workflow_name}.{event} arguments",
+        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True, strict=True),
+        **fields,
+    )
+
+
+def _check_arguments(workflow: type[Workflow[Any]], event: str, payload: Mapping[str, Any]) -> None:
+    try:
+        _argument_model(workflow, event).model_validate(payload)
+    except ValidationError as error:
+        raise InvalidInputError.from_pydantic(error) from None
 
 
 @cache
@@ -171,6 +196,7 @@ def fire(
         InvalidTransitionError: no such event, no transition from this state, or a guard failed.
         TransitionRejectedError: a business rule refused the command, with its reason.
         NaiveDatetimeError: ``now`` has no time zone.
+        InvalidInputError: an argument the event does not take, or of the wrong type.
     """
     require_aware(now, "now")
     state = model.state
@@ -184,6 +210,7 @@ def fire(
         )
     if event not in _events(workflow):
         raise _invalid(workflow, model, event, "unknown_event", _topology(workflow)[state])
+    _check_arguments(workflow, event, payload)
     snapshot = dict(vars(model))
     record = _Record()
     arguments = {"actor": actor, "now": now, **payload}

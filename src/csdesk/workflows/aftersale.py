@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from statemachine import State
 
@@ -69,6 +69,31 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
     """The after-sale case machine. States are the strings stored in ``AfterSaleCase.state``."""
 
     workflow_name = "aftersale"
+    event_types: ClassVar[Mapping[str, str]] = {
+        "approve": "aftersale.approved",
+        "auto_approve": "aftersale.auto_approved",
+        "reject": "aftersale.rejected",
+        "revise": "aftersale.revised",
+        "escalate": "aftersale.escalated",
+        "mark_shipped": "aftersale.return_shipped",
+        "ship_back_timeout": "aftersale.return_timed_out",
+        "receive": "aftersale.received",
+        "auto_receive": "aftersale.auto_received",
+        "resolve": "aftersale.resolving",
+        "complete": "aftersale.resolved",
+        "cancel": "aftersale.canceled",
+    }
+
+    common_arguments: ClassVar[Mapping[str, Any]] = {"timers": TimerPreset}
+    arguments: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "reject": {"reason": str, "finding": str, "exclusion": str},
+        "mark_shipped": {"tracking_number": str},
+        "receive": {
+            "received": dict[str, int],
+            "condition": Condition | str | dict[str, Condition | str],
+        },
+        "cancel": {"reason": str},
+    }
 
     requested = State(initial=True)
     approved = State()

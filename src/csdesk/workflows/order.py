@@ -70,6 +70,18 @@ class OrderWorkflow(Workflow[Order]):
         "settle_refund": "order.refund_settled",
     }
 
+    common_arguments: ClassVar[Mapping[str, Any]] = {"timers": TimerPreset}
+    arguments: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "pay": {"payments": list[Payment] | tuple[Payment, ...]},
+        "cancel": {"reason": str},
+        "cancel_lines": {"lines": dict[str, int], "reason": str},
+        "modify": {"address": str, "lines": list[LineDraft] | tuple[LineDraft, ...]},
+        "ship": {"shipment": Shipment},
+        "deliver": {"signed_at": datetime},
+        "close": {"open_cases": int},
+        "settle_refund": {"refund_id": str},
+    }
+
     pending_payment = State(initial=True)
     processing = State()
     shipped = State()

@@ -1,0 +1,23 @@
+from pathlib import Path
+
+import pytest
+
+from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, Workflow, mermaid
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+@pytest.mark.parametrize(
+    ("name", "workflow"), [("order", OrderWorkflow), ("aftersale", AfterSaleWorkflow)]
+)
+def test_docs_diagram_is_the_machine(name: str, workflow: type[Workflow]) -> None:  # type: ignore[type-arg]
+    stored = (DOCS / "diagrams" / f"{name}.mmd").read_text(encoding="utf-8")
+    assert stored == mermaid(workflow), (
+        f"docs/diagrams/{name}.mmd is out of date: run python scripts/diagrams.py"
+    )
+
+
+def test_the_workflows_page_includes_both_diagrams() -> None:
+    page = (DOCS / "workflows.md").read_text(encoding="utf-8")
+    assert '--8<-- "docs/diagrams/order.mmd"' in page
+    assert '--8<-- "docs/diagrams/aftersale.mmd"' in page

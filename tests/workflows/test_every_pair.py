@@ -1,0 +1,165 @@
+"""Every (state, event) pair of each workflow, exhaustively, with valid and invalid arguments.
+
+The Hypothesis walks (test_stateful.py) explore sequences; this covers every pair for certain:
+each call either succeeds along a declared transition, adding one to the version, or raises a csdesk
+error and leaves the model exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from csdesk import CsdeskError, Shipment
+from csdesk.policies import timer_preset
+from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, allowed_events, fire
+from tests.factories import (
+    PLACED,
+    SIGNED,
+    STAFF,
+    SYSTEM,
+    delivered_order,
+    new_case,
+    new_order,
+    paid_order,
+    payment,
+    shipped_order,
+)
+
+CN = timer_preset("cn_platform")
+LATER = SIGNED + timedelta(days=60)
+
+
+def completed_order() -> Any:
+    order = delivered_order()
+    fire(OrderWorkflow, order, "complete", actor=SYSTEM, now=SIGNED)
+    return order
+
+
+def closed_order() -> Any:
+    order = completed_order()
+    fire(OrderWorkflow, order, "close", actor=SYSTEM, now=LATER, timers=CN, open_cases=0)
+    return order
+
+
+def canceled_order() -> Any:
+    order = paid_order()
+    fire(OrderWorkflow, order, "cancel", actor=STAFF, now=PLACED, reason="out of stock")
+    return order
+
+
+ORDERS: dict[str, Callable[[], Any]] = {
+    "pending_payment": new_order,
+    "processing": paid_order,
+    "shipped": shipped_order,
+    "delivered": delivered_order,
+    "completed": completed_order,
+    "closed": closed_order,
+    "canceled": canceled_order,
+}
+
+
+def case_in(state: str) -> Any:
+    steps: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "requested": [],
+        "approved": [],
+        "awaiting_return": [("approve", {})],
+        "return_in_transit": [("approve", {}), ("mark_shipped", {"tracking_number": "YT1"})],
+        "received": [
+            ("approve", {}),
+            ("mark_shipped", {"tracking_number": "YT1"}),
+            ("receive", {"received": {"1": 2}, "condition": "resellable"}),
+        ],
+        "resolving": [
+            ("approve", {}),
+            ("mark_shipped", {"tracking_number": "YT1"}),
+            ("receive", {"received": {"1": 2}, "condition": "resellable"}),
+            ("resolve", {}),
+        ],
+        "rejected": [("reject", {"reason": "used", "finding": "labels removed"})],
+        "escalated": [("escalate", {})],
+        "canceled": [("cancel", {"reason": "withdrawn"})],
+    }
+    if state == "approved":
+        case = new_case(type="refund_only")
+        fire(AfterSaleWorkflow, case, "approve", actor=STAFF, now=case.requested_at)
+        return case
+    if state == "resolved":
+        case = case_in("resolving")
+        fire(AfterSaleWorkflow, case, "complete", actor=STAFF, now=case.requested_at)
+        return case
+    case = new_case()
+    for event, arguments in steps[state]:
+        fire(AfterSaleWorkflow, case, event, actor=STAFF, now=case.requested_at, **arguments)
+    return case
+
+
+ORDER_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "pay": {"payments": [payment(new_order())]},
+    "expire": {"timers": CN},
+    "cancel": {"reason": "changed my mind"},
+    "cancel_lines": {"lines": {"2": 1}, "reason": "out of stock"},
+    "modify": {"address": "上海市浦东新区世纪大道100号"},
+    "ship": {"shipment": Shipment(id="S-2", carrier="SF", tracking_number="SF2")},
+    "deliver": {"signed_at": SIGNED},
+    "auto_confirm": {"timers": CN},
+    "close": {"timers": CN, "open_cases": 0},
+    "settle_refund": {"refund_id": "SO-1-R1"},
+}
+CASE_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "auto_approve": {"timers": CN},
+    "reject": {"reason": "used", "finding": "labels removed"},
+    "mark_shipped": {"tracking_number": "YT9"},
+    "ship_back_timeout": {"timers": CN},
+    "receive": {"received": {"1": 1}, "condition": "damaged"},
+    "auto_receive": {"timers": CN},
+    "cancel": {"reason": "withdrawn"},
+}
+
+
+def events(workflow: Any) -> list[str]:
+    names = {e for s in workflow.states for e in allowed_events(workflow, s.value)}
+    return [*sorted(names), "teleport"]
+
+
+def check(workflow: Any, model: Any, event: str, arguments: dict[str, Any], now: Any) -> bool:
+    before = model.model_dump()
+    state, version = model.state, model.version
+    try:
+        fire(workflow, model, event, actor=STAFF, now=now, **arguments)
+    except CsdeskError:
+        assert model.model_dump() == before
+        return False
+    assert event in allowed_events(workflow, state)
+    assert model.version == version + 1
+    return True
+
+
+@pytest.mark.parametrize("state", list(ORDERS))
+def test_every_order_pair(state: str) -> None:
+    successes = 0
+    for event in events(OrderWorkflow):
+        for arguments in (ORDER_ARGUMENTS.get(event, {}), {}, {"bogus": 1}):
+            for now in (SIGNED, LATER):
+                model = ORDERS[state]()
+                assert model.state == state
+                successes += check(OrderWorkflow, model, event, arguments, now)
+    if allowed_events(OrderWorkflow, state):
+        assert successes, f"no event succeeded from {state}"
+
+
+@pytest.mark.parametrize("state", [str(s.value) for s in AfterSaleWorkflow.states])
+def test_every_case_pair(state: str) -> None:
+    successes = 0
+    for event in events(AfterSaleWorkflow):
+        for arguments in (CASE_ARGUMENTS.get(event, {}), {}, {"bogus": 1}):
+            for hours in (0, 24 * 30):
+                model = case_in(state)
+                assert model.state == state
+                now = model.requested_at + timedelta(hours=hours)
+                successes += check(AfterSaleWorkflow, model, event, arguments, now)
+    if allowed_events(AfterSaleWorkflow, state):
+        assert successes, f"no event succeeded from {state}"
