@@ -23,6 +23,9 @@ The tree::
     ├── UnknownLocaleError (ValueError, LookupError)  unknown_locale
     ├── PolicyError (ValueError)                   invalid_policy
     │   └── UnknownPresetError (LookupError)       unknown_preset
+    ├── LedgerError (ValueError)                   ledger_error
+    │   └── OverRefundError                        over_refund
+    ├── IdempotencyConflictError (ValueError)      idempotency_conflict
     ├── WorkflowError (ValueError)                 workflow_error
     │   ├── InvalidTransitionError                 invalid_transition
     │   ├── TransitionRejectedError                transition_rejected
@@ -56,13 +59,16 @@ __all__ = [
     "CurrencyMismatchError",
     "FieldError",
     "FloatNotAllowedError",
+    "IdempotencyConflictError",
     "InvalidAmountError",
     "InvalidInputError",
     "InvalidOrderError",
     "InvalidTransitionError",
+    "LedgerError",
     "MoneyError",
     "NaiveDatetimeError",
     "NotFoundError",
+    "OverRefundError",
     "PolicyError",
     "PrecisionError",
     "QuantityError",
@@ -351,6 +357,52 @@ class UnknownPresetError(PolicyError, LookupError):
         self.known = tuple(sorted(known))
         super().__init__(
             f"no {kind} preset named {name!r}; the built-in ones are {', '.join(self.known)}"
+        )
+
+
+class LedgerError(CsdeskError, ValueError):
+    """A payment-ledger entry that would break the ledger's rules (nothing reserved to settle, …)."""
+
+    code = "ledger_error"
+
+
+class OverRefundError(LedgerError):
+    """A refund asks for more than the tender has left to refund.
+
+    Attributes:
+        scope: What was short: ``"payment P-1"`` or ``"order SO-1"``.
+        requested: The amount asked for.
+        refundable: What can still be refunded there.
+    """
+
+    code = "over_refund"
+
+    def __init__(self, scope: str, *, requested: object, refundable: object) -> None:
+        super().__init__(
+            f"{scope}: cannot refund {requested}; {refundable} is refundable "
+            "(captured, less refunds succeeded or in progress and chargebacks)"
+        )
+        self.scope = scope
+        self.requested = requested
+        self.refundable = refundable
+
+
+class IdempotencyConflictError(CsdeskError, ValueError):
+    """An idempotency key was reused for a command with different parameters.
+
+    Attributes:
+        key: The key.
+        existing: The ids of what the key's first command created.
+    """
+
+    code = "idempotency_conflict"
+
+    def __init__(self, key: str, existing: Iterable[str]) -> None:
+        self.key = key
+        self.existing = tuple(existing)
+        super().__init__(
+            f"idempotency key {key!r} was already used for a different request (it created "
+            f"{', '.join(self.existing) or 'nothing'}); use a new key for a new request"
         )
 
 

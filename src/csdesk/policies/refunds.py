@@ -1,0 +1,491 @@
+"""Refund quotes: what to pay back, line by line, and from which tender, with every step shown.
+
+`quote_refund` is pure. It reads the paid split fixed at placement (never today's prices), prorates
+every part with cumulative rounding (`csdesk.money.prorate`), applies the shipping, fee and coupon
+rules of a `RefundPolicy`, and splits the total over the tenders. Refunding every unit of an order,
+in any sequence of partial refunds, returns exactly what was paid.
+
+Examples:
+    >>> from datetime import datetime, timezone
+    >>> from csdesk import Customer, LineDraft, Money, Order, Payment
+    >>> at = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+    >>> order = Order.place(id="SO-1", customer=Customer(id="C-1"), placed_at=at,
+    ...     lines=[LineDraft(sku="TC", name="thermos", quantity=5,
+    ...                      unit_price=Money("349.99", "CNY"))],
+    ...     order_discount=Money("524.98", "CNY"))
+    >>> order.payments = (Payment(id="P-1", method="alipay", captured=order.total,
+    ...                           captured_at=at),)
+    >>> quote = quote_refund(order, lines={"1": 2}, reason="no_reason",
+    ...                      policy=refund_policy("cn_default"), now=at)
+    >>> quote.total, quote.lines[0].coupon_share
+    (Money('489.99', 'CNY'), Money('209.99', 'CNY'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from functools import cache
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, field_validator
+
+from csdesk._model import CsdeskModel, require_aware
+from csdesk.errors import CurrencyMismatchError, OverRefundError, QuantityError
+from csdesk.ledger import PaymentLedger
+from csdesk.models import Order, Payment, PaymentMethod, StatutoryBasis
+from csdesk.money import Money, Rounding, allocate
+from csdesk.policies._base import Policy, load_policy
+
+__all__ = [
+    "LineRefund",
+    "QuoteStep",
+    "RefundPolicy",
+    "RefundQuote",
+    "RefundReason",
+    "TenderShare",
+    "quote_refund",
+    "refund_policy",
+]
+
+
+class RefundReason(StrEnum):
+    """Why money goes back. The seller's faults refund outbound shipping and never carry fees."""
+
+    NO_REASON = "no_reason"
+    FAULTY = "faulty"
+    WRONG_ITEM = "wrong_item"
+    NOT_DELIVERED = "not_delivered"
+    SELLER_CANCELED = "seller_canceled"
+    OUT_OF_STOCK = "out_of_stock"
+    PRICE_ADJUSTMENT = "price_adjustment"
+    GOODWILL = "goodwill"
+
+    @property
+    def seller_fault(self) -> bool:
+        """Whether the shop is at fault (shipping refunded, no fees)."""
+        return self in {
+            RefundReason.FAULTY,
+            RefundReason.WRONG_ITEM,
+            RefundReason.NOT_DELIVERED,
+            RefundReason.SELLER_CANCELED,
+            RefundReason.OUT_OF_STOCK,
+        }
+
+
+class RefundPolicy(Policy):
+    """How a shop refunds, as data.
+
+    Attributes:
+        shipping: Outbound shipping on returns the customer chose: ``none``, ``proportional``
+            (each unit's share) or ``full_if_last_item`` (all of it with the last unit). Refunded
+            anyway, and at most once in total, when the shop is at fault.
+        restocking_fee_percent: Of the goods refunded; never on statutory returns.
+        return_label_fee: A flat fee for a prepaid return label; never on statutory returns.
+        fee_rounding: How fees round to the minor unit.
+        tender_split: ``proportional`` to what each tender paid (largest remainder; the CN
+            default, Interim Measures art. 17) or ``priority`` in ``tender_priority`` order.
+        restore_coupon_on_full_return: Give the coupon back when the whole order comes back and it
+            is still valid (Interim Measures art. 15); it is never paid out in cash.
+    """
+
+    shipping: Literal["none", "proportional", "full_if_last_item"]
+    restocking_fee_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    return_label_fee: Money | None = None
+    fee_rounding: Rounding = "ROUND_HALF_UP"
+    tender_split: Literal["proportional", "priority"] = "proportional"
+    tender_priority: tuple[PaymentMethod, ...] = ()
+    restore_coupon_on_full_return: bool = True
+
+    @field_validator("restocking_fee_percent", mode="before")
+    @classmethod
+    def _no_float(cls, value: object) -> object:
+        if isinstance(value, float):
+            raise ValueError(f"restocking_fee_percent {value!r} is a float; write it as a string")
+        return value
+
+
+@cache
+def refund_policy(name: str) -> RefundPolicy:
+    """A built-in refund policy preset: ``cn_default``, ``eu_default``, ``uk_default``, ``generic``."""
+    return load_policy(RefundPolicy, name, kind="refunds")
+
+
+class QuoteStep(CsdeskModel):
+    """One rule applied, in words, with the amount it produced."""
+
+    rule: str
+    detail: str
+    amount: Money | None = None
+
+
+class LineRefund(CsdeskModel):
+    """One line's part of a refund, from its paid split.
+
+    Attributes:
+        list_price: The units' share of the list price.
+        line_discount: Their share of the line's own discount.
+        coupon_share: Their share of order-level discounts: kept, never paid out in cash.
+        tax: The tax in (or on) the amount.
+        amount: What the customer gets back for the goods.
+    """
+
+    line_id: str
+    units: int
+    already: int
+    list_price: Money
+    line_discount: Money
+    coupon_share: Money
+    tax: Money
+    shipping_share: Money
+    amount: Money
+
+
+class TenderShare(CsdeskModel):
+    """How much of the refund goes back to one tender."""
+
+    payment_id: str
+    method: PaymentMethod
+    amount: Money
+    refundable: Money
+
+
+class RefundQuote(CsdeskModel):
+    """A refund, computed and explained; nothing has moved yet.
+
+    Attributes:
+        goods: The lines' amounts together.
+        shipping: Outbound shipping refunded with this refund.
+        restocking_fee: Deducted; zero on statutory returns and seller faults.
+        label_fee: Deducted for a prepaid return label; same exemptions.
+        coupon_retained: The coupon value of these units, kept by the shop (not cash).
+        coupon_restored: The coupon given back because the whole order came back.
+        total: What goes back to the customer's tenders.
+        maximum_refundable: What the tenders have left to refund, before this quote.
+        tenders: The total split over the tenders.
+        steps: The rules applied, in order.
+    """
+
+    order_id: str
+    currency: str
+    reason: RefundReason
+    basis: StatutoryBasis
+    lines: tuple[LineRefund, ...]
+    goods: Money
+    shipping: Money
+    restocking_fee: Money
+    label_fee: Money
+    coupon_retained: Money
+    coupon_restored: Money
+    total: Money
+    maximum_refundable: Money
+    tenders: tuple[TenderShare, ...]
+    steps: tuple[QuoteStep, ...]
+    policy_id: str
+    policy_version: str
+    policy_hash: str
+    quoted_at: AwareDatetime
+
+    @property
+    def units(self) -> dict[str, int]:
+        """Units per line id in this refund."""
+        return {line.line_id: line.units for line in self.lines}
+
+
+def _units(order: Order, lines: Mapping[str, int], refunded: Mapping[str, int]) -> dict[str, int]:
+    wanted: dict[str, int] = {}
+    for line_id, units in lines.items():
+        line = order.line(line_id)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+            raise QuantityError(f"units for line {line_id} must be an int >= 0, got {units!r}")
+        done = refunded.get(line_id, 0) + order.canceled_units.get(line_id, 0)
+        if done + units > line.quantity:
+            raise QuantityError(
+                f"line {line_id} has {line.quantity - done} unit(s) left to refund, not {units}"
+            )
+        if units:
+            wanted[line_id] = units
+    return wanted
+
+
+def _line_refunds(
+    order: Order, wanted: Mapping[str, int], refunded: Mapping[str, int], steps: list[QuoteStep]
+) -> list[LineRefund]:
+    result: list[LineRefund] = []
+    for line_id, units in wanted.items():
+        line = order.line(line_id)
+        already = refunded.get(line_id, 0) + order.canceled_units.get(line_id, 0)
+        split = line.refund_split(units=units, already=already)
+        amount = split.paid - split.shipping
+        result.append(
+            LineRefund(
+                line_id=line_id,
+                units=units,
+                already=already,
+                list_price=split.list_price,
+                line_discount=split.line_discount,
+                coupon_share=split.order_discount,
+                tax=split.tax,
+                shipping_share=split.shipping,
+                amount=amount,
+            )
+        )
+        steps.append(
+            QuoteStep(
+                rule="line.paid_share",
+                detail=f"line {line_id}: {units} of {line.quantity} unit(s) after {already}: list "
+                f"{split.list_price} − line discount {split.line_discount} − coupon "
+                f"{split.order_discount}"
+                + ("" if split.tax_included else f" + tax {split.tax}")
+                + " (cumulative rounding on the split fixed at placement)",
+                amount=amount,
+            )
+        )
+    return result
+
+
+def _is_full_return(order: Order, wanted: Mapping[str, int], refunded: Mapping[str, int]) -> bool:
+    return all(
+        refunded.get(line.id, 0) + order.canceled_units.get(line.id, 0) + wanted.get(line.id, 0)
+        == line.quantity
+        for line in order.lines
+    )
+
+
+def _shipping(
+    order: Order,
+    policy: RefundPolicy,
+    reason: RefundReason,
+    lines: Sequence[LineRefund],
+    full: bool,
+    already: Money,
+    steps: list[QuoteStep],
+) -> Money:
+    zero = Money.zero(order.currency)
+    remaining = order.shipping_fee - already
+    shares = sum((line.shipping_share for line in lines), zero)
+    if reason.seller_fault or policy.shipping == "proportional":
+        amount, why = (
+            (remaining if full else shares),
+            ("the shop is at fault" if reason.seller_fault else "policy: proportional"),
+        )
+    elif policy.shipping == "full_if_last_item" and full:
+        amount, why = remaining, "policy: full with the last item"
+    else:
+        amount, why = zero, f"policy: {policy.shipping}"
+    amount = min(amount, remaining)
+    steps.append(
+        QuoteStep(
+            rule="shipping",
+            amount=amount,
+            detail=f"{why}; {remaining} of {order.shipping_fee} not yet refunded",
+        )
+    )
+    return amount
+
+
+def _fees(
+    policy: RefundPolicy,
+    reason: RefundReason,
+    basis: StatutoryBasis,
+    goods: Money,
+    cap: Money,
+    steps: list[QuoteStep],
+) -> tuple[Money, Money]:
+    zero = Money.zero(goods.currency)
+    has_fees = bool(policy.restocking_fee_percent) or policy.return_label_fee is not None
+    if not has_fees:
+        return zero, zero
+    if basis.is_no_reason or basis is StatutoryBasis.CN_NONCONFORMING:
+        steps.append(
+            QuoteStep(
+                rule="fees.waived",
+                detail=f"no fees on a {basis.value} refund "
+                "(only diminished value may be deducted by statute)",
+            )
+        )
+        return zero, zero
+    if reason.seller_fault:
+        steps.append(
+            QuoteStep(
+                rule="fees.waived", detail=f"no fees when the shop is at fault ({reason.value})"
+            )
+        )
+        return zero, zero
+    restocking = (goods * policy.restocking_fee_percent / 100).quantize(policy.fee_rounding)
+    label = policy.return_label_fee or zero
+    if label.currency != goods.currency:
+        raise CurrencyMismatchError(
+            goods.currency, label.currency, operation="charge a label fee in"
+        )
+    restocking = min(restocking, cap)
+    label = min(label, cap - restocking)
+    steps.append(
+        QuoteStep(
+            rule="fees",
+            amount=restocking + label,
+            detail=f"restocking {policy.restocking_fee_percent}% = {restocking} "
+            f"({policy.fee_rounding}); return label {label}",
+        )
+    )
+    return restocking, label
+
+
+def _refundable(order: Order, ledgers: Mapping[str, PaymentLedger] | None) -> dict[str, Money]:
+    if ledgers is None:
+        return {p.id: p.captured for p in order.payments}
+    return {
+        p.id: ledgers[p.id].refundable if p.id in ledgers else p.captured for p in order.payments
+    }
+
+
+def _tenders(
+    order: Order,
+    total: Money,
+    policy: RefundPolicy,
+    room: Mapping[str, Money],
+    steps: list[QuoteStep],
+) -> list[TenderShare]:
+    payments = list(order.payments)
+    if policy.tender_split == "priority":
+        rank = {method: index for index, method in enumerate(policy.tender_priority)}
+        payments.sort(key=lambda p: rank.get(p.method, len(rank)))
+        shares = [Money.zero(order.currency)] * len(payments)
+    else:
+        shares = allocate(total, [p.captured for p in payments])
+    shares = _fit(payments, shares, total, room)
+    steps.append(
+        QuoteStep(
+            rule=f"tenders.{policy.tender_split}",
+            amount=total,
+            detail=", ".join(f"{p.method} {s}" for p, s in zip(payments, shares, strict=True)),
+        )
+    )
+    return [
+        TenderShare(payment_id=p.id, method=p.method, amount=s, refundable=room[p.id])
+        for p, s in zip(payments, shares, strict=True)
+        if not s.is_zero
+    ]
+
+
+def _fit(
+    payments: Sequence[Payment], shares: list[Money], total: Money, room: Mapping[str, Money]
+) -> list[Money]:
+    # Cap each tender at what it can still refund; hand the excess to the next tenders with room.
+    fitted = [min(share, room[p.id]) for p, share in zip(payments, shares, strict=True)]
+    excess = total - sum(fitted, Money.zero(total.currency))
+    for index, payment in enumerate(payments):
+        if excess.is_zero:
+            break
+        extra = min(excess, room[payment.id] - fitted[index])
+        fitted[index] = fitted[index] + extra
+        excess = excess - extra
+    return fitted
+
+
+def quote_refund(
+    order: Order,
+    *,
+    lines: Mapping[str, int],
+    reason: RefundReason | str,
+    policy: RefundPolicy,
+    now: datetime,
+    basis: StatutoryBasis | str = StatutoryBasis.NONE,
+    refunded_units: Mapping[str, int] | None = None,
+    shipping_refunded: Money | None = None,
+    ledgers: Mapping[str, PaymentLedger] | None = None,
+    coupon_valid: bool = True,
+    goodwill: Money | None = None,
+) -> RefundQuote:
+    """Compute a refund for some units of some lines (or a goodwill amount), with its trace.
+
+    Args:
+        order: The order, with its paid split and its payments.
+        lines: Units to refund per line id (empty for a goodwill refund).
+        reason: Why (`RefundReason`); the shop's faults refund shipping and carry no fees.
+        policy: The shop's `RefundPolicy`.
+        now: When the quote is made.
+        basis: The statutory basis; statutory returns never carry fees.
+        refunded_units: Units per line already refunded by earlier refunds.
+        shipping_refunded: Outbound shipping already refunded (it is refunded at most once).
+        ledgers: The tenders' ledgers, for what each can still refund (default: all captured).
+        coupon_valid: Whether the order's coupon could still be used, if the whole order returns.
+        goodwill: A fixed amount to refund without goods coming back (compensation).
+
+    Raises:
+        QuantityError: more units than are left to refund on a line.
+        OverRefundError: the total is more than the tenders can still refund; the message says
+            how much can.
+    """
+    require_aware(now, "now")
+    why, ground = RefundReason(reason), StatutoryBasis(basis)
+    zero = Money.zero(order.currency)
+    done = dict(refunded_units or {})
+    steps: list[QuoteStep] = []
+    wanted = _units(order, lines, done)
+    refunds = _line_refunds(order, wanted, done, steps)
+    goods = sum((line.amount for line in refunds), zero)
+    if goodwill is not None:
+        if goodwill.currency != order.currency:
+            raise CurrencyMismatchError(order.currency, goodwill.currency, operation="refund")
+        goods = goods + goodwill
+        steps.append(
+            QuoteStep(
+                rule="goodwill",
+                amount=goodwill,
+                detail=f"goodwill amount ({why.value}), no goods returned",
+            )
+        )
+    full = bool(wanted) and _is_full_return(order, wanted, done)
+    shipping = _shipping(order, policy, why, refunds, full, shipping_refunded or zero, steps)
+    restocking, label = _fees(policy, why, ground, goods, goods + shipping, steps)
+    coupon_retained = sum((line.coupon_share for line in refunds), zero)
+    coupon_restored = zero
+    if full and policy.restore_coupon_on_full_return and not order.order_discount.is_zero:
+        coupon_restored = order.order_discount if coupon_valid else zero
+        steps.append(
+            QuoteStep(
+                rule="coupon.full_return",
+                amount=coupon_restored,
+                detail="whole order returned: the coupon is restored, not paid in cash"
+                if coupon_valid
+                else "whole order returned; the coupon has expired and is not restored",
+            )
+        )
+    total = goods + shipping - restocking - label
+    room = _refundable(order, ledgers)
+    maximum = sum(room.values(), zero)
+    steps.append(
+        QuoteStep(
+            rule="total",
+            amount=total,
+            detail=f"goods {goods} + shipping "
+            f"{shipping} − fees {restocking + label}; refundable {maximum}",
+        )
+    )
+    if total > maximum or (total.is_zero and not refunds):
+        raise OverRefundError(f"order {order.id}", requested=total, refundable=maximum)
+    tenders = _tenders(order, total, policy, room, steps) if not total.is_zero else []
+    return RefundQuote(
+        order_id=order.id,
+        currency=order.currency,
+        reason=why,
+        basis=ground,
+        lines=tuple(refunds),
+        goods=goods,
+        shipping=shipping,
+        restocking_fee=restocking,
+        label_fee=label,
+        coupon_retained=coupon_retained,
+        coupon_restored=coupon_restored,
+        total=total,
+        maximum_refundable=maximum,
+        tenders=tuple(tenders),
+        steps=tuple(steps),
+        policy_id=policy.id,
+        policy_version=policy.version,
+        policy_hash=policy.policy_hash,
+        quoted_at=now,
+    )
