@@ -361,7 +361,7 @@ class UnknownPresetError(PolicyError, LookupError):
 
 
 class LedgerError(CsdeskError, ValueError):
-    """A payment-ledger entry that would break the ledger's rules (nothing reserved to settle, …)."""
+    """A payment-ledger entry that would break the ledger's rules (e.g. nothing to settle)."""
 
     code = "ledger_error"
 

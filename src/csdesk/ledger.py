@@ -79,10 +79,16 @@ class PaymentLedger(CsdeskModel):
     state: str = "open"
 
     @classmethod
-    def open(cls, payment_id: str, captured: Money, *, at: datetime, reference: str | None = None) -> PaymentLedger:
+    def open(
+        cls, payment_id: str, captured: Money, *, at: datetime, reference: str | None = None
+    ) -> PaymentLedger:
         """A ledger for a tender that captured ``captured``."""
-        capture = LedgerEntry(kind=LedgerEntryKind.CAPTURE, amount=captured, at=at, reference=reference)
-        return cls(id=payment_id, payment_id=payment_id, currency=captured.currency, entries=(capture,))
+        capture = LedgerEntry(
+            kind=LedgerEntryKind.CAPTURE, amount=captured, at=at, reference=reference
+        )
+        return cls(
+            id=payment_id, payment_id=payment_id, currency=captured.currency, entries=(capture,)
+        )
 
     def _sum(self, *kinds: LedgerEntryKind) -> Money:
         total = Money.zero(self.currency)
@@ -99,7 +105,9 @@ class PaymentLedger(CsdeskModel):
     @property
     def refunded(self) -> Money:
         """Refunds that succeeded, less those the provider reversed."""
-        return self._sum(LedgerEntryKind.REFUND_SUCCEEDED) - self._sum(LedgerEntryKind.REFUND_REVERSED)
+        return self._sum(LedgerEntryKind.REFUND_SUCCEEDED) - self._sum(
+            LedgerEntryKind.REFUND_REVERSED
+        )
 
     @property
     def charged_back(self) -> Money:
@@ -144,7 +152,9 @@ class PaymentLedger(CsdeskModel):
             raise LedgerError(f"ledger amounts are positive whole minor units, got {entry.amount}")
         return self.model_copy(update={"entries": (*self.entries, entry)})
 
-    def reserve(self, refund_id: str, amount: Money, *, at: datetime, allow_over_refund: bool = False) -> PaymentLedger:
+    def reserve(
+        self, refund_id: str, amount: Money, *, at: datetime, allow_over_refund: bool = False
+    ) -> PaymentLedger:
         """Reserve ``amount`` for a refund (requested or retried).
 
         Raises:
@@ -156,30 +166,56 @@ class PaymentLedger(CsdeskModel):
             raise OverRefundError(
                 f"payment {self.payment_id}", requested=amount, refundable=self.refundable
             )
-        return self._append(LedgerEntry(kind=LedgerEntryKind.REFUND_REQUESTED, amount=amount, at=at, refund_id=refund_id))
+        return self._append(
+            LedgerEntry(
+                kind=LedgerEntryKind.REFUND_REQUESTED, amount=amount, at=at, refund_id=refund_id
+            )
+        )
 
-    def settle(self, refund_id: str, *, succeeded: bool, at: datetime, reference: str | None = None) -> PaymentLedger:
+    def settle(
+        self, refund_id: str, *, succeeded: bool, at: datetime, reference: str | None = None
+    ) -> PaymentLedger:
         """The provider answered: the reservation becomes a refund, or is released."""
         amount = self.open_amount(refund_id)
         if not amount.amount:
             raise LedgerError(f"refund {refund_id} has nothing reserved to settle")
         kind = LedgerEntryKind.REFUND_SUCCEEDED if succeeded else LedgerEntryKind.REFUND_FAILED
-        return self._append(LedgerEntry(kind=kind, amount=amount, at=at, refund_id=refund_id, reference=reference))
+        return self._append(
+            LedgerEntry(kind=kind, amount=amount, at=at, refund_id=refund_id, reference=reference)
+        )
 
     def release(self, refund_id: str, *, at: datetime) -> PaymentLedger:
         """A canceled refund gives its reservation back (no-op when it holds none)."""
         amount = self.open_amount(refund_id)
         if not amount.amount:
             return self
-        return self._append(LedgerEntry(kind=LedgerEntryKind.REFUND_CANCELED, amount=amount, at=at, refund_id=refund_id))
+        return self._append(
+            LedgerEntry(
+                kind=LedgerEntryKind.REFUND_CANCELED, amount=amount, at=at, refund_id=refund_id
+            )
+        )
 
-    def reverse(self, refund_id: str, *, at: datetime, reference: str | None = None) -> PaymentLedger:
+    def reverse(
+        self, refund_id: str, *, at: datetime, reference: str | None = None
+    ) -> PaymentLedger:
         """The provider reversed a succeeded refund: the money is refundable again."""
         amount = self.refunded_by(refund_id)
         if not amount.amount:
             raise LedgerError(f"refund {refund_id} has no succeeded amount to reverse")
-        return self._append(LedgerEntry(kind=LedgerEntryKind.REFUND_REVERSED, amount=amount, at=at, refund_id=refund_id, reference=reference))
+        return self._append(
+            LedgerEntry(
+                kind=LedgerEntryKind.REFUND_REVERSED,
+                amount=amount,
+                at=at,
+                refund_id=refund_id,
+                reference=reference,
+            )
+        )
 
-    def chargeback(self, amount: Money, *, at: datetime, reference: str | None = None) -> PaymentLedger:
+    def chargeback(
+        self, amount: Money, *, at: datetime, reference: str | None = None
+    ) -> PaymentLedger:
         """A chargeback took ``amount`` back through the card network."""
-        return self._append(LedgerEntry(kind=LedgerEntryKind.CHARGEBACK, amount=amount, at=at, reference=reference))
+        return self._append(
+            LedgerEntry(kind=LedgerEntryKind.CHARGEBACK, amount=amount, at=at, reference=reference)
+        )

@@ -45,6 +45,7 @@ __all__ = [
     "PaidSplit",
     "Payment",
     "PaymentMethod",
+    "Refund",
     "RefundDue",
     "Shipment",
     "StatutoryBasis",
@@ -432,6 +433,53 @@ class AfterSaleCase(CsdeskModel):
             if line.line_id == line_id:
                 return line
         raise InvalidInputError(f"case {self.id} has no line {line_id!r}")
+
+
+class Refund(CsdeskModel):
+    """One refund to one tender. `csdesk.workflows.RefundWorkflow` moves it.
+
+    Attributes:
+        request_key: The idempotency key of the request that created it; one request (one quote)
+            creates one refund per tender, keyed ``<request_key>:<payment_id>``.
+        lines: Units per line id the request refunds (the same on each tender's refund).
+        reason: A `csdesk.policies.refunds.RefundReason` value; goodwill refunds say so.
+        over_refund_reason: Set when the refund exceeds what is refundable; needs an approver.
+    """
+
+    model_config = ConfigDict(frozen=False, validate_assignment=True)
+
+    id: Id
+    order_id: Id
+    payment_id: Id
+    case_id: str | None = None
+    amount: Money
+    reason: str = Field(min_length=1)
+    statutory_basis: StatutoryBasis = StatutoryBasis.NONE
+    lines: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    shipping: Money | None = None
+    idempotency_key: str = Field(min_length=1)
+    request_key: str = Field(min_length=1)
+    requested_by: str | None = None
+    requested_at: AwareDatetime
+    approved_by: str | None = None
+    over_refund_reason: str | None = None
+    provider_reference: str | None = None
+    failure_reason: str | None = None
+    attempts: Annotated[int, Field(ge=0)] = 0
+    submitted_at: AwareDatetime | None = None
+    succeeded_at: AwareDatetime | None = None
+    failed_at: AwareDatetime | None = None
+    canceled_at: AwareDatetime | None = None
+    reversed_at: AwareDatetime | None = None
+    state: str = "requested"
+    version: Annotated[int, Field(ge=0)] = 0
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if value <= Money.zero(value.currency) or not value.is_quantized:
+            raise ValueError(f"a refund is a positive whole number of minor units, got {value}")
+        return value
 
 
 class LineDraft(CsdeskModel):

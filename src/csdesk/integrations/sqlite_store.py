@@ -31,8 +31,10 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -40,11 +42,21 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from csdesk.errors import ConcurrencyConflictError, InvalidInputError, NotFoundError
+from csdesk.errors import (
+    ConcurrencyConflictError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
 from csdesk.events import Actor, DomainEvent
+from csdesk.ledger import PaymentLedger
+from csdesk.models import AfterSaleCase, Order, Refund
+from csdesk.money import Money
+from csdesk.policies.refunds import RefundPolicy, RefundQuote, quote_refund
 from csdesk.workflows._engine import Workflow, fire
+from csdesk.workflows.refund import RefundWorkflow, apply_to_ledger, request_refunds
 
-__all__ = ["SqliteStore"]
+__all__ = ["RefundDesk", "SqliteStore"]
 
 EntityT = TypeVar("EntityT", bound=BaseModel)
 
@@ -69,6 +81,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     delivered_at TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (delivered_at, seq);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key         TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    result      TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
 """
 
 
@@ -119,23 +137,22 @@ class SqliteStore:
         Raises:
             InvalidInputError: an entity of that kind and id exists already.
         """
+        with self._transaction() as connection:
+            self._insert_in(connection, entity, events)
+
+    def _insert_in(
+        self, connection: sqlite3.Connection, entity: BaseModel, events: Sequence[DomainEvent]
+    ) -> None:
         kind = self._kind(entity)
         fields = entity.model_dump(mode="json")
         try:
-            with self._transaction() as connection:
-                connection.execute(
-                    "INSERT INTO entities (kind, id, state, version, data) VALUES (?, ?, ?, ?, ?)",
-                    (
-                        kind,
-                        fields["id"],
-                        fields["state"],
-                        fields["version"],
-                        entity.model_dump_json(),
-                    ),
-                )
-                self._append(connection, kind, events)
+            connection.execute(
+                "INSERT INTO entities (kind, id, state, version, data) VALUES (?, ?, ?, ?, ?)",
+                (kind, fields["id"], fields["state"], fields["version"], entity.model_dump_json()),
+            )
         except sqlite3.IntegrityError:
             raise InvalidInputError(f"{kind} {fields['id']} is already stored") from None
+        self._append(connection, kind, events)
 
     def load(self, cls: type[EntityT], entity_id: str) -> EntityT:
         """Load an entity by id.
@@ -156,23 +173,32 @@ class SqliteStore:
         Raises:
             ConcurrencyConflictError: another writer committed first; nothing was written.
         """
-        kind = self._kind(entity)
         with self._transaction() as connection:
-            cursor = connection.execute(
-                "UPDATE entities SET state = ?, version = ?, data = ? "
-                "WHERE kind = ? AND id = ? AND version = ?",
-                (
-                    entity.state,
-                    entity.version,
-                    entity.model_dump_json(),
-                    kind,
-                    entity.id,
-                    expected_version,
-                ),
-            )
-            if cursor.rowcount != 1:
-                raise ConcurrencyConflictError(kind, entity.id, expected_version)
-            self._append(connection, kind, events)
+            self._save_in(connection, entity, events, expected_version)
+
+    def _save_in(
+        self,
+        connection: sqlite3.Connection,
+        entity: Any,
+        events: Sequence[DomainEvent],
+        expected_version: int,
+    ) -> None:
+        kind = self._kind(entity)
+        cursor = connection.execute(
+            "UPDATE entities SET state = ?, version = ?, data = ? "
+            "WHERE kind = ? AND id = ? AND version = ?",
+            (
+                entity.state,
+                entity.version,
+                entity.model_dump_json(),
+                kind,
+                entity.id,
+                expected_version,
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise ConcurrencyConflictError(kind, entity.id, expected_version)
+        self._append(connection, kind, events)
 
     def run(
         self,
@@ -239,3 +265,177 @@ class SqliteStore:
                 "UPDATE outbox SET delivered_at = ? WHERE event_id = ?",
                 [(at.isoformat(), event_id) for event_id in event_ids],
             )
+
+
+def _fingerprint(parameters: dict[str, Any]) -> str:
+    canonical = json.dumps(parameters, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class RefundDesk:
+    """Refunds with their ledgers and idempotency keys, on a `SqliteStore`.
+
+    Every method runs in one ``BEGIN IMMEDIATE`` transaction: it reads the order, the ledgers and
+    the earlier refunds, decides, and writes refunds, ledgers (version-checked), the key and the
+    outbox together, or nothing.
+
+    * `request` quotes and creates a refund request. The same idempotency key with the same
+      parameters returns the first request unchanged; with different parameters it raises
+      `csdesk.errors.IdempotencyConflictError`.
+    * `command` fires one refund event (submit, approve, succeed, fail, retry, cancel, reverse)
+      and mirrors it on the tender's ledger.
+    """
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+
+    def ledger(self, payment_id: str) -> PaymentLedger:
+        """The ledger of one tender."""
+        return self.store.load(PaymentLedger, payment_id)
+
+    def refunds(self, order_id: str) -> list[Refund]:
+        """Every refund of an order, in the order they were requested."""
+        rows = self.store._connection.execute(
+            "SELECT data FROM entities WHERE kind = 'refund' "
+            "AND json_extract(data, '$.order_id') = ? ORDER BY rowid",
+            (order_id,),
+        ).fetchall()
+        return [Refund.model_validate_json(row[0]) for row in rows]
+
+    def _ledgers(self, connection: sqlite3.Connection, order: Order) -> dict[str, PaymentLedger]:
+        ledgers: dict[str, PaymentLedger] = {}
+        for payment in order.payments:
+            try:
+                ledgers[payment.id] = self.store.load(PaymentLedger, payment.id)
+            except NotFoundError:
+                ledger = PaymentLedger.open(
+                    payment.id,
+                    payment.captured,
+                    at=payment.captured_at,
+                    reference=payment.reference,
+                )
+                self.store._insert_in(connection, ledger, ())
+                ledgers[payment.id] = ledger
+        return ledgers
+
+    def _history(self, order_id: str) -> tuple[dict[str, int], Money | None]:
+        units: dict[str, int] = {}
+        shipping: Money | None = None
+        seen: set[str] = set()
+        for refund in self.refunds(order_id):
+            if refund.state in {"canceled", "reversed"} or refund.request_key in seen:
+                continue
+            seen.add(refund.request_key)
+            for line_id, count in refund.lines.items():
+                units[line_id] = units.get(line_id, 0) + count
+            if refund.shipping is not None:
+                shipping = refund.shipping if shipping is None else shipping + refund.shipping
+        return units, shipping
+
+    def request(
+        self,
+        order_id: str,
+        *,
+        idempotency_key: str,
+        lines: Mapping[str, int],
+        reason: str,
+        policy: RefundPolicy,
+        actor: Actor,
+        now: datetime,
+        basis: str = "none",
+        case_id: str | None = None,
+        goodwill: Money | None = None,
+        coupon_valid: bool = True,
+        over_refund_reason: str | None = None,
+    ) -> tuple[RefundQuote, list[Refund]]:
+        """Quote a refund and create one refund per tender, reserving each amount.
+
+        Raises:
+            IdempotencyConflictError: the key was used before with other parameters.
+            OverRefundError: more than the order's tenders can still refund.
+            QuantityError: more units than are left to refund.
+            TransitionRejectedError: the order or case does not allow a refund now.
+        """
+        fingerprint = _fingerprint(
+            {
+                "order_id": order_id,
+                "lines": dict(lines),
+                "reason": reason,
+                "basis": basis,
+                "case_id": case_id,
+                "goodwill": goodwill.to_dict() if goodwill else None,
+                "coupon_valid": coupon_valid,
+                "over_refund_reason": over_refund_reason,
+                "policy": policy.policy_hash,
+            }
+        )
+        with self.store._transaction() as connection:
+            row = connection.execute(
+                "SELECT fingerprint, result FROM idempotency WHERE key = ?", (idempotency_key,)
+            ).fetchone()
+            if row is not None:
+                stored = json.loads(row[1])
+                if row[0] != fingerprint:
+                    raise IdempotencyConflictError(idempotency_key, stored["refunds"])
+                quote = RefundQuote.model_validate(stored["quote"])
+                return quote, [self.store.load(Refund, rid) for rid in stored["refunds"]]
+            order = self.store.load(Order, order_id)
+            case = self.store.load(AfterSaleCase, case_id) if case_id else None
+            ledgers = self._ledgers(connection, order)
+            done, shipping = self._history(order_id)
+            quote = quote_refund(
+                order,
+                lines=lines,
+                reason=reason,
+                policy=policy,
+                now=now,
+                basis=basis,
+                refunded_units=done,
+                shipping_refunded=shipping,
+                ledgers=ledgers,
+                coupon_valid=coupon_valid,
+                goodwill=goodwill,
+            )
+            made = request_refunds(
+                order,
+                quote,
+                ledgers=ledgers,
+                idempotency_key=idempotency_key,
+                actor=actor,
+                now=now,
+                case=case,
+                over_refund_reason=over_refund_reason,
+            )
+            for refund in made.refunds:
+                events = [e for e in made.events if e.aggregate.id == refund.id]
+                self.store._insert_in(connection, refund, events)
+            for payment_id, ledger in made.ledgers.items():
+                if ledger is not ledgers[payment_id]:
+                    self.store._save_in(connection, ledger, (), ledgers[payment_id].version)
+            result = {
+                "quote": quote.model_dump(mode="json"),
+                "refunds": [r.id for r in made.refunds],
+            }
+            connection.execute(
+                "INSERT INTO idempotency (key, fingerprint, result, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (idempotency_key, fingerprint, json.dumps(result), now.isoformat()),
+            )
+            return quote, list(made.refunds)
+
+    def command(
+        self, refund_id: str, event: str, *, actor: Actor, now: datetime, **payload: Any
+    ) -> list[DomainEvent]:
+        """Fire one event on a refund and mirror it on its tender's ledger, in one transaction."""
+        with self.store._transaction() as connection:
+            refund = self.store.load(Refund, refund_id)
+            ledger = self.store.load(PaymentLedger, refund.payment_id)
+            loaded = refund.version
+            if event == "retry":
+                payload = {**payload, "ledger": ledger}
+            events = fire(RefundWorkflow, refund, event, actor=actor, now=now, **payload)
+            updated = apply_to_ledger(ledger, events)
+            self.store._save_in(connection, refund, events, loaded)
+            if updated is not ledger:
+                self.store._save_in(connection, updated, (), ledger.version)
+            return events

@@ -109,7 +109,7 @@ class RefundPolicy(Policy):
 
 @cache
 def refund_policy(name: str) -> RefundPolicy:
-    """A built-in refund policy preset: ``cn_default``, ``eu_default``, ``uk_default``, ``generic``."""
+    """A built-in refund policy: ``cn_default``, ``eu_default``, ``uk_default``, ``generic``."""
     return load_policy(RefundPolicy, name, kind="refunds")
 
 

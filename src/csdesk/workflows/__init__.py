@@ -8,15 +8,19 @@ computed from what happened (`deadlines`, `due_events`); the host's scheduler fi
 from csdesk.workflows._engine import Stateful, Workflow, allowed_events, fire, mermaid
 from csdesk.workflows.aftersale import AfterSaleWorkflow, open_case
 from csdesk.workflows.order import OrderWorkflow
+from csdesk.workflows.refund import RefundRequest, RefundWorkflow, apply_to_ledger, request_refunds
 from csdesk.workflows.timers import Deadline, case_deadlines, deadlines, due_events, order_deadlines
 
 __all__ = [
     "AfterSaleWorkflow",
     "Deadline",
     "OrderWorkflow",
+    "RefundRequest",
+    "RefundWorkflow",
     "Stateful",
     "Workflow",
     "allowed_events",
+    "apply_to_ledger",
     "case_deadlines",
     "deadlines",
     "due_events",
@@ -24,4 +28,5 @@ __all__ = [
     "mermaid",
     "open_case",
     "order_deadlines",
+    "request_refunds",
 ]

@@ -1,0 +1,283 @@
+"""The refund lifecycle, one refund per tender, and its effect on that tender's ledger.
+
+`request_refunds` turns a `csdesk.policies.refunds.RefundQuote` into one `Refund` per tender and
+reserves each amount on the tender's `csdesk.ledger.PaymentLedger`. `RefundWorkflow` then moves
+each refund through `csdesk.workflows.fire`, and `apply_to_ledger` mirrors its events on the ledger:
+
+| event | from → to | ledger |
+|---|---|---|
+| ``submit`` | requested → processing (within the actor's authority) or pending_approval | |
+| ``approve`` | pending_approval → processing | an approver other than the requester |
+| ``succeed`` | processing → succeeded | reservation becomes a refund |
+| ``fail`` | processing → failed | reservation released |
+| ``retry`` | failed → processing | reserved again; same idempotency key |
+| ``cancel`` | requested, pending_approval, failed → canceled | reservation released |
+| ``reverse`` | succeeded → reversed | the provider took it back; refundable again |
+
+Money moves at most once: the gateway call carries the refund's ``idempotency_key`` on every
+attempt, and the ledger never lets two refunds reserve the same money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from statemachine import State
+
+from csdesk.errors import TransitionRejectedError
+from csdesk.events import Actor, ActorKind, AggregateRef, DomainEvent
+from csdesk.ledger import PaymentLedger
+from csdesk.models import AfterSaleCase, Order, Refund
+from csdesk.money import Money
+from csdesk.policies.refunds import RefundQuote, RefundReason
+from csdesk.workflows._engine import Workflow
+
+__all__ = ["RefundRequest", "RefundWorkflow", "apply_to_ledger", "request_refunds"]
+
+_REFUNDABLE_ORDER_STATES = frozenset(
+    {"processing", "shipped", "delivered", "completed", "canceled"}
+)
+
+
+class RefundWorkflow(Workflow[Refund]):
+    """The refund machine. States are the strings stored in ``Refund.state``."""
+
+    workflow_name = "refund"
+    event_types: ClassVar[Mapping[str, str]] = {
+        "submit": "refund.submitted",
+        "approve": "refund.approved",
+        "succeed": "refund.succeeded",
+        "fail": "refund.failed",
+        "retry": "refund.retried",
+        "cancel": "refund.canceled",
+        "reverse": "refund.reversed",
+    }
+    arguments: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "submit": {"authority": Money},
+        "approve": {"authority": Money},
+        "succeed": {"reference": str},
+        "fail": {"failure_reason": str},
+        "retry": {"ledger": PaymentLedger},
+        "cancel": {"reason": str},
+        "reverse": {"reference": str},
+    }
+
+    requested = State(initial=True)
+    pending_approval = State()
+    processing = State()
+    succeeded = State()
+    failed = State()
+    canceled = State(final=True)
+    reversed = State(final=True)
+
+    submit = requested.to(processing, cond="within_authority", on="_record_submit") | (
+        requested.to(pending_approval, unless="within_authority")
+    )
+    approve = pending_approval.to(processing, validators="_check_approver", on="_record_approval")
+    succeed = processing.to(succeeded, validators="_check_provider", on="_record_success")
+    fail = processing.to(failed, validators="_check_failure", on="_record_failure")
+    retry = failed.to(processing, validators="_check_retry", on="_record_submit")
+    cancel = (
+        requested.to(canceled, validators="_check_cancel", on="_record_cancel")
+        | pending_approval.to(canceled, validators="_check_cancel", on="_record_cancel")
+        | failed.to(canceled, validators="_check_cancel", on="_record_cancel")
+    )
+    reverse = succeeded.to(reversed, validators="_check_reversal", on="_record_reversal")
+
+    def within_authority(self, authority: Money | None = None) -> bool:
+        """Straight to processing when the actor may refund this much and it is no over-refund."""
+        refund = self.model
+        if refund.over_refund_reason:
+            return False
+        return authority is None or refund.amount <= authority
+
+    def _check_approver(self, actor: Actor, authority: Money | None = None) -> None:
+        if actor.kind is not ActorKind.STAFF or not actor.id:
+            self.refuse("a refund is approved by a named staff member")
+        if actor.id == self.model.requested_by:
+            self.refuse("the requester cannot approve their own refund")
+        if authority is not None and self.model.amount > authority:
+            self.refuse(f"{self.model.amount} is above the approver's authority of {authority}")
+
+    def _record_approval(self, actor: Actor, now: datetime) -> None:
+        self.model.approved_by = actor.id
+        self._record_submit(now)
+
+    def _record_submit(self, now: datetime) -> None:
+        self.model.submitted_at = now
+        self.model.attempts = self.model.attempts + 1
+        self.detail(
+            idempotency_key=self.model.idempotency_key,
+            amount=self.model.amount,
+            payment_id=self.model.payment_id,
+        )
+
+    def _check_provider(self, actor: Actor) -> None:
+        if actor.kind not in {ActorKind.PLATFORM, ActorKind.SYSTEM}:
+            self.refuse("the payment provider (platform or system) reports a refund's outcome")
+
+    def _record_success(self, now: datetime, reference: str | None = None) -> None:
+        self.model.succeeded_at = now
+        self.model.provider_reference = reference
+        self.detail(amount=self.model.amount, payment_id=self.model.payment_id)
+
+    def _check_failure(self, actor: Actor, failure_reason: str | None = None) -> None:
+        self._check_provider(actor)
+        if not failure_reason:
+            self.refuse("say why the refund failed (failure_reason=...)")
+
+    def _record_failure(self, now: datetime, failure_reason: str) -> None:
+        self.model.failed_at = now
+        self.model.failure_reason = failure_reason
+        self.detail(amount=self.model.amount, payment_id=self.model.payment_id)
+
+    def _check_retry(self, ledger: PaymentLedger | None = None) -> None:
+        if ledger is None or ledger.payment_id != self.model.payment_id:
+            self.refuse(f"retry needs the ledger of payment {self.model.payment_id} (ledger=...)")
+        if self.model.amount > ledger.refundable and not self.model.over_refund_reason:
+            self.refuse(
+                f"{self.model.amount} is no longer refundable on payment {ledger.payment_id}; "
+                f"{ledger.refundable} is"
+            )
+
+    def _check_cancel(self, reason: str | None = None) -> None:
+        if not reason or not reason.strip():
+            self.refuse("a reason is required to cancel a refund")
+
+    def _record_cancel(self, now: datetime, reason: str) -> None:
+        self.model.canceled_at = now
+        self.detail(amount=self.model.amount, payment_id=self.model.payment_id, reason=reason)
+
+    def _check_reversal(self, actor: Actor) -> None:
+        if actor.kind is not ActorKind.PLATFORM:
+            self.refuse("only the payment provider reverses a refund (a platform event)")
+
+    def _record_reversal(self, now: datetime, reference: str | None = None) -> None:
+        self.model.reversed_at = now
+        self.detail(amount=self.model.amount, payment_id=self.model.payment_id, reference=reference)
+
+
+def apply_to_ledger(ledger: PaymentLedger, events: Sequence[DomainEvent]) -> PaymentLedger:
+    """Mirror a refund's events on its tender's ledger (the only way refunds touch it)."""
+    for event in events:
+        if event.aggregate.kind != "refund":
+            continue
+        refund_id, at = event.aggregate.id, event.occurred_at
+        if event.type == "refund.requested":
+            amount = Money.from_dict(event.payload["amount"])  # type: ignore[arg-type]
+            over = bool(event.payload.get("over_refund_reason"))
+            ledger = ledger.reserve(refund_id, amount, at=at, allow_over_refund=over)
+        elif event.type == "refund.retried":
+            amount = Money.from_dict(event.payload["amount"])  # type: ignore[arg-type]
+            ledger = ledger.reserve(refund_id, amount, at=at, allow_over_refund=True)
+        elif event.type in {"refund.succeeded", "refund.failed"}:
+            ledger = ledger.settle(
+                refund_id,
+                succeeded=event.type == "refund.succeeded",
+                at=at,
+                reference=str(event.payload.get("reference") or "") or None,
+            )
+        elif event.type == "refund.canceled":
+            ledger = ledger.release(refund_id, at=at)
+        elif event.type == "refund.reversed":
+            ledger = ledger.reverse(refund_id, at=at)
+    return ledger.model_copy(update={"version": ledger.version + 1}) if events else ledger
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """What `request_refunds` produced: the refunds, the tenders' new ledgers, the events."""
+
+    refunds: tuple[Refund, ...]
+    ledgers: dict[str, PaymentLedger]
+    events: tuple[DomainEvent, ...]
+
+
+def request_refunds(
+    order: Order,
+    quote: RefundQuote,
+    *,
+    ledgers: Mapping[str, PaymentLedger],
+    idempotency_key: str,
+    actor: Actor,
+    now: datetime,
+    case: AfterSaleCase | None = None,
+    over_refund_reason: str | None = None,
+) -> RefundRequest:
+    """Create one refund per tender of ``quote`` and reserve each amount on its ledger.
+
+    Raises:
+        TransitionRejectedError: the order (or case) is not in a state that allows a refund, the
+            quote is for another order, or the key is empty.
+        OverRefundError: a tender cannot refund its share (unless ``over_refund_reason``, which
+            sends the refund to approval).
+    """
+
+    def refuse(reason: str) -> TransitionRejectedError:
+        return TransitionRejectedError(
+            reason,
+            workflow="refund",
+            entity_id=idempotency_key or "?",
+            event="request",
+            state="(new)",
+        )
+
+    if not idempotency_key.strip():
+        raise refuse("every refund request needs an idempotency key")
+    if quote.order_id != order.id:
+        raise refuse(f"the quote is for order {quote.order_id}, not {order.id}")
+    goodwill = quote.reason is RefundReason.GOODWILL
+    allowed = _REFUNDABLE_ORDER_STATES | ({"closed"} if goodwill else set())
+    if order.state not in allowed:
+        raise refuse(f"order {order.id} is {order.state}; refunds need one of {sorted(allowed)}")
+    if case is not None and case.state not in {"resolving"}:
+        raise refuse(f"case {case.id} is {case.state}; a case is refunded once it is resolving")
+    refunds: list[Refund] = []
+    updated = dict(ledgers)
+    events: list[DomainEvent] = []
+    for share in quote.tenders:
+        refund = Refund(
+            id=f"{idempotency_key}:{share.payment_id}",
+            order_id=order.id,
+            payment_id=share.payment_id,
+            case_id=case.id if case else None,
+            amount=share.amount,
+            reason=quote.reason.value,
+            statutory_basis=quote.basis,
+            lines=quote.units,
+            shipping=quote.shipping,
+            idempotency_key=f"{idempotency_key}:{share.payment_id}",
+            request_key=idempotency_key,
+            requested_by=actor.id,
+            requested_at=now,
+            over_refund_reason=over_refund_reason,
+            version=1,
+        )
+        event = DomainEvent(
+            type="refund.requested",
+            occurred_at=now,
+            actor=actor,
+            aggregate=AggregateRef(kind="refund", id=refund.id, version=1),
+            payload={
+                "order_id": order.id,
+                "payment_id": share.payment_id,
+                "amount": share.amount,
+                "lines": quote.units,
+                "reason": quote.reason,
+                "basis": quote.basis,
+                "over_refund_reason": over_refund_reason,
+                "quote_total": quote.total,
+            },
+            idempotency_key=refund.idempotency_key,
+            policy_version=quote.policy_version,
+        )
+        ledger = updated.get(share.payment_id)
+        if ledger is None:
+            raise refuse(f"no ledger for payment {share.payment_id}")
+        updated[share.payment_id] = apply_to_ledger(ledger, [event])
+        refunds.append(refund)
+        events.append(event)
+    return RefundRequest(tuple(refunds), updated, tuple(events))
