@@ -24,9 +24,9 @@ def test_all_is_complete() -> None:
 
 
 def test_every_public_name_of_the_core_modules_is_exported() -> None:
-    from csdesk import events, models, money
+    from csdesk import events, ledger, models, money
 
-    for module in (events, models, money):
+    for module in (events, ledger, models, money):
         for name in module.__all__:
             if name[0].isupper() or name in {"allocate", "prorate", "currency_digits", "sum_money"}:
                 if name in {"AmountLike", "Rounding", "ROUNDING_MODES"}:
