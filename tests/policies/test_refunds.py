@@ -73,7 +73,7 @@ def test_breakdown_and_trace() -> None:
     )
     assert quote.coupon_retained == cny("209.99")
     assert [s.rule for s in quote.steps] == [
-        "line.paid_share",
+        "lines.paid_share",
         "shipping",
         "total",
         "tenders.proportional",

@@ -14,17 +14,40 @@ from csdesk.policies.returns import (
     return_policy,
     return_window,
 )
+from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_preset, estimate_arrival
+from csdesk.policies.refunds import (
+    LineRefund,
+    QuoteStep,
+    RefundPolicy,
+    RefundQuote,
+    RefundReason,
+    TenderShare,
+    quote_refund,
+    refund_policy,
+)
 from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
 
 __all__ = [
+    "ArrivalEstimate",
+    "ArrivalPreset",
+    "LineRefund",
     "Policy",
+    "QuoteStep",
+    "RefundPolicy",
+    "RefundQuote",
+    "RefundReason",
     "ReturnPolicy",
     "ReturnWindow",
+    "TenderShare",
     "TimerPreset",
     "TimerSpec",
     "WindowStatus",
     "WorkingDayCalendar",
+    "arrival_preset",
+    "estimate_arrival",
     "load_policy",
+    "quote_refund",
+    "refund_policy",
     "return_policy",
     "return_window",
     "timer_preset",

@@ -18,6 +18,7 @@ from csdesk.errors import InvalidInputError, PolicyError, UnknownPresetError
 __all__ = ["Policy", "load_policy", "preset_names"]
 
 PolicyT = TypeVar("PolicyT", bound="Policy")
+_HASHES: dict[int, tuple[object, str]] = {}
 
 
 class Policy(BaseModel):
@@ -41,8 +42,17 @@ class Policy(BaseModel):
     @property
     def policy_hash(self) -> str:
         """A SHA-256 of the policy's canonical JSON: equal policies, equal hashes."""
+        cached = _HASHES.get(id(self))
+        if cached is not None and cached[0] is self:
+            return cached[1]
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        if len(_HASHES) >= 256:
+            _HASHES.pop(next(iter(_HASHES)))
+        # The entry holds the policy itself, so its id cannot be reused while cached; policies
+        # are frozen, so the hash of one object never changes.
+        _HASHES[id(self)] = (self, digest)
+        return digest
 
     @classmethod
     def from_data(cls, data: Any, *, source: str | None = None) -> Self:

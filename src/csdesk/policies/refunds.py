@@ -195,9 +195,10 @@ class RefundQuote(CsdeskModel):
 
 
 def _units(order: Order, lines: Mapping[str, int], refunded: Mapping[str, int]) -> dict[str, int]:
+    by_id = {line.id: line for line in order.lines}
     wanted: dict[str, int] = {}
     for line_id, units in lines.items():
-        line = order.line(line_id)
+        line = by_id.get(line_id) or order.line(line_id)
         if isinstance(units, bool) or not isinstance(units, int) or units < 0:
             raise QuantityError(f"units for line {line_id} must be an int >= 0, got {units!r}")
         done = refunded.get(line_id, 0) + order.canceled_units.get(line_id, 0)
@@ -213,36 +214,39 @@ def _units(order: Order, lines: Mapping[str, int], refunded: Mapping[str, int]) 
 def _line_refunds(
     order: Order, wanted: Mapping[str, int], refunded: Mapping[str, int], steps: list[QuoteStep]
 ) -> list[LineRefund]:
+    by_id = {line.id: line for line in order.lines}
     result: list[LineRefund] = []
     for line_id, units in wanted.items():
-        line = order.line(line_id)
+        line = by_id[line_id]
         already = refunded.get(line_id, 0) + order.canceled_units.get(line_id, 0)
-        split = line.refund_split(units=units, already=already)
-        amount = split.paid - split.shipping
+        ld, od, ship, tax, goods = line.split.prorated_parts(
+            quantity=line.quantity, already=already, units=units
+        )
+        amount = goods if order.tax_included else goods + tax
         result.append(
             LineRefund(
                 line_id=line_id,
                 units=units,
                 already=already,
-                list_price=split.list_price,
-                line_discount=split.line_discount,
-                coupon_share=split.order_discount,
-                tax=split.tax,
-                shipping_share=split.shipping,
+                list_price=goods + ld + od,
+                line_discount=ld,
+                coupon_share=od,
+                tax=tax,
+                shipping_share=ship,
                 amount=amount,
             )
         )
-        steps.append(
-            QuoteStep(
-                rule="line.paid_share",
-                detail=f"line {line_id}: {units} of {line.quantity} unit(s) after {already}: list "
-                f"{split.list_price} − line discount {split.line_discount} − coupon "
-                f"{split.order_discount}"
-                + ("" if split.tax_included else f" + tax {split.tax}")
-                + " (cumulative rounding on the split fixed at placement)",
-                amount=amount,
-            )
+    goods_total = sum((line.amount for line in result), Money.zero(order.currency))
+    steps.append(
+        QuoteStep(
+            rule="lines.paid_share",
+            detail=f"{len(result)} line(s): each part of each line's paid split, fixed at "
+            "placement, prorated with cumulative rounding (list − line discount − coupon"
+            + ("" if order.tax_included else " + tax")
+            + "); see lines",
+            amount=goods_total,
         )
+    )
     return result
 
 
