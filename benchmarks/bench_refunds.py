@@ -9,7 +9,7 @@ largest-remainder split over the tenders. The ratio is the price of csdesk's typ
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from benchmarks._runner import Case, Result, measure, report
 from csdesk import Customer, LineDraft, Money, Order, Payment
@@ -105,7 +105,7 @@ def cases() -> list[Case]:
         )
         for line in order.lines
     ]
-    bare_wanted = {i: 2 for i in range(len(rows))}
+    bare_wanted = dict.fromkeys(range(len(rows)), 2)
     captured = [p.captured.amount for p in order.payments]
     quote = quote_refund(order, lines=wanted, reason="no_reason", policy=policy, now=NOW)
     total, parts = bare_quote(rows, bare_wanted, captured)

@@ -253,7 +253,6 @@ class PaidSplit(CsdeskModel):
             >>> part.paid, part.order_discount, part.tax
             (Money('489.99', 'CNY'), Money('209.99', 'CNY'), Money('56.37', 'CNY'))
         """
-
         line_discount, order_discount, shipping, tax, goods = self.prorated_parts(
             quantity=quantity, already=already, units=units
         )

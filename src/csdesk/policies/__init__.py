@@ -6,14 +6,6 @@ name the offending key, versioned and hashable. Built-in presets ship as TOML fi
 """
 
 from csdesk.policies._base import Policy, load_policy
-from csdesk.policies.returns import (
-    ReturnPolicy,
-    ReturnWindow,
-    WindowStatus,
-    WorkingDayCalendar,
-    return_policy,
-    return_window,
-)
 from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_preset, estimate_arrival
 from csdesk.policies.refunds import (
     LineRefund,
@@ -24,6 +16,14 @@ from csdesk.policies.refunds import (
     TenderShare,
     quote_refund,
     refund_policy,
+)
+from csdesk.policies.returns import (
+    ReturnPolicy,
+    ReturnWindow,
+    WindowStatus,
+    WorkingDayCalendar,
+    return_policy,
+    return_window,
 )
 from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
 
