@@ -14,6 +14,7 @@ from csdesk import (
     Money,
     Order,
     Payment,
+    Refund,
     Shipment,
 )
 from csdesk.workflows import OrderWorkflow, fire
@@ -86,5 +87,20 @@ def new_case(
         statutory_basis=basis,
         lines=(CaseLine(line_id="1", requested=units),),
         requested_at=SIGNED + timedelta(days=2),
+        version=1,
+    )
+
+
+def new_refund(amount: str = "100.00") -> Refund:
+    return Refund(
+        id="R-1",
+        order_id="SO-1",
+        payment_id="P-1",
+        amount=cny(amount),
+        reason="no_reason",
+        idempotency_key="key:P-1",
+        request_key="key",
+        requested_by="agent-7",
+        requested_at=SIGNED,
         version=1,
     )

@@ -1,11 +1,21 @@
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from csdesk import CorruptStateError, InvalidTransitionError, NaiveDatetimeError
-from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, Workflow, allowed_events, fire
+from csdesk.workflows import (
+    AfterSaleWorkflow,
+    OrderWorkflow,
+    RefundWorkflow,
+    Workflow,
+    allowed_events,
+    fire,
+)
 from csdesk.workflows._engine import _events
-from tests.factories import CUSTOMER, PLACED, new_case, new_order, paid_order, payment
+from tests.factories import CUSTOMER, PLACED, new_case, new_order, new_refund, paid_order, payment
 
-WORKFLOWS: list[type[Workflow]] = [OrderWorkflow, AfterSaleWorkflow]  # type: ignore[type-arg]
+WORKFLOWS: list[type[Workflow]] = [OrderWorkflow, AfterSaleWorkflow, RefundWorkflow]  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS)
@@ -13,7 +23,12 @@ def test_every_machine_builds_so_callback_names_are_real(workflow: type[Workflow
     # python-statemachine resolves callback names when a machine is built: a misspelled guard,
     # validator or action raises InvalidDefinition here.
     for state in workflow.states:
-        model = new_order() if workflow is OrderWorkflow else new_case()
+        factories: dict[type, Callable[[], Any]] = {
+            OrderWorkflow: new_order,
+            AfterSaleWorkflow: new_case,
+            RefundWorkflow: new_refund,
+        }
+        model = factories[workflow]()
         model.state = str(state.value)
         machine = workflow(model=model)
         assert [s.id for s in machine.configuration] == [state.id]

@@ -15,7 +15,7 @@ import pytest
 
 from csdesk import CsdeskError, Shipment
 from csdesk.policies import timer_preset
-from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, allowed_events, fire
+from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, RefundWorkflow, allowed_events, fire
 from tests.factories import (
     PLACED,
     SIGNED,
@@ -24,6 +24,7 @@ from tests.factories import (
     delivered_order,
     new_case,
     new_order,
+    new_refund,
     paid_order,
     payment,
     shipped_order,
@@ -125,11 +126,13 @@ def events(workflow: Any) -> list[str]:
     return [*sorted(names), "teleport"]
 
 
-def check(workflow: Any, model: Any, event: str, arguments: dict[str, Any], now: Any) -> bool:
+def check(
+    workflow: Any, model: Any, event: str, arguments: dict[str, Any], now: Any, actor: Any = STAFF
+) -> bool:
     before = model.model_dump()
     state, version = model.state, model.version
     try:
-        fire(workflow, model, event, actor=STAFF, now=now, **arguments)
+        fire(workflow, model, event, actor=actor, now=now, **arguments)
     except CsdeskError:
         assert model.model_dump() == before
         return False
@@ -162,4 +165,44 @@ def test_every_case_pair(state: str) -> None:
                 now = model.requested_at + timedelta(hours=hours)
                 successes += check(AfterSaleWorkflow, model, event, arguments, now)
     if allowed_events(AfterSaleWorkflow, state):
+        assert successes, f"no event succeeded from {state}"
+
+
+def refund_in(state: str) -> Any:
+    from csdesk import Actor, PaymentLedger
+
+    refund = new_refund()
+    psp = Actor(kind="platform", id="psp")
+    ledger = PaymentLedger.open("P-1", refund.amount * 10, at=SIGNED)
+    paths: dict[str, list[tuple[str, Any, dict[str, Any]]]] = {
+        "requested": [],
+        "pending_approval": [("submit", STAFF, {"authority": refund.amount / 10})],
+        "processing": [("submit", STAFF, {})],
+        "succeeded": [("submit", STAFF, {}), ("succeed", psp, {})],
+        "failed": [("submit", STAFF, {}), ("fail", psp, {"failure_reason": "declined"})],
+        "canceled": [("cancel", STAFF, {"reason": "kept the goods"})],
+        "reversed": [("submit", STAFF, {}), ("succeed", psp, {}), ("reverse", psp, {})],
+    }
+    for event, actor, arguments in paths[state]:
+        fire(RefundWorkflow, refund, event, actor=actor, now=SIGNED, **arguments)
+    return refund, ledger
+
+
+@pytest.mark.parametrize("state", [str(s.value) for s in RefundWorkflow.states])
+def test_every_refund_pair(state: str) -> None:
+    from csdesk import Actor
+
+    successes = 0
+    for event in events(RefundWorkflow):
+        for actor in (STAFF, Actor(kind="staff", id="boss"), Actor(kind="platform", id="psp")):
+            _, ledger = refund_in(state)
+            valid = {
+                "retry": {"ledger": ledger},
+                "fail": {"failure_reason": "declined"},
+                "cancel": {"reason": "x"},
+            }.get(event, {})
+            for arguments in (valid, {"bogus": 1}):
+                model, _ = refund_in(state)
+                successes += check(RefundWorkflow, model, event, arguments, SIGNED, actor)
+    if allowed_events(RefundWorkflow, state):
         assert successes, f"no event succeeded from {state}"
