@@ -62,8 +62,20 @@ def test_demo_lifecycle_in_json() -> None:
         "order.delivered",
         "aftersale.requested",
         "aftersale.approved",
+        "aftersale.return_shipped",
+        "aftersale.received",
+        "aftersale.resolving",
+        "aftersale.refund_requested",
+        "refund.submitted",
+        "refund.succeeded",
+        "aftersale.resolved",
     ]
     assert data["order_state"] == "delivered"
     assert data["window_last_day"] == "2026-11-21"
-    assert data["case"] == {"id": "AS-7001", "state": "awaiting_return"}
+    assert data["case"] == {"id": "AS-7001", "state": "resolved"}
     assert data["refused"] == "the return window for line 3 closed on 2026-11-21"
+    # two units were asked back, one arrived: the refund is the paid price of that one
+    assert data["refund"]["units"] == {"2": 1}
+    assert data["refund"]["total"] == {"amount": "309.74", "currency": "CNY"}
+    assert data["refund"]["state"] == "succeeded"
+    assert data["refund"]["arrival"] == ["2026-11-25", "2026-12-03"]

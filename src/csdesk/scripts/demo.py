@@ -14,13 +14,25 @@ from zoneinfo import ZoneInfo
 
 from csdesk.errors import TransitionRejectedError
 from csdesk.events import Actor, DomainEvent
-from csdesk.integrations.sqlite_store import SqliteStore
-from csdesk.models import AfterSaleCase, Customer, LineDraft, Order, PaidSplit, Payment, Shipment
+from csdesk.integrations.sqlite_store import RefundDesk, SqliteStore
+from csdesk.ledger import PaymentLedger
+from csdesk.models import (
+    AfterSaleCase,
+    Customer,
+    LineDraft,
+    Order,
+    PaidSplit,
+    Payment,
+    Refund,
+    Shipment,
+)
 from csdesk.money import Money, sum_money
+from csdesk.policies.arrival import ArrivalEstimate, estimate_arrival
+from csdesk.policies.refunds import RefundQuote, refund_policy
 from csdesk.policies.returns import ReturnWindow, return_policy, return_window
-from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, fire, open_case
+from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, open_case
 
-__all__ = ["DemoResult", "Lifecycle", "RefundStep", "run_demo"]
+__all__ = ["DemoResult", "Lifecycle", "RefundStep", "Refunded", "run_demo"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -35,14 +47,25 @@ class RefundStep:
 
 
 @dataclass(frozen=True)
+class Refunded:
+    """The refund of the units that came back."""
+
+    quote: RefundQuote
+    refunds: tuple[Refund, ...]
+    ledger: PaymentLedger
+    arrival: ArrivalEstimate
+
+
+@dataclass(frozen=True)
 class Lifecycle:
-    """The demo order's life after placement, and the two return requests."""
+    """The demo order's life after placement, the two return requests, and the refund."""
 
     events: tuple[DomainEvent, ...]
     order: Order
     window: ReturnWindow
     case: AfterSaleCase
     refused: str
+    refunded: Refunded
 
 
 @dataclass(frozen=True)
@@ -114,10 +137,11 @@ def run_demo() -> DemoResult:
 
 
 def _lifecycle(order: Order) -> Lifecycle:
-    """Pay, ship, deliver through the SQLite store; then one return in time and one too late."""
+    """Pay, ship, deliver; a return in time and one too late; refund what came back."""
     customer = Actor(kind="customer", id=order.customer.id)
     agent = Actor(kind="staff", id="agent-07")
     courier = Actor(kind="platform", id="sf-express")
+    alipay = Actor(kind="platform", id="alipay")
     paid_at = order.placed_at + timedelta(minutes=3)
     signed_at = datetime(2026, 11, 14, 15, 0, tzinfo=SHANGHAI)
     payment = Payment(
@@ -129,6 +153,8 @@ def _lifecycle(order: Order) -> Lifecycle:
     )
     parcel = Shipment(id="PCL-1", carrier="SF Express", tracking_number="SF1409876543210")
     events: list[DomainEvent] = []
+    policy = return_policy("cn_consumer_law")
+    in_time = datetime(2026, 11, 21, 22, 40, tzinfo=SHANGHAI)
     with SqliteStore(":memory:") as store:
         store.insert(order)
         steps: list[tuple[str, Actor, datetime, dict[str, Any]]] = [
@@ -141,23 +167,44 @@ def _lifecycle(order: Order) -> Lifecycle:
                 OrderWorkflow, Order, order.id, event, actor=actor, now=now, **payload
             )
         delivered = store.load(Order, order.id)
-    policy = return_policy("cn_consumer_law")
-    in_time = datetime(2026, 11, 21, 22, 40, tzinfo=SHANGHAI)
-    case, opened = open_case(
-        delivered,
-        id="AS-7001",
-        type="return_and_refund",
-        lines={"2": 1},
-        reason="no_reason",
-        actor=customer,
-        now=in_time,
-        policy=policy,
-    )
-    events += opened
-    events += fire(
-        AfterSaleWorkflow, case, "approve", actor=agent, now=in_time + timedelta(minutes=20)
-    )
-    too_late = datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI)
+        case, opened = open_case(
+            delivered,
+            id="AS-7001",
+            type="return_and_refund",
+            lines={"2": 2},
+            reason="no_reason",
+            actor=customer,
+            now=in_time,
+            policy=policy,
+        )
+        store.insert(case, opened)
+        events += opened
+        case_steps: list[tuple[str, Actor, datetime, dict[str, Any]]] = [
+            ("approve", agent, in_time + timedelta(minutes=20), {}),
+            (
+                "mark_shipped",
+                customer,
+                datetime(2026, 11, 22, 10, 5, tzinfo=SHANGHAI),
+                {"tracking_number": "YT7788990011"},
+            ),
+            (
+                "receive",
+                agent,
+                datetime(2026, 11, 24, 14, 30, tzinfo=SHANGHAI),
+                {"received": {"2": 1}, "condition": "resellable"},
+            ),
+            ("resolve", agent, datetime(2026, 11, 24, 14, 35, tzinfo=SHANGHAI), {}),
+        ]
+        for event, actor, now, payload in case_steps:
+            events += store.run(
+                AfterSaleWorkflow, AfterSaleCase, case.id, event, actor=actor, now=now, **payload
+            )
+        refund = _refund(store, events, agent, alipay)
+        done_at = refund.refunds[0].succeeded_at or in_time
+        events += store.run(
+            AfterSaleWorkflow, AfterSaleCase, case.id, "complete", actor=agent, now=done_at
+        )
+        case = store.load(AfterSaleCase, case.id)
     try:
         open_case(
             delivered,
@@ -166,7 +213,7 @@ def _lifecycle(order: Order) -> Lifecycle:
             lines={"3": 1},
             reason="no_reason",
             actor=customer,
-            now=too_late,
+            now=datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI),
             policy=policy,
             existing=[case],
         )
@@ -174,4 +221,33 @@ def _lifecycle(order: Order) -> Lifecycle:
     except TransitionRejectedError as error:
         refused = error.reason
     window = return_window(delivered, "2", policy=policy, now=in_time)
-    return Lifecycle(tuple(events), delivered, window, case, refused)
+    return Lifecycle(tuple(events), delivered, window, case, refused, refund)
+
+
+def _refund(
+    store: SqliteStore, events: list[DomainEvent], agent: Actor, provider: Actor
+) -> Refunded:
+    """Refund the units the shop received, as the case's resolve event handed them over."""
+    handover = next(e for e in reversed(events) if e.type == "aftersale.refund_requested")
+    desk = RefundDesk(store)
+    now = handover.occurred_at
+    quote, refunds = desk.request(
+        str(handover.payload["order_id"]),
+        idempotency_key=f"{handover.payload['case_id']}:refund",
+        lines=dict(handover.payload["lines"]),  # type: ignore[arg-type]
+        reason="no_reason",
+        basis=str(handover.payload["statutory_basis"]),
+        case_id=str(handover.payload["case_id"]),
+        policy=refund_policy("cn_default"),
+        actor=agent,
+        now=now,
+    )
+    succeeded_at = now + timedelta(minutes=2)
+    for refund in refunds:
+        events += desk.command(refund.id, "submit", actor=agent, now=now + timedelta(minutes=1))
+        events += desk.command(
+            refund.id, "succeed", actor=provider, now=succeeded_at, reference="ALI-RF-88201"
+        )
+    ledger = desk.ledger(refunds[0].payment_id)
+    estimate = estimate_arrival("alipay_bank_card", succeeded_at, zone="Asia/Shanghai")
+    return Refunded(quote, tuple(store.load(Refund, r.id) for r in refunds), ledger, estimate)

@@ -128,13 +128,13 @@ def _print_demo(console: Console, result: DemoResult) -> None:
 
 def _print_lifecycle(console: Console, life: Lifecycle) -> None:
     table = Table(
-        title="3. Its life through the workflows (saved in SQLite, version-checked)",
+        title="3. Its life through the workflows (Shanghai time; SQLite, version-checked)",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    for name in ("When (Shanghai)", "Event", "By", "Version", "State"):
-        table.add_column(name, no_wrap=True)
+    for name in ("When", "Event", "By", "Ver", "State"):
+        table.add_column(name, no_wrap=True, min_width=8 if name == "By" else None)
     for event in life.events:
         when = event.occurred_at.astimezone(SHANGHAI)
         table.add_row(
@@ -142,17 +142,55 @@ def _print_lifecycle(console: Console, life: Lifecycle) -> None:
             event.type,
             str(event.actor.kind),
             str(event.aggregate.version),
-            str(event.payload.get("to", "requested")),
+            str(event.payload.get("to", "requested" if event.type.endswith(".requested") else "")),
         )
     console.print(table)
     window = life.window
     last_day = window.last_day.isoformat() if window.last_day else "?"
     console.print(
         f"Signed for {life.order.signed_at:%m-%d %H:%M}; the 7-day no-reason window "
-        f"({window.basis}) runs to the end of {last_day}. Return {life.case.id} came in time and "
-        f"was approved ({life.case.state})."
+        f"({window.basis}) runs to the end of {last_day}. Return {life.case.id} came in time, was "
+        f"approved, and is {life.case.state}."
     )
-    console.print(f"A second request at 00:05 the next day was refused: {life.refused}.")
+    console.print(f"A second request at 00:05 the next day was refused: {life.refused}.\n")
+    _print_refund(console, life)
+
+
+def _print_refund(console: Console, life: Lifecycle) -> None:
+    done = life.refunded
+    quote = done.quote
+    (line,) = quote.lines
+    table = Table(
+        title=f"4. Refunding what came back: {line.units} of the 2 units returned (CNY)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("Item", no_wrap=True)
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("Why", overflow="fold")
+    rows = [
+        ("List price", line.list_price, f"{line.units} × {line.line_id}, as sold"),
+        ("Coupon share", -line.coupon_share, "the coupon's part is kept, not paid in cash"),
+        ("Goods", quote.goods, "price actually paid, cumulative rounding"),
+        ("Shipping", quote.shipping, "CN: the consumer pays return freight, outbound kept"),
+        ("Fees", -(quote.restocking_fee + quote.label_fee), f"none on a {quote.basis} return"),
+        ("Refund", quote.total, ", ".join(f"{t.method} {_fmt(t.amount)}" for t in quote.tenders)),
+    ]
+    for label, amount, why in rows:
+        table.add_row(label, _num(amount), why)
+    console.print(table)
+    refund = done.refunds[0]
+    arrival = done.arrival
+    console.print(
+        f"Refund {refund.id} {refund.state} (key {refund.idempotency_key}); the ledger shows "
+        f"{_fmt(done.ledger.refunded)} refunded and {_fmt(done.ledger.refundable)} still "
+        f"refundable. Case {life.case.id}: {life.case.state}."
+    )
+    console.print(
+        f"Tell the customer: to the bank card behind Alipay between {arrival.earliest:%m-%d} and "
+        f"{arrival.latest:%m-%d}. {arrival.note}"
+    )
 
 
 def _demo_json(result: DemoResult) -> dict[str, Any]:
@@ -181,6 +219,16 @@ def _demo_json(result: DemoResult) -> dict[str, Any]:
             "window_last_day": str(result.lifecycle.window.last_day),
             "case": {"id": result.lifecycle.case.id, "state": result.lifecycle.case.state},
             "refused": result.lifecycle.refused,
+            "refund": {
+                "total": result.lifecycle.refunded.quote.total.to_dict(),
+                "units": result.lifecycle.refunded.quote.units,
+                "state": result.lifecycle.refunded.refunds[0].state,
+                "refundable_left": result.lifecycle.refunded.ledger.refundable.to_dict(),
+                "arrival": [
+                    str(result.lifecycle.refunded.arrival.earliest),
+                    str(result.lifecycle.refunded.arrival.latest),
+                ],
+            },
         },
     }
 
