@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, mermaid
+from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, RefundWorkflow, mermaid
 
 DIAGRAMS = Path(__file__).resolve().parents[1] / "docs" / "diagrams"
 
 if __name__ == "__main__":
-    for name, workflow in (("order", OrderWorkflow), ("aftersale", AfterSaleWorkflow)):
+    pairs = (("order", OrderWorkflow), ("aftersale", AfterSaleWorkflow), ("refund", RefundWorkflow))
+    for name, workflow in pairs:
         (DIAGRAMS / f"{name}.mmd").write_text(mermaid(workflow), encoding="utf-8")
         print(f"wrote docs/diagrams/{name}.mmd")

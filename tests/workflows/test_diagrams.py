@@ -2,13 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, Workflow, mermaid
+from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, RefundWorkflow, Workflow, mermaid
 
 DOCS = Path(__file__).parents[2] / "docs"
 
 
 @pytest.mark.parametrize(
-    ("name", "workflow"), [("order", OrderWorkflow), ("aftersale", AfterSaleWorkflow)]
+    ("name", "workflow"),
+    [("order", OrderWorkflow), ("aftersale", AfterSaleWorkflow), ("refund", RefundWorkflow)],
 )
 def test_docs_diagram_is_the_machine(name: str, workflow: type[Workflow]) -> None:  # type: ignore[type-arg]
     stored = (DOCS / "diagrams" / f"{name}.mmd").read_text(encoding="utf-8")
@@ -21,3 +22,8 @@ def test_the_workflows_page_includes_both_diagrams() -> None:
     page = (DOCS / "workflows.md").read_text(encoding="utf-8")
     assert '--8<-- "docs/diagrams/order.mmd"' in page
     assert '--8<-- "docs/diagrams/aftersale.mmd"' in page
+
+
+def test_the_refunds_page_includes_its_diagram() -> None:
+    page = (DOCS / "refunds.md").read_text(encoding="utf-8")
+    assert '--8<-- "docs/diagrams/refund.mmd"' in page
