@@ -56,9 +56,11 @@ def measure(case: Case, rounds: int = 15) -> Result:
 
 def report(title: str, peer: str, results: list[Result]) -> None:
     """Print a table of medians and ratios."""
-    print(f"\n{title}: csdesk vs {peer} (median ns per call; ratio = csdesk / {peer})")
-    print(f"{'operation':<28}{'csdesk':>12}{peer:>12}{'ratio':>9}")
+    width = max(12, len(peer) + 2)
+    print(f"\n{title}: csdesk vs {peer} (median ns per call; ratio = csdesk / peer)")
+    print(f"{'operation':<28}{'csdesk':>12}{peer:>{width}}{'ratio':>9}")
     for result in results:
         print(
-            f"{result.name:<28}{result.csdesk_ns:>12.0f}{result.peer_ns:>12.0f}{result.ratio:>9.2f}"
+            f"{result.name:<28}{result.csdesk_ns:>12.0f}{result.peer_ns:>{width}.0f}"
+            f"{result.ratio:>9.2f}"
         )

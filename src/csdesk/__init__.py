@@ -15,6 +15,8 @@ from csdesk._model import require_aware
 from csdesk._version import __version__
 from csdesk.errors import (
     AllocationError,
+    CalendarCoverageError,
+    CalendarError,
     ConcurrencyConflictError,
     CorruptStateError,
     CsdeskError,
@@ -67,6 +69,8 @@ __all__ = [
     "AfterSaleCase",
     "AggregateRef",
     "AllocationError",
+    "CalendarCoverageError",
+    "CalendarError",
     "CaseLine",
     "CaseType",
     "ConcurrencyConflictError",

@@ -21,6 +21,8 @@ The tree::
     │   ├── PrecisionError                         money_precision
     │   └── AllocationError                        invalid_allocation
     ├── UnknownLocaleError (ValueError, LookupError)  unknown_locale
+    ├── CalendarError (ValueError)                 calendar_error
+    │   └── CalendarCoverageError (LookupError)    calendar_coverage
     ├── PolicyError (ValueError)                   invalid_policy
     │   └── UnknownPresetError (LookupError)       unknown_preset
     ├── LedgerError (ValueError)                   ledger_error
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AllocationError",
+    "CalendarCoverageError",
+    "CalendarError",
     "ConcurrencyConflictError",
     "CorruptStateError",
     "CsdeskError",
@@ -322,6 +326,34 @@ class UnknownLocaleError(CsdeskError, ValueError, LookupError):
             "or 'en'"
         )
         self.locale = locale
+
+
+class CalendarError(CsdeskError, ValueError):
+    """A business calendar cannot answer (no open time at all within 30 years, …)."""
+
+    code = "calendar_error"
+
+
+class CalendarCoverageError(CalendarError, LookupError):
+    """A date falls in a year the calendar's holiday data does not cover.
+
+    Attributes:
+        day: The date asked about.
+        first_year: The first year covered.
+        last_year: The last year covered.
+    """
+
+    code = "calendar_coverage"
+
+    def __init__(self, calendar: str, day: object, first_year: int, last_year: int) -> None:
+        super().__init__(
+            f"{calendar} has official holiday data for {first_year}-{last_year} only, not for "
+            f"{day}; csdesk will not guess a year's holidays and make-up days before the notice "
+            "is published (add them with holidays= and makeup_workdays=, or update csdesk)"
+        )
+        self.day = day
+        self.first_year = first_year
+        self.last_year = last_year
 
 
 class PolicyError(CsdeskError, ValueError):
