@@ -54,7 +54,7 @@ class Promise:
 
 
 def _factor(value: Decimal | int | str) -> Decimal:
-    if isinstance(value, float) or isinstance(value, bool):
+    if isinstance(value, float | bool):
         raise InvalidInputError(f"factor {value!r}: pass a Decimal, an int or a string like '1.5'")
     try:
         factor = Decimal(value)
