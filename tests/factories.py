@@ -16,6 +16,7 @@ from csdesk import (
     Payment,
     Refund,
     Shipment,
+    Ticket,
 )
 from csdesk.workflows import OrderWorkflow, fire
 
@@ -102,5 +103,15 @@ def new_refund(amount: str = "100.00") -> Refund:
         request_key="key",
         requested_by="agent-7",
         requested_at=SIGNED,
+        version=1,
+    )
+
+
+def new_ticket() -> Ticket:
+    return Ticket(
+        id="T-1",
+        category="order_problem",
+        customer_id="C-1",
+        created_at=SIGNED,
         version=1,
     )

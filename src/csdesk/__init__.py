@@ -47,6 +47,7 @@ from csdesk.models import (
     AfterSaleCase,
     CaseLine,
     CaseType,
+    Channel,
     Condition,
     Customer,
     CustomerTier,
@@ -60,6 +61,9 @@ from csdesk.models import (
     RefundDue,
     Shipment,
     StatutoryBasis,
+    Ticket,
+    TicketCategory,
+    TicketPriority,
 )
 from csdesk.money import Money, allocate, currency_digits, prorate, sum_money
 
@@ -73,6 +77,7 @@ __all__ = [
     "CalendarError",
     "CaseLine",
     "CaseType",
+    "Channel",
     "ConcurrencyConflictError",
     "Condition",
     "CorruptStateError",
@@ -109,6 +114,9 @@ __all__ = [
     "RefundDue",
     "Shipment",
     "StatutoryBasis",
+    "Ticket",
+    "TicketCategory",
+    "TicketPriority",
     "TransitionRejectedError",
     "UnknownCurrencyError",
     "UnknownLocaleError",

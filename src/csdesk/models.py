@@ -36,6 +36,7 @@ __all__ = [
     "AfterSaleCase",
     "CaseLine",
     "CaseType",
+    "Channel",
     "Condition",
     "Customer",
     "CustomerTier",
@@ -49,6 +50,9 @@ __all__ = [
     "RefundDue",
     "Shipment",
     "StatutoryBasis",
+    "Ticket",
+    "TicketCategory",
+    "TicketPriority",
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
@@ -494,6 +498,61 @@ class Refund(CsdeskModel):
         if value <= Money.zero(value.currency) or not value.is_quantized:
             raise ValueError(f"a refund is a positive whole number of minor units, got {value}")
         return value
+
+
+class TicketCategory(StrEnum):
+    """The seeds' three ticket categories (商品咨询 / 订单问题 / 投诉建议)."""
+
+    PRODUCT_INQUIRY = "product_inquiry"
+    ORDER_PROBLEM = "order_problem"
+    COMPLAINT_SUGGESTION = "complaint_suggestion"
+
+
+class TicketPriority(StrEnum):
+    """Priority, P1 (most urgent) to P5."""
+
+    P1 = "p1"
+    P2 = "p2"
+    P3 = "p3"
+    P4 = "p4"
+    P5 = "p5"
+
+
+class Channel(StrEnum):
+    """Where the customer wrote."""
+
+    CHAT = "chat"
+    PHONE = "phone"
+    EMAIL = "email"
+    WEB = "web"
+    APP = "app"
+    SOCIAL = "social"
+    PLATFORM = "platform"
+
+
+class Ticket(CsdeskModel):
+    """A customer-service ticket (工单). `csdesk.workflows.TicketWorkflow` moves it.
+
+    Replies, internal notes and field changes are events of the ticket (see `open_ticket`), from
+    which the SLA clocks are computed.
+    """
+
+    model_config = ConfigDict(frozen=False, validate_assignment=True)
+
+    id: Id
+    category: TicketCategory
+    priority: TicketPriority = TicketPriority.P3
+    channel: Channel = Channel.CHAT
+    customer_id: Id
+    customer_tier: CustomerTier = CustomerTier.REGULAR
+    order_id: str | None = None
+    subject: str = ""
+    tags: tuple[str, ...] = ()
+    assignee: str | None = None
+    created_at: AwareDatetime
+    solved_at: AwareDatetime | None = None
+    state: str = "new"
+    version: Annotated[int, Field(ge=0)] = 0
 
 
 class LineDraft(CsdeskModel):

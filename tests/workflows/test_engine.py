@@ -8,14 +8,29 @@ from csdesk.workflows import (
     AfterSaleWorkflow,
     OrderWorkflow,
     RefundWorkflow,
+    TicketWorkflow,
     Workflow,
     allowed_events,
     fire,
 )
 from csdesk.workflows._engine import _events
-from tests.factories import CUSTOMER, PLACED, new_case, new_order, new_refund, paid_order, payment
+from tests.factories import (
+    CUSTOMER,
+    PLACED,
+    new_case,
+    new_order,
+    new_refund,
+    new_ticket,
+    paid_order,
+    payment,
+)
 
-WORKFLOWS: list[type[Workflow]] = [OrderWorkflow, AfterSaleWorkflow, RefundWorkflow]  # type: ignore[type-arg]
+WORKFLOWS: list[type[Workflow]] = [  # type: ignore[type-arg]
+    OrderWorkflow,
+    AfterSaleWorkflow,
+    RefundWorkflow,
+    TicketWorkflow,
+]
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS)
@@ -27,6 +42,7 @@ def test_every_machine_builds_so_callback_names_are_real(workflow: type[Workflow
             OrderWorkflow: new_order,
             AfterSaleWorkflow: new_case,
             RefundWorkflow: new_refund,
+            TicketWorkflow: new_ticket,
         }
         model = factories[workflow]()
         model.state = str(state.value)

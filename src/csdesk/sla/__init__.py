@@ -1,15 +1,31 @@
-"""SLA: business calendars with China's make-up working days (调休)."""
+"""SLA: business calendars with China's make-up working days (调休), SLA clocks and promises."""
 
 from csdesk.sla.calendar import WEEKDAYS, BusinessCalendar
 from csdesk.sla.china import CHINA_NOTICES, china_calendar, china_days
+from csdesk.sla.clocks import (
+    Escalation,
+    SlaPolicy,
+    SlaReport,
+    SlaStatus,
+    SlaTarget,
+    select_policy,
+    sla_report,
+)
 from csdesk.sla.promises import Promise, promise
 
 __all__ = [
     "CHINA_NOTICES",
     "WEEKDAYS",
     "BusinessCalendar",
+    "Escalation",
     "Promise",
+    "SlaPolicy",
+    "SlaReport",
+    "SlaStatus",
+    "SlaTarget",
     "china_calendar",
     "china_days",
     "promise",
+    "select_policy",
+    "sla_report",
 ]

@@ -9,6 +9,7 @@ from csdesk.workflows._engine import Stateful, Workflow, allowed_events, fire, m
 from csdesk.workflows.aftersale import AfterSaleWorkflow, open_case
 from csdesk.workflows.order import OrderWorkflow
 from csdesk.workflows.refund import RefundRequest, RefundWorkflow, apply_to_ledger, request_refunds
+from csdesk.workflows.ticket import TicketWorkflow, open_ticket
 from csdesk.workflows.timers import Deadline, case_deadlines, deadlines, due_events, order_deadlines
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "RefundRequest",
     "RefundWorkflow",
     "Stateful",
+    "TicketWorkflow",
     "Workflow",
     "allowed_events",
     "apply_to_ledger",
@@ -27,6 +29,7 @@ __all__ = [
     "fire",
     "mermaid",
     "open_case",
+    "open_ticket",
     "order_deadlines",
     "request_refunds",
 ]

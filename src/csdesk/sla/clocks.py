@@ -1,0 +1,399 @@
+"""SLA policies and clocks, computed from a ticket's event log.
+
+Policies are ordered: the first whose conditions match the ticket applies, and it is chosen again
+whenever the ticket changes (priority, category, channel, tags), with the change recorded. Each
+policy has targets per priority, in business or calendar time, for these metrics (the help desks'
+semantics, research §1.1):
+
+* ``first_reply``: from the ticket's creation to the first public agent reply.
+* ``next_reply``: one instance per customer message that arrives after an agent reply, until the
+  next public agent reply.
+* ``periodic_update``: after each public agent reply, the next one is due while the ticket is open.
+* ``resolution``: creation to solved, paused while the ticket is pending or on hold (configurable).
+* ``total_resolution``: creation to solved, never paused.
+* ``requester_wait``: time the customer waits: paused while pending.
+* ``agent_work``: time the ticket needs an agent: paused while pending or on hold.
+
+Breach rule: a metric is breached when it is fulfilled (or still running) after its deadline, and
+the deadline is the earliest instant the target runs out (a reply in the lunch break after the
+target ran out is late). `SlaStatus` also carries the business time elapsed, so a host preferring
+"elapsed > target" can read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from csdesk._model import CsdeskModel, require_aware
+from csdesk.events import DomainEvent
+from csdesk.models import Ticket, TicketPriority
+from csdesk.policies._base import Policy
+from csdesk.sla.calendar import BusinessCalendar
+
+__all__ = [
+    "Escalation",
+    "Metric",
+    "SlaPolicy",
+    "SlaReport",
+    "SlaStatus",
+    "SlaTarget",
+    "select_policy",
+    "sla_report",
+]
+
+Metric = Literal[
+    "first_reply",
+    "next_reply",
+    "periodic_update",
+    "resolution",
+    "total_resolution",
+    "requester_wait",
+    "agent_work",
+]
+_DONE = frozenset({"solved", "closed"})
+_ZENDESK_PAUSES: dict[str, list[str]] = {
+    "resolution": ["pending", "on_hold"],
+    "requester_wait": ["pending"],
+    "agent_work": ["pending", "on_hold"],
+    "total_resolution": [],
+}
+
+
+class SlaTarget(BaseModel):
+    """One metric's target: minutes, in business hours or calendar time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: Metric
+    minutes: int = Field(gt=0)
+    business_hours: bool = True
+
+
+class Escalation(BaseModel):
+    """Freshdesk-style escalation: ``after_minutes`` past the breach, tell ``notify``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: int = Field(ge=1, le=4)
+    after_minutes: int = Field(ge=0)
+    notify: str = Field(min_length=1)
+
+
+class SlaPolicy(Policy):
+    """An SLA policy: which tickets it covers and its targets per priority.
+
+    Attributes:
+        conditions: Field → accepted values; all must hold (``tags``: any tag in the list).
+            Fields: ``priority``, ``category``, ``channel``, ``customer_tier``, ``tags``.
+        targets: Per priority, the targets of the metrics the policy measures.
+        pauses: Per status-based metric, the ticket states that pause it (Zendesk's defaults).
+        warn_before_minutes: A running metric warns this long before its deadline.
+        escalations: Up to four levels after a breach.
+    """
+
+    conditions: dict[str, list[str]] = Field(default_factory=dict)
+    targets: dict[TicketPriority, list[SlaTarget]]
+    pauses: dict[str, list[str]] = Field(default_factory=lambda: dict(_ZENDESK_PAUSES))
+    warn_before_minutes: int = Field(default=30, ge=0)
+    escalations: list[Escalation] = Field(default_factory=list, max_length=4)
+
+    def matches(self, ticket: Ticket) -> bool:
+        """Whether every condition holds for ``ticket``."""
+        for name, accepted in self.conditions.items():
+            if name == "tags":
+                if not set(ticket.tags) & set(accepted):
+                    return False
+            elif str(getattr(ticket, name, "")) not in accepted:
+                return False
+        return True
+
+
+def select_policy(ticket: Ticket, policies: Sequence[SlaPolicy]) -> SlaPolicy | None:
+    """The first policy whose conditions match the ticket, or None."""
+    return next((policy for policy in policies if policy.matches(ticket)), None)
+
+
+class SlaStatus(CsdeskModel):
+    """One metric instance of one ticket, at ``now``.
+
+    Attributes:
+        instance: 1 for single metrics; 1, 2, … for next reply and periodic update.
+        deadline: When the target runs out; None while the metric is paused.
+        elapsed: Time counted so far (business or calendar, as the target says).
+        remaining: Target less elapsed, never negative.
+        paused_for: Calendar time the metric spent paused.
+        breached_at: The deadline, when it was missed.
+        warning: Running and within the policy's warning window of the deadline.
+        escalation_level: 0, or the highest escalation level reached after a breach.
+    """
+
+    metric: Metric
+    instance: int
+    policy_id: str
+    policy_version: str
+    target: timedelta
+    business_hours: bool
+    started_at: AwareDatetime
+    fulfilled_at: AwareDatetime | None
+    deadline: AwareDatetime | None
+    elapsed: timedelta
+    remaining: timedelta
+    paused: bool
+    paused_for: timedelta
+    breached: bool
+    breached_at: AwareDatetime | None
+    warning: bool
+    escalation_level: int
+
+
+class SlaReport(CsdeskModel):
+    """Every metric instance of a ticket, and when its policy changed."""
+
+    ticket_id: str
+    policy_id: str | None
+    statuses: tuple[SlaStatus, ...]
+    policy_changes: tuple[tuple[AwareDatetime, str | None], ...]
+
+    def status(self, metric: str, instance: int = 1) -> SlaStatus:
+        """One metric instance.
+
+        Raises:
+            LookupError: the ticket has no such instance.
+        """
+        for status in self.statuses:
+            if status.metric == metric and status.instance == instance:
+                return status
+        raise LookupError(f"ticket {self.ticket_id} has no {metric} #{instance}")
+
+
+@dataclass
+class _History:
+    states: list[tuple[datetime, str]] = field(default_factory=list)
+    agent_replies: list[datetime] = field(default_factory=list)
+    customer_messages: list[datetime] = field(default_factory=list)
+    solved_at: datetime | None = None
+
+
+def _history(ticket: Ticket, events: Iterable[DomainEvent]) -> _History:
+    history = _History()
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.aggregate.version)):
+        if event.aggregate.id != ticket.id:
+            continue
+        at = event.occurred_at
+        target = event.payload.get("to")
+        if isinstance(target, str) and (not history.states or history.states[-1][1] != target):
+            history.states.append((at, target))
+        if event.type == "ticket.replied":
+            history.agent_replies.append(at)
+        elif event.type == "ticket.customer_message":
+            history.customer_messages.append(at)
+        if target in _DONE and history.solved_at is None:
+            history.solved_at = at
+        elif isinstance(target, str) and target not in _DONE:
+            history.solved_at = None
+    if not history.states:
+        history.states.append((ticket.created_at, "new"))
+    return history
+
+
+class _Clock:
+    def __init__(self, calendar: BusinessCalendar, business: bool) -> None:
+        self.calendar, self.business = calendar, business
+
+    def measure(self, start: datetime, end: datetime) -> timedelta:
+        if end <= start:
+            return timedelta(0)
+        return self.calendar.between(start, end) if self.business else end - start
+
+    def add(self, start: datetime, duration: timedelta) -> datetime:
+        return self.calendar.add(start, duration) if self.business else start + duration
+
+
+def _status(
+    *,
+    metric: Metric,
+    instance: int,
+    policy: SlaPolicy,
+    target: SlaTarget,
+    started: datetime,
+    fulfilled: datetime | None,
+    segments: Sequence[tuple[datetime, datetime, bool]],
+    clock: _Clock,
+    now: datetime,
+) -> SlaStatus:
+    """``segments``: (start, end, running) pieces from ``started`` to ``fulfilled`` or ``now``."""
+    goal = timedelta(minutes=target.minutes)
+    elapsed = sum((clock.measure(s, e) for s, e, running in segments if running), timedelta(0))
+    paused_for = sum((e - s for s, e, running in segments if not running), timedelta(0))
+    deadline: datetime | None = None
+    left = goal
+    for s, e, running in segments:
+        if not running:
+            continue
+        piece = clock.measure(s, e)
+        if piece >= left:
+            deadline = clock.add(s, left)
+            break
+        left -= piece
+    paused = bool(segments) and not segments[-1][2] and fulfilled is None
+    if deadline is None and not paused:
+        # Not run out yet: project the rest from where the clock stands.
+        deadline = clock.add(segments[-1][1], left) if segments else clock.add(started, goal)
+    end = fulfilled or now
+    breached = deadline is not None and end > deadline
+    escalation = 0
+    if breached and fulfilled is None and deadline is not None:
+        for level in policy.escalations:
+            if now >= deadline + timedelta(minutes=level.after_minutes):
+                escalation = max(escalation, level.level)
+    warning = (
+        not breached
+        and fulfilled is None
+        and deadline is not None
+        and now >= deadline - timedelta(minutes=policy.warn_before_minutes)
+    )
+    return SlaStatus(
+        metric=metric,
+        instance=instance,
+        policy_id=policy.id,
+        policy_version=policy.version,
+        target=goal,
+        business_hours=target.business_hours,
+        started_at=started,
+        fulfilled_at=fulfilled,
+        deadline=deadline,
+        elapsed=elapsed,
+        remaining=max(goal - elapsed, timedelta(0)),
+        paused=paused,
+        paused_for=paused_for,
+        breached=breached,
+        breached_at=deadline if breached else None,
+        warning=warning,
+        escalation_level=escalation,
+    )
+
+
+def _state_segments(
+    history: _History, start: datetime, end: datetime, paused_in: set[str]
+) -> list[tuple[datetime, datetime, bool]]:
+    segments = []
+    changes = history.states
+    for index, (at, state) in enumerate(changes):
+        until = changes[index + 1][0] if index + 1 < len(changes) else end
+        s, e = max(at, start), min(until, end)
+        if e > s and state not in _DONE:
+            segments.append((s, e, state not in paused_in))
+    return segments
+
+
+def _reply_instances(
+    history: _History, metric: str, created: datetime
+) -> list[tuple[datetime, datetime | None]]:
+    replies = history.agent_replies
+    if metric == "first_reply":
+        return [(created, replies[0] if replies else None)]
+    if metric == "periodic_update":
+        following: list[datetime | None] = [*replies[1:], None]
+        return list(zip(replies, following, strict=False))  # no reply yet: no instance
+    # next_reply: a customer message after an agent reply starts an instance, unless one is
+    # already waiting; the next agent reply fulfils it.
+    timeline = sorted(
+        [(at, "agent") for at in replies] + [(at, "customer") for at in history.customer_messages]
+    )
+    found: list[tuple[datetime, datetime | None]] = []
+    waiting: datetime | None = None
+    answered_once = False
+    for at, who in timeline:
+        if who == "agent":
+            if waiting is not None:
+                found.append((waiting, at))
+                waiting = None
+            answered_once = True
+        elif answered_once and waiting is None:
+            waiting = at
+    if waiting is not None:
+        found.append((waiting, None))
+    return found
+
+
+def sla_report(
+    ticket: Ticket,
+    events: Iterable[DomainEvent],
+    *,
+    policies: Sequence[SlaPolicy],
+    calendar: BusinessCalendar,
+    now: datetime,
+    policy_history: Mapping[datetime, str | None] | None = None,
+) -> SlaReport:
+    """Every SLA metric instance of ``ticket`` at ``now``, from its events.
+
+    Args:
+        ticket: The ticket as it is now (its fields choose the policy).
+        events: The ticket's events (``open_ticket`` and every `fire` on it), in any order.
+        policies: Ordered policies; the first that matches applies.
+        calendar: The shop's business calendar, for business-hours targets.
+        now: The current time, timezone-aware.
+        policy_history: Earlier policy choices to carry into the report (optional).
+    """
+    require_aware(now, "now")
+    history = _history(ticket, events)
+    policy = select_policy(ticket, policies)
+    changes = list((policy_history or {}).items())
+    if not changes or changes[-1][1] != (policy.id if policy else None):
+        changes.append((now, policy.id if policy else None))
+    if policy is None:
+        return SlaReport(
+            ticket_id=ticket.id, policy_id=None, statuses=(), policy_changes=tuple(changes)
+        )
+    statuses: list[SlaStatus] = []
+    end = history.solved_at if ticket.state in _DONE and history.solved_at else now
+    for target in policy.targets.get(TicketPriority(ticket.priority), []):
+        clock = _Clock(calendar, target.business_hours)
+        if target.metric in {"first_reply", "next_reply", "periodic_update"}:
+            instances = _reply_instances(history, target.metric, ticket.created_at)
+            if target.metric == "periodic_update" and ticket.state in _DONE:
+                instances = [(s, f or end) for s, f in instances]  # solving ends the last one
+            for number, (start, answered) in enumerate(instances, start=1):
+                stop = answered or now
+                segments = [(start, stop, True)] if stop > start else []
+                statuses.append(
+                    _status(
+                        metric=target.metric,
+                        instance=number,
+                        policy=policy,
+                        target=target,
+                        started=start,
+                        fulfilled=answered,
+                        segments=segments,
+                        clock=clock,
+                        now=now,
+                    )
+                )
+            continue
+        paused_in = set(policy.pauses.get(target.metric, _ZENDESK_PAUSES.get(target.metric, [])))
+        fulfilled = history.solved_at if ticket.state in _DONE else None
+        segments = _state_segments(history, ticket.created_at, fulfilled or now, paused_in)
+        statuses.append(
+            _status(
+                metric=target.metric,
+                instance=1,
+                policy=policy,
+                target=target,
+                started=ticket.created_at,
+                fulfilled=fulfilled,
+                segments=segments,
+                clock=clock,
+                now=now,
+            )
+        )
+    return SlaReport(
+        ticket_id=ticket.id,
+        policy_id=policy.id,
+        statuses=tuple(statuses),
+        policy_changes=tuple(changes),
+    )
