@@ -11,14 +11,17 @@ from csdesk.sla.clocks import (
     select_policy,
     sla_report,
 )
+from csdesk.sla.metrics import Attainment, ServiceMetrics, service_metrics
 from csdesk.sla.promises import Promise, promise
 
 __all__ = [
     "CHINA_NOTICES",
     "WEEKDAYS",
+    "Attainment",
     "BusinessCalendar",
     "Escalation",
     "Promise",
+    "ServiceMetrics",
     "SlaPolicy",
     "SlaReport",
     "SlaStatus",
@@ -27,5 +30,6 @@ __all__ = [
     "china_days",
     "promise",
     "select_policy",
+    "service_metrics",
     "sla_report",
 ]
