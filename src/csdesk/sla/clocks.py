@@ -22,7 +22,7 @@ target ran out is late). `SlaStatus` also carries the business time elapsed, so 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -321,6 +321,29 @@ def _reply_instances(
     return found
 
 
+def _policy_changes(
+    ticket: Ticket, log: Sequence[DomainEvent], policies: Sequence[SlaPolicy]
+) -> list[tuple[datetime, str | None]]:
+    """Replay the ticket's fields over its events and record each change of policy."""
+    fields = ("category", "priority", "channel", "customer_tier", "tags")
+    current = ticket.model_copy()
+    changes: list[tuple[datetime, str | None]] = []
+    for event in log:
+        if event.type not in {"ticket.created", "ticket.changed"}:
+            continue
+        update: dict[str, object] = {
+            name: event.payload[name] for name in fields if name in event.payload
+        }
+        if isinstance(update.get("tags"), list):
+            update["tags"] = tuple(update["tags"])  # type: ignore[arg-type]
+        current = current.model_copy(update=update)
+        chosen = select_policy(current, policies)
+        chosen_id = chosen.id if chosen else None
+        if not changes or changes[-1][1] != chosen_id:
+            changes.append((event.occurred_at, chosen_id))
+    return changes
+
+
 def sla_report(
     ticket: Ticket,
     events: Iterable[DomainEvent],
@@ -328,7 +351,6 @@ def sla_report(
     policies: Sequence[SlaPolicy],
     calendar: BusinessCalendar,
     now: datetime,
-    policy_history: Mapping[datetime, str | None] | None = None,
 ) -> SlaReport:
     """Every SLA metric instance of ``ticket`` at ``now``, from its events.
 
@@ -338,14 +360,15 @@ def sla_report(
         policies: Ordered policies; the first that matches applies.
         calendar: The shop's business calendar, for business-hours targets.
         now: The current time, timezone-aware.
-        policy_history: Earlier policy choices to carry into the report (optional).
     """
     require_aware(now, "now")
-    history = _history(ticket, events)
+    log = sorted(
+        (e for e in events if e.aggregate.id == ticket.id),
+        key=lambda e: (e.occurred_at, e.aggregate.version),
+    )
+    history = _history(ticket, log)
     policy = select_policy(ticket, policies)
-    changes = list((policy_history or {}).items())
-    if not changes or changes[-1][1] != (policy.id if policy else None):
-        changes.append((now, policy.id if policy else None))
+    changes = _policy_changes(ticket, log, policies)
     if policy is None:
         return SlaReport(
             ticket_id=ticket.id, policy_id=None, statuses=(), policy_changes=tuple(changes)

@@ -183,6 +183,7 @@ def open_ticket(
             "priority": ticket.priority,
             "channel": ticket.channel,
             "customer_tier": ticket.customer_tier,
+            "tags": list(ticket.tags),
         },
     )
     return ticket, [created]
