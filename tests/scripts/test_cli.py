@@ -79,3 +79,11 @@ def test_demo_lifecycle_in_json() -> None:
     assert data["refund"]["total"] == {"amount": "309.74", "currency": "CNY"}
     assert data["refund"]["state"] == "succeeded"
     assert data["refund"]["arrival"] == ["2026-11-25", "2026-12-03"]
+
+
+def test_demo_support_ticket_deadlines() -> None:
+    data = json.loads(CliRunner().invoke(cli, ["demo", "--json"]).output)["lifecycle"]["support"]
+    assert data["ticket"] == "T-20260930-017"
+    assert data["deadlines"]["first_reply"] == "2026-09-30T17:30:00+08:00"
+    assert data["deadlines"]["resolution"] == "2026-10-08T11:30:00+08:00"  # after National Day
+    assert data["promise"] == "2026-10-08T11:00:00+08:00"

@@ -25,14 +25,23 @@ from csdesk.models import (
     Payment,
     Refund,
     Shipment,
+    Ticket,
 )
 from csdesk.money import Money, sum_money
 from csdesk.policies.arrival import ArrivalEstimate, estimate_arrival
 from csdesk.policies.refunds import RefundQuote, refund_policy
 from csdesk.policies.returns import ReturnWindow, return_policy, return_window
-from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, open_case
+from csdesk.sla import BusinessCalendar, Promise, SlaPolicy, SlaReport, promise, sla_report
+from csdesk.workflows import (
+    AfterSaleWorkflow,
+    OrderWorkflow,
+    TicketWorkflow,
+    fire,
+    open_case,
+    open_ticket,
+)
 
-__all__ = ["DemoResult", "Lifecycle", "RefundStep", "Refunded", "run_demo"]
+__all__ = ["DemoResult", "Lifecycle", "RefundStep", "Refunded", "Support", "run_demo"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -69,6 +78,16 @@ class Lifecycle:
 
 
 @dataclass(frozen=True)
+class Support:
+    """A ticket opened on the eve of National Day, its SLA deadlines and the time promised."""
+
+    ticket: Ticket
+    report: SlaReport
+    promise: Promise
+    now: datetime
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """Everything the demo computed, for printing or for a test to check."""
 
@@ -76,6 +95,7 @@ class DemoResult:
     refund_line_id: str
     refunds: tuple[RefundStep, ...]
     lifecycle: Lifecycle
+    support: Support
 
     @property
     def refunded(self) -> Money:
@@ -133,7 +153,60 @@ def run_demo() -> DemoResult:
         refund_line_id=line.id,
         refunds=tuple(refunds),
         lifecycle=_lifecycle(order.model_copy(deep=True)),
+        support=_support(),
     )
+
+
+OFFICE_HOURS = {
+    day: [("09:00", "12:00"), ("13:30", "18:30")] for day in ("mon", "tue", "wed", "thu", "fri")
+}
+
+
+def _support() -> Support:
+    """A late-delivery ticket at 17:00 on 2026-09-30, before the National Day break."""
+    calendar = BusinessCalendar.china(weekly=OFFICE_HOURS)
+    policy = SlaPolicy.from_data(
+        {
+            "id": "standard",
+            "version": "2026.1",
+            "source": "demo shop's terms: reply in 30 working minutes, resolve in 4 working hours",
+            "as_of": "2026-09-01",
+            "targets": {
+                "p2": [
+                    {"metric": "first_reply", "minutes": 30},
+                    {"metric": "next_reply", "minutes": 60},
+                    {"metric": "resolution", "minutes": 240},
+                    {"metric": "total_resolution", "minutes": 2880, "business_hours": False},
+                ]
+            },
+            "escalations": [{"level": 1, "after_minutes": 0, "notify": "after-sales lead"}],
+        }
+    )
+    eve = datetime(2026, 9, 30, 17, 0, tzinfo=SHANGHAI)
+    customer = Actor(kind="customer", id="C-88001")
+    agent = Actor(kind="staff", id="agent-07")
+    ticket, events = open_ticket(
+        id="T-20260930-017",
+        category="order_problem",
+        priority="p2",
+        customer_id="C-88001",
+        actor=customer,
+        now=eve,
+        order_id="SO-20261111-0042",
+        subject="快递三天没动了",
+    )
+    events += fire(
+        TicketWorkflow,
+        ticket,
+        "reply",
+        actor=agent,
+        now=eve + timedelta(minutes=12),
+        body="您好，我马上为您查询物流，请稍等",
+    )
+    now = eve + timedelta(minutes=25)
+    report = sla_report(ticket, events, policies=[policy], calendar=calendar, now=now)
+    said = promise(eve + timedelta(minutes=20), timedelta(hours=2), calendar=calendar)
+    return Support(ticket, report, said, now)
 
 
 def _lifecycle(order: Order) -> Lifecycle:

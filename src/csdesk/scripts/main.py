@@ -24,7 +24,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from csdesk._version import __version__
 from csdesk.models import PaidSplit
 from csdesk.money import Money
-from csdesk.scripts.demo import SHANGHAI, DemoResult, Lifecycle, run_demo
+from csdesk.scripts.demo import SHANGHAI, DemoResult, Lifecycle, Support, run_demo
 
 __all__ = ["cli", "main"]
 
@@ -124,6 +124,7 @@ def _print_demo(console: Console, result: DemoResult) -> None:
         f"three refunds total {_fmt(result.refunded)}: {verdict} to the {_fmt(line.paid)} paid.\n"
     )
     _print_lifecycle(console, result.lifecycle)
+    _print_support(console, result.support)
 
 
 def _print_lifecycle(console: Console, life: Lifecycle) -> None:
@@ -189,7 +190,36 @@ def _print_refund(console: Console, life: Lifecycle) -> None:
     )
     console.print(
         f"Tell the customer: to the bank card behind Alipay between {arrival.earliest:%m-%d} and "
-        f"{arrival.latest:%m-%d}. {arrival.note}"
+        f"{arrival.latest:%m-%d}. {arrival.note}\n"
+    )
+
+
+def _print_support(console: Console, support: Support) -> None:
+    ticket = support.ticket
+    table = Table(
+        title=f"5. Ticket {ticket.id}, the eve of National Day ({support.now:%m-%d %H:%M})",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for name in ("Metric", "Target", "Deadline", "State"):
+        table.add_column(name, no_wrap=True)
+    for status in support.report.statuses:
+        hours = "working" if status.business_hours else "calendar"
+        minutes = int(status.target.total_seconds() // 60)
+        target = f"{minutes} min" if minutes < 120 else f"{minutes // 60} h"
+        deadline = f"{status.deadline:%m-%d %H:%M}" if status.deadline else "paused"
+        if status.fulfilled_at is not None:
+            state = "met" if not status.breached else "late"
+        else:
+            state = "paused" if status.paused else ("BREACHED" if status.breached else "running")
+        table.add_row(status.metric, f"{target} ({hours})", deadline, state)
+    console.print(table)
+    said = support.promise
+    console.print(
+        "China calendar: 10-01 to 10-07 are off and 10-10 (Sat) is worked, so 4 working hours "
+        f"from 17:00 run to 10-08. Promise for a 2-hour lookup (1.5x, rounded up): "
+        f"{said.say_at:%m-%d %H:%M} (expected {said.expected_at:%m-%d %H:%M})."
     )
 
 
@@ -219,6 +249,14 @@ def _demo_json(result: DemoResult) -> dict[str, Any]:
             "window_last_day": str(result.lifecycle.window.last_day),
             "case": {"id": result.lifecycle.case.id, "state": result.lifecycle.case.state},
             "refused": result.lifecycle.refused,
+            "support": {
+                "ticket": result.support.ticket.id,
+                "deadlines": {
+                    s.metric: s.deadline.isoformat() if s.deadline else None
+                    for s in result.support.report.statuses
+                },
+                "promise": result.support.promise.say_at.isoformat(),
+            },
             "refund": {
                 "total": result.lifecycle.refunded.quote.total.to_dict(),
                 "units": result.lifecycle.refunded.quote.units,
