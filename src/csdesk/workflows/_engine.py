@@ -33,7 +33,7 @@ from csdesk.errors import (
 )
 from csdesk.events import Actor, AggregateRef, DomainEvent
 
-__all__ = ["Stateful", "Workflow", "allowed_events", "fire", "mermaid"]
+__all__ = ["Stateful", "Workflow", "allowed_events", "creation_event", "fire", "mermaid"]
 
 
 class Stateful(Protocol):
@@ -154,6 +154,27 @@ def allowed_events(workflow: type[Workflow[Any]], state: str) -> tuple[str, ...]
         raise LookupError(
             f"{state!r} is not a state of the {workflow.workflow_name} workflow"
         ) from None
+
+
+def creation_event(
+    type_: str,
+    entity: Stateful,
+    *,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+    payload: Mapping[str, Any],
+    **fields: Any,
+) -> DomainEvent:
+    """The event that records an entity's creation, at the entity's (first) version."""
+    return DomainEvent(
+        type=type_,
+        occurred_at=now,
+        actor=actor,
+        aggregate=AggregateRef(kind=kind, id=entity.id, version=entity.version),
+        payload=dict(payload),
+        **fields,
+    )
 
 
 def mermaid(workflow: type[Workflow[Any]]) -> str:

@@ -33,12 +33,12 @@ from statemachine import State
 
 from csdesk._model import require_aware
 from csdesk.errors import InvalidInputError, QuantityError, TransitionRejectedError
-from csdesk.events import Actor, AggregateRef, DomainEvent
+from csdesk.events import Actor, DomainEvent
 from csdesk.models import AfterSaleCase, CaseLine, CaseType, Condition, Order, StatutoryBasis
 from csdesk.policies._calendar import WorkingDayCalendar
 from csdesk.policies.returns import ReturnPolicy, return_window
 from csdesk.policies.timers import TimerPreset
-from csdesk.workflows._engine import Workflow
+from csdesk.workflows._engine import Workflow, creation_event
 from csdesk.workflows.timers import case_deadlines
 
 __all__ = ["AfterSaleWorkflow", "open_case"]
@@ -442,13 +442,14 @@ def open_case(
         version=1,
     )
     common: dict[str, Any] = {
-        "occurred_at": now,
+        "kind": AfterSaleWorkflow.workflow_name,
         "actor": actor,
-        "aggregate": AggregateRef(kind=AfterSaleWorkflow.workflow_name, id=case.id, version=1),
+        "now": now,
         "policy_version": policy.version,
     }
-    requested = DomainEvent(
-        type="aftersale.requested",
+    requested = creation_event(
+        "aftersale.requested",
+        case,
         payload={
             "order_id": order.id,
             "type": kind,
@@ -464,8 +465,9 @@ def open_case(
     events = [requested]
     if override:
         events.append(
-            DomainEvent(
-                type="aftersale.policy_overridden",
+            creation_event(
+                "aftersale.policy_overridden",
+                case,
                 payload={"override": override},
                 causation_id=requested.id,
                 **common,

@@ -28,12 +28,12 @@ from typing import Any, ClassVar
 from statemachine import State
 
 from csdesk.errors import TransitionRejectedError
-from csdesk.events import Actor, ActorKind, AggregateRef, DomainEvent
+from csdesk.events import Actor, ActorKind, DomainEvent
 from csdesk.ledger import PaymentLedger
 from csdesk.models import AfterSaleCase, Order, Refund
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundQuote, RefundReason
-from csdesk.workflows._engine import Workflow
+from csdesk.workflows._engine import Workflow, creation_event
 
 __all__ = ["RefundRequest", "RefundWorkflow", "apply_to_ledger", "request_refunds"]
 
@@ -256,11 +256,12 @@ def request_refunds(
             over_refund_reason=over_refund_reason,
             version=1,
         )
-        event = DomainEvent(
-            type="refund.requested",
-            occurred_at=now,
+        event = creation_event(
+            "refund.requested",
+            refund,
+            kind=RefundWorkflow.workflow_name,
             actor=actor,
-            aggregate=AggregateRef(kind="refund", id=refund.id, version=1),
+            now=now,
             payload={
                 "order_id": order.id,
                 "payment_id": share.payment_id,

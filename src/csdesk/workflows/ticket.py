@@ -28,9 +28,9 @@ from typing import Any, ClassVar
 from statemachine import State
 
 from csdesk._model import require_aware
-from csdesk.events import Actor, AggregateRef, DomainEvent
+from csdesk.events import Actor, DomainEvent
 from csdesk.models import Channel, Ticket, TicketCategory, TicketPriority
-from csdesk.workflows._engine import Workflow
+from csdesk.workflows._engine import Workflow, creation_event
 
 __all__ = ["TicketWorkflow", "open_ticket"]
 
@@ -172,11 +172,12 @@ def open_ticket(
         version=1,
         **fields,
     )
-    created = DomainEvent(
-        type="ticket.created",
-        occurred_at=now,
+    created = creation_event(
+        "ticket.created",
+        ticket,
+        kind=TicketWorkflow.workflow_name,
         actor=actor,
-        aggregate=AggregateRef(kind="ticket", id=ticket.id, version=1),
+        now=now,
         payload={
             "to": "new",
             "category": ticket.category,
