@@ -1,0 +1,455 @@
+"""Complaint tiering: severity × urgency → priority, tier, route, response level, with the reasons.
+
+`assess` is pure and deterministic. Signals in (a `Complaint`, the customer, the order, the recent
+complaints); a `TierAssessment` out, with every rule that fired and the signal it read. The rules
+are data (`TieringPolicy`, TOML presets ``seeds`` and ``itil``):
+
+* **Severity** S1–S4 (impact): safety or health risk and regulatory channels (12315, consumer
+  association, platform arbitration) S1; public exposure (media, social posts), money at stake
+  above a threshold, fraud or chargeback S2; order failures (late, wrong, damaged, refund overdue)
+  S3; enquiries S4. Keywords in the text add their own level; VIP tiers raise impact.
+* **Urgency** U1–U3: a statutory or platform deadline within the next working day, perishable goods
+  or a blocked customer U1; a deadline within three days or strongly negative sentiment U2.
+* **Priority** P1–P5 from the matrix; a second complaint on the same order or issue within the
+  window raises it one step, a third escalates the tier and the owner (ISO 10002's frequency).
+* **Tier** (普通 / 紧急 / 严重), route and response level follow the priority.
+
+Examples:
+    >>> from datetime import datetime, timezone
+    >>> now = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    >>> complaint = Complaint(id="CP-1", received_at=now, text="再不处理我就打12315投诉！",
+    ...                       days_late=3)
+    >>> result = assess(complaint, policy=tiering_policy("seeds"), now=now)
+    >>> result.tier, result.priority, result.route
+    (<Tier.URGENT: 'urgent'>, 'P2', <Route.SUPERVISOR: 'supervisor'>)
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from functools import cache
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from csdesk._model import CsdeskModel, require_aware
+from csdesk.models import Customer, CustomerTier, Order, TicketCategory, TicketPriority
+from csdesk.money import Money
+from csdesk.policies._base import Policy, load_policy
+from csdesk.policies._calendar import WorkingDayCalendar
+
+__all__ = [
+    "Complaint",
+    "KeywordRule",
+    "PublicChannel",
+    "Reason",
+    "RegulatoryDeadline",
+    "Route",
+    "Tier",
+    "TierAssessment",
+    "TieringPolicy",
+    "assess",
+    "normalise",
+    "tiering_policy",
+]
+
+Severity = Literal["S1", "S2", "S3", "S4"]
+Urgency = Literal["U1", "U2", "U3"]
+Priority = Literal["P1", "P2", "P3", "P4", "P5"]
+_SEVERITIES: tuple[Severity, ...] = ("S1", "S2", "S3", "S4")
+_URGENCIES: tuple[Urgency, ...] = ("U1", "U2", "U3")
+_PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4", "P5")
+
+
+class Tier(StrEnum):
+    """The seeds' complaint tiers: 普通 / 紧急 / 严重."""
+
+    ORDINARY = "ordinary"
+    URGENT = "urgent"
+    SERIOUS = "serious"
+
+
+class Route(StrEnum):
+    """Who owns the complaint."""
+
+    AGENT = "after_sales_agent"
+    SUPERVISOR = "supervisor"
+    DIRECTOR = "director_task_force"
+
+
+class PublicChannel(StrEnum):
+    """Where else the customer went: regulators, associations, media, platforms."""
+
+    HOTLINE_12315 = "12315"
+    CONSUMER_ASSOCIATION = "consumer_association"
+    PLATFORM_ARBITRATION = "platform_arbitration"
+    MEDIA = "media"
+    SOCIAL_POST = "social_post"
+
+
+class Complaint(CsdeskModel):
+    """A complaint and the signals the host knows about it; every signal is optional.
+
+    Attributes:
+        issue: A key for "the same issue" in repeat detection (``"late_delivery"``).
+        money_at_stake: What the customer stands to lose or claims.
+        statutory_deadline_at: The nearest statutory or platform deadline on the case.
+        sentiment: The host's sentiment score, -1 (angry) to 1.
+        sku, batch, carrier, shop: Keys for crisis detection.
+    """
+
+    id: str = Field(min_length=1)
+    received_at: AwareDatetime
+    text: str = ""
+    category: TicketCategory = TicketCategory.COMPLAINT_SUGGESTION
+    customer_id: str | None = None
+    order_id: str | None = None
+    issue: str | None = None
+    safety_risk: bool = False
+    public_channel: PublicChannel | None = None
+    money_at_stake: Money | None = None
+    fraud_suspected: bool = False
+    chargeback: bool = False
+    days_late: int = Field(default=0, ge=0)
+    wrong_item: bool = False
+    damaged: bool = False
+    refund_overdue_days: int = Field(default=0, ge=0)
+    statutory_deadline_at: AwareDatetime | None = None
+    perishable: bool = False
+    customer_blocked: bool = False
+    sentiment: float | None = Field(default=None, ge=-1, le=1)
+    sku: str | None = None
+    batch: str | None = None
+    carrier: str | None = None
+    shop: str | None = None
+
+
+class KeywordRule(BaseModel):
+    """Words that, found in the normalised text, set a severity and/or urgency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    words: tuple[str, ...] = Field(min_length=1)
+    severity: Severity | None = None
+    urgency: Urgency | None = None
+    label: str = Field(min_length=1)
+
+    @field_validator("words")
+    @classmethod
+    def _normalised(cls, words: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(normalise(word) for word in words)
+
+
+class TieringPolicy(Policy):
+    """The tiering rules as data.
+
+    Attributes:
+        matrix: Severity → urgency → priority.
+        money_threshold: Money at stake at or above this is S2.
+        keywords: Keyword rules, matched on NFKC-normalised, case-folded text.
+        vip_impact: Severity steps added per customer tier.
+        negative_sentiment: At or below this score, urgency is at least U2.
+        repeat_window_days: How far back a complaint counts as a repeat.
+        tiers: Priority → tier.
+        routes: Tier → owner.
+        response_levels: Tier → response level (1 to 3).
+        accept_working_days, mediation_working_days: The SAMR clocks for 12315 complaints.
+    """
+
+    matrix: dict[Severity, dict[Urgency, Priority]]
+    money_threshold: Money
+    keywords: tuple[KeywordRule, ...] = ()
+    vip_impact: dict[CustomerTier, int] = Field(default_factory=dict)
+    negative_sentiment: float = Field(default=-0.6, ge=-1, le=1)
+    repeat_window_days: int = Field(default=7, gt=0)
+    tiers: dict[Priority, Tier]
+    routes: dict[Tier, Route]
+    response_levels: dict[Tier, int]
+    accept_working_days: int = 7
+    mediation_working_days: int = 45
+
+
+@cache
+def tiering_policy(name: str) -> TieringPolicy:
+    """A built-in tiering preset: ``seeds`` (the source documents' desks) or ``itil``."""
+    return load_policy(TieringPolicy, name, kind="tiering")
+
+
+class Reason(CsdeskModel):
+    """One rule that fired: which, on what signal, with what effect."""
+
+    rule: str
+    signal: str
+    effect: str
+
+
+class RegulatoryDeadline(CsdeskModel):
+    """A statutory clock on the complaint, counted in working days on the shop's calendar."""
+
+    name: str
+    due: datetime
+    source: str
+
+
+class TierAssessment(CsdeskModel):
+    """The answer of `assess`, with its reasons."""
+
+    complaint_id: str
+    category: TicketCategory
+    severity: Severity
+    urgency: Urgency
+    priority: Priority
+    tier: Tier
+    route: Route
+    response_level: int
+    sla_priority: TicketPriority
+    repeat_count: int
+    reasons: tuple[Reason, ...]
+    deadlines: tuple[RegulatoryDeadline, ...] = ()
+    policy_id: str
+    policy_version: str
+    policy_hash: str
+
+
+def normalise(text: str) -> str:
+    """Full-width to half-width (NFKC) and case-folded, for keyword matching.
+
+    Examples:
+        >>> normalise("ＬＡＷＹＥＲ，１２３１５")
+        'lawyer,12315'
+    """
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _more_severe(a: Severity, b: Severity) -> Severity:
+    return a if _SEVERITIES.index(a) <= _SEVERITIES.index(b) else b
+
+
+def _more_urgent(a: Urgency, b: Urgency) -> Urgency:
+    return a if _URGENCIES.index(a) <= _URGENCIES.index(b) else b
+
+
+def _severity(
+    complaint: Complaint, policy: TieringPolicy, text: str, reasons: list[Reason]
+) -> Severity:
+    base: Severity = "S4" if complaint.category is TicketCategory.PRODUCT_INQUIRY else "S3"
+    found: list[tuple[Severity, str, str]] = []
+    if complaint.safety_risk:
+        found.append(("S1", "safety_risk", "safety or health risk"))
+    if complaint.public_channel in {
+        PublicChannel.HOTLINE_12315,
+        PublicChannel.CONSUMER_ASSOCIATION,
+        PublicChannel.PLATFORM_ARBITRATION,
+    }:
+        found.append(("S1", "public_channel", f"regulatory channel {complaint.public_channel}"))
+    elif complaint.public_channel is not None:
+        found.append(("S2", "public_channel", f"public exposure via {complaint.public_channel}"))
+    money = complaint.money_at_stake
+    threshold = policy.money_threshold
+    if money is not None and money.currency == threshold.currency and money >= threshold:
+        found.append(("S2", "money_at_stake", f"{money} at stake ≥ {threshold}"))
+    if complaint.fraud_suspected or complaint.chargeback:
+        found.append(("S2", "fraud_or_chargeback", "fraud or chargeback suspected"))
+    order_facts = [
+        (complaint.days_late > 0, f"{complaint.days_late} day(s) late"),
+        (complaint.wrong_item, "wrong item"),
+        (complaint.damaged, "damaged item"),
+        (
+            complaint.refund_overdue_days > 0,
+            f"refund {complaint.refund_overdue_days} day(s) overdue",
+        ),
+    ]
+    for fired, what in order_facts:
+        if fired:
+            found.append(("S3", "order_facts", what))
+    for rule in policy.keywords:
+        hit = next((word for word in rule.words if word in text), None)
+        if hit is not None and rule.severity is not None:
+            found.append((rule.severity, "keyword", f"'{hit}' ({rule.label})"))
+    severity = base
+    for level, signal, what in found:
+        severity = _more_severe(severity, level)
+        reasons.append(Reason(rule=f"severity.{level}", signal=signal, effect=what))
+    return severity
+
+
+def _vip(
+    severity: Severity, customer: Customer | None, policy: TieringPolicy, reasons: list[Reason]
+) -> Severity:
+    if customer is None:
+        return severity
+    steps = policy.vip_impact.get(customer.tier, 0)
+    if not steps:
+        return severity
+    raised = _SEVERITIES[max(0, _SEVERITIES.index(severity) - steps)]
+    reasons.append(
+        Reason(
+            rule="impact.vip",
+            signal="customer_tier",
+            effect=f"{customer.tier} customer: {severity} → {raised}",
+        )
+    )
+    return raised
+
+
+def _urgency(
+    complaint: Complaint,
+    policy: TieringPolicy,
+    text: str,
+    now: datetime,
+    calendar: WorkingDayCalendar | None,
+    reasons: list[Reason],
+) -> Urgency:
+    found: list[tuple[Urgency, str, str]] = []
+    deadline = complaint.statutory_deadline_at
+    if deadline is not None:
+        if calendar is not None:
+            next_working = calendar.add_working_days(now.date(), 1)
+            within_one = deadline.date() <= next_working
+        else:
+            within_one = deadline - now <= timedelta(days=1)
+        if within_one:
+            found.append(
+                ("U1", "statutory_deadline", "a deadline falls within the next working day")
+            )
+        elif deadline - now <= timedelta(days=3):
+            found.append(("U2", "statutory_deadline", "a deadline falls within three days"))
+    if complaint.perishable:
+        found.append(("U1", "perishable", "perishable goods"))
+    if complaint.customer_blocked:
+        found.append(("U1", "customer_blocked", "the customer is blocked"))
+    if complaint.sentiment is not None and complaint.sentiment <= policy.negative_sentiment:
+        found.append(("U2", "sentiment", f"sentiment {complaint.sentiment}"))
+    for rule in policy.keywords:
+        hit = next((word for word in rule.words if word in text), None)
+        if hit is not None and rule.urgency is not None:
+            found.append((rule.urgency, "keyword", f"'{hit}' ({rule.label})"))
+    urgency: Urgency = "U3"
+    for level, signal, what in found:
+        urgency = _more_urgent(urgency, level)
+        reasons.append(Reason(rule=f"urgency.{level}", signal=signal, effect=what))
+    return urgency
+
+
+def _repeats(complaint: Complaint, history: Sequence[Complaint], policy: TieringPolicy) -> int:
+    since = complaint.received_at - timedelta(days=policy.repeat_window_days)
+    count = 0
+    for earlier in history:
+        if earlier.id == complaint.id or not since <= earlier.received_at <= complaint.received_at:
+            continue
+        same_order = complaint.order_id is not None and earlier.order_id == complaint.order_id
+        same_issue = (
+            complaint.issue is not None
+            and earlier.issue == complaint.issue
+            and earlier.customer_id == complaint.customer_id
+        )
+        if same_order or same_issue:
+            count += 1
+    return count
+
+
+def _deadlines(
+    complaint: Complaint, policy: TieringPolicy, calendar: WorkingDayCalendar | None
+) -> tuple[RegulatoryDeadline, ...]:
+    if calendar is None or complaint.public_channel is not PublicChannel.HOTLINE_12315:
+        return ()
+    received = complaint.received_at
+    source = "SAMR Interim Measures for Handling Complaints and Reports"
+    accept = calendar.add_working_days(received.date(), policy.accept_working_days)
+    mediate = calendar.add_working_days(accept, policy.mediation_working_days)
+
+    def end_of(day: date) -> datetime:
+        return datetime.combine(day, time(23, 59, 59), tzinfo=received.tzinfo)
+
+    return (
+        RegulatoryDeadline(
+            name="accept_by",
+            due=end_of(accept),
+            source=f"{source} art. 14: {policy.accept_working_days} working days",
+        ),
+        RegulatoryDeadline(
+            name="mediation_by",
+            due=end_of(mediate),
+            source=f"{source} art. 21: {policy.mediation_working_days} working days",
+        ),
+    )
+
+
+def assess(
+    complaint: Complaint,
+    *,
+    policy: TieringPolicy,
+    now: datetime,
+    customer: Customer | None = None,
+    order: Order | None = None,
+    history: Sequence[Complaint] = (),
+    calendar: WorkingDayCalendar | None = None,
+) -> TierAssessment:
+    """Tier, prioritise and route one complaint, with the reasons.
+
+    Args:
+        complaint: The complaint and its signals.
+        policy: The rules (`tiering_policy("seeds")`, or your own).
+        now: The current time, timezone-aware.
+        customer: The customer (VIP tiers raise impact).
+        order: The order the complaint is about, if any (recorded in the reasons).
+        history: The customer's and the order's recent complaints, for repeats.
+        calendar: The shop's working days, for deadlines "within the next working day" and the
+            SAMR clocks on 12315 complaints.
+    """
+    require_aware(now, "now")
+    reasons: list[Reason] = []
+    text = normalise(complaint.text)
+    severity = _vip(_severity(complaint, policy, text, reasons), customer, policy, reasons)
+    urgency = _urgency(complaint, policy, text, now, calendar, reasons)
+    priority = policy.matrix[severity][urgency]
+    reasons.append(
+        Reason(
+            rule="matrix", signal="severity×urgency", effect=f"{severity} × {urgency} → {priority}"
+        )
+    )
+    repeats = _repeats(complaint, history, policy)
+    if repeats >= 1:
+        raised = _PRIORITIES[max(0, _PRIORITIES.index(priority) - 1)]
+        reasons.append(
+            Reason(
+                rule="repeat.priority",
+                signal="history",
+                effect=f"complaint #{repeats + 1} within "
+                f"{policy.repeat_window_days} days: {priority} → {raised}",
+            )
+        )
+        priority = raised
+    tier = policy.tiers[priority]
+    if repeats >= 2 and tier is not Tier.SERIOUS:
+        escalated = Tier.URGENT if tier is Tier.ORDINARY else Tier.SERIOUS
+        reasons.append(
+            Reason(
+                rule="repeat.tier",
+                signal="history",
+                effect=f"complaint #{repeats + 1}: {tier} → {escalated}",
+            )
+        )
+        tier = escalated
+    if order is not None:
+        reasons.append(Reason(rule="context", signal="order", effect=f"order {order.id}"))
+    return TierAssessment(
+        complaint_id=complaint.id,
+        category=complaint.category,
+        severity=severity,
+        urgency=urgency,
+        priority=priority,
+        tier=tier,
+        route=policy.routes[tier],
+        response_level=policy.response_levels[tier],
+        sla_priority=TicketPriority(priority.lower()),
+        repeat_count=repeats,
+        reasons=tuple(reasons),
+        deadlines=_deadlines(complaint, policy, calendar),
+        policy_id=policy.id,
+        policy_version=policy.version,
+        policy_hash=policy.policy_hash,
+    )
