@@ -80,10 +80,11 @@ def json_logic_rules() -> dict[str, Any]:
         ]
     }
     urgency = _level(urg_rules, 3)
-    table: dict[str, dict[str, str]] = {
-        k: {u: p for u, p in v.items()}
-        for k, v in POLICY.matrix.items()  # noqa: C416 (mypy)
-    }
+    table: dict[str, dict[str, str]] = {}
+    for severity_key, row in POLICY.matrix.items():
+        table[severity_key] = {}
+        for urgency_key, level in row.items():
+            table[severity_key][urgency_key] = level
     matrix = {s: {u: int(table[f"S{s}"][f"U{u}"][1]) for u in (1, 2, 3)} for s in (1, 2, 3, 4)}
     lookup: list[Any] = []
     for s in (1, 2, 3, 4):
