@@ -7,6 +7,7 @@ name the offending key, versioned and hashable. Built-in presets ship as TOML fi
 
 from csdesk.policies._base import Policy, load_policy
 from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_preset, estimate_arrival
+from csdesk.policies.crisis import CrisisDetector, CrisisPolicy, Incident, IncidentChange
 from csdesk.policies.refunds import (
     LineRefund,
     QuoteStep,
@@ -25,7 +26,6 @@ from csdesk.policies.returns import (
     return_policy,
     return_window,
 )
-from csdesk.policies.crisis import CrisisDetector, CrisisPolicy, Incident, IncidentChange
 from csdesk.policies.tiering import (
     Complaint,
     PublicChannel,
