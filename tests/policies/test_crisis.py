@@ -66,7 +66,7 @@ def test_clears_when_the_key_goes_quiet() -> None:
     cleared = detector.sweep(START + timedelta(hours=3))
     assert [c.kind for c in cleared] == ["cleared"]
     assert cleared[0].incident.cleared_at == START + timedelta(hours=3)
-    assert cleared[0].incident.complaints == ["C2", "C3"]
+    assert cleared[0].incident.complaints == ["C0", "C1", "C2", "C3"]  # the cluster, linked
 
 
 def test_a_busy_key_needs_a_multiple_of_its_own_baseline() -> None:

@@ -87,3 +87,10 @@ def test_demo_support_ticket_deadlines() -> None:
     assert data["deadlines"]["first_reply"] == "2026-09-30T17:30:00+08:00"
     assert data["deadlines"]["resolution"] == "2026-10-08T11:30:00+08:00"  # after National Day
     assert data["promise"] == "2026-10-08T11:00:00+08:00"
+
+
+def test_demo_complaints() -> None:
+    data = json.loads(CliRunner().invoke(cli, ["demo", "--json"]).output)["complaints"]
+    assert data["incident"] == {"key": "TC-500-2611", "complaints": ["CP-0", "CP-11", "CP-26"]}
+    assert data["first"] == ["P3", "ordinary"]
+    assert data["repeat"] == ["P2", "urgent"]

@@ -18,7 +18,7 @@ Examples:
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -43,7 +43,8 @@ class CrisisPolicy(BaseModel):
         multiplier: And at least this many times the baseline.
         response_level: The response level an incident starts (the seeds' multi-level response).
         max_keys: Keys tracked at once; the least recently seen are forgotten beyond it.
-        max_linked: Complaint ids kept on one incident.
+        max_linked: Complaint ids kept on one incident (the 64 most recent before it opened,
+            then those that follow).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -88,6 +89,7 @@ class _Key:
     current: int = 0  # complaints in the window (the last buckets_per_window buckets)
     total: int = 0  # complaints in the whole ring
     incident: Incident | None = None
+    recent: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=64))
 
 
 class CrisisDetector:
@@ -165,6 +167,7 @@ class CrisisDetector:
         state.counts[bucket % self._ring] += 1
         state.current += 1
         state.total += 1
+        state.recent.append((bucket, complaint_id))
         current, baseline = self._window(state)
         threshold = max(self.policy.min_count, self.policy.multiplier * baseline)
         incident = state.incident
@@ -180,7 +183,10 @@ class CrisisDetector:
                 baseline=baseline,
             )
             state.incident = incident
-            self._link(incident, complaint_id, current)
+            first = state.last_bucket - self.policy.buckets_per_window + 1
+            for when, earlier in state.recent:  # the complaints that made the cluster
+                if when >= first:
+                    self._link(incident, earlier, current)
             return [IncidentChange("raised", incident)]
         if incident is not None:
             if current < threshold / 2:

@@ -29,8 +29,10 @@ from csdesk.models import (
 )
 from csdesk.money import Money, sum_money
 from csdesk.policies.arrival import ArrivalEstimate, estimate_arrival
+from csdesk.policies.crisis import CrisisDetector, CrisisPolicy, Incident
 from csdesk.policies.refunds import RefundQuote, refund_policy
 from csdesk.policies.returns import ReturnWindow, return_policy, return_window
+from csdesk.policies.tiering import Complaint, TierAssessment, assess, tiering_policy
 from csdesk.sla import BusinessCalendar, Promise, SlaPolicy, SlaReport, promise, sla_report
 from csdesk.workflows import (
     AfterSaleWorkflow,
@@ -41,7 +43,15 @@ from csdesk.workflows import (
     open_ticket,
 )
 
-__all__ = ["DemoResult", "Lifecycle", "RefundStep", "Refunded", "Support", "run_demo"]
+__all__ = [
+    "Complaints",
+    "DemoResult",
+    "Lifecycle",
+    "RefundStep",
+    "Refunded",
+    "Support",
+    "run_demo",
+]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -88,6 +98,15 @@ class Support:
 
 
 @dataclass(frozen=True)
+class Complaints:
+    """Three complaints about one batch becoming an incident; a diamond customer's repeat."""
+
+    incident: Incident
+    first: TierAssessment
+    repeat: TierAssessment
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """Everything the demo computed, for printing or for a test to check."""
 
@@ -96,6 +115,7 @@ class DemoResult:
     refunds: tuple[RefundStep, ...]
     lifecycle: Lifecycle
     support: Support
+    complaints: Complaints
 
     @property
     def refunded(self) -> Money:
@@ -154,6 +174,46 @@ def run_demo() -> DemoResult:
         refunds=tuple(refunds),
         lifecycle=_lifecycle(order.model_copy(deep=True)),
         support=_support(),
+        complaints=_complaints(),
+    )
+
+
+def _complaints() -> Complaints:
+    """Thermos batch TC-500-2611 leaks; a diamond customer complains twice about her parcel."""
+    policy = tiering_policy("seeds")
+    detector = CrisisDetector(CrisisPolicy(window_minutes=60, min_count=3, multiplier=3))
+    morning = datetime(2026, 11, 16, 9, 40, tzinfo=SHANGHAI)
+    texts = ["保温杯漏水，烫到手了", "The thermos leaks at the lid", "杯盖漏水，要求退货"]
+    raised = []
+    for minute, text in zip((0, 11, 26), texts, strict=True):
+        complaint = Complaint(
+            id=f"CP-{minute}",
+            received_at=morning + timedelta(minutes=minute),
+            text=text,
+            sku="TC-500",
+            batch="TC-500-2611",
+        )
+        raised += [
+            c.incident
+            for c in detector.observe(complaint.id, complaint.received_at, batch=complaint.batch)
+            if c.kind == "raised"
+        ]
+    diamond = Customer(id="C-90001", tier="diamond")
+    first = Complaint(
+        id="CP-101",
+        received_at=morning,
+        text="快递怎么还没到？我要投诉",
+        days_late=2,
+        order_id="SO-20261111-0099",
+        customer_id="C-90001",
+    )
+    again = first.model_copy(update={"id": "CP-102", "received_at": morning + timedelta(days=1)})
+    return Complaints(
+        incident=raised[0],
+        first=assess(first, policy=policy, now=morning, customer=diamond),
+        repeat=assess(
+            again, policy=policy, now=again.received_at, customer=diamond, history=[first]
+        ),
     )
 
 

@@ -24,7 +24,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from csdesk._version import __version__
 from csdesk.models import PaidSplit
 from csdesk.money import Money
-from csdesk.scripts.demo import SHANGHAI, DemoResult, Lifecycle, Support, run_demo
+from csdesk.scripts.demo import SHANGHAI, Complaints, DemoResult, Lifecycle, Support, run_demo
 
 __all__ = ["cli", "main"]
 
@@ -125,6 +125,7 @@ def _print_demo(console: Console, result: DemoResult) -> None:
     )
     _print_lifecycle(console, result.lifecycle)
     _print_support(console, result.support)
+    _print_complaints(console, result.complaints)
 
 
 def _print_lifecycle(console: Console, life: Lifecycle) -> None:
@@ -223,6 +224,23 @@ def _print_support(console: Console, support: Support) -> None:
     )
 
 
+def _print_complaints(console: Console, complaints: Complaints) -> None:
+    incident = complaints.incident
+    console.rule("6. Complaints", align="left", style="")
+    console.print(
+        f"Three complaints in 26 minutes about batch {incident.value} → incident {incident.id} "
+        f"(response level {incident.response_level}), linking {', '.join(incident.complaints)}."
+    )
+    first, repeat = complaints.first, complaints.repeat
+    console.print(
+        f"Diamond customer, parcel 2 days late: {first.priority} {first.tier} → "
+        f"{first.route}. Her second complaint a day later: {repeat.priority} {repeat.tier} → "
+        f"{repeat.route}, ahead of the queue."
+    )
+    for reason in repeat.reasons:
+        console.print(f"  · {reason.rule}: {reason.effect}")
+
+
 def _demo_json(result: DemoResult) -> dict[str, Any]:
     order = result.order
     return {
@@ -240,6 +258,14 @@ def _demo_json(result: DemoResult) -> dict[str, Any]:
             for step in result.refunds
         ],
         "refunded": result.refunded.to_dict(),
+        "complaints": {
+            "incident": {
+                "key": result.complaints.incident.value,
+                "complaints": result.complaints.incident.complaints,
+            },
+            "first": [result.complaints.first.priority, str(result.complaints.first.tier)],
+            "repeat": [result.complaints.repeat.priority, str(result.complaints.repeat.tier)],
+        },
         "lifecycle": {
             "events": [
                 {"type": e.type, "version": e.aggregate.version, "at": e.occurred_at.isoformat()}
