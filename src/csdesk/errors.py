@@ -21,6 +21,8 @@ The tree::
     │   ├── PrecisionError                         money_precision
     │   └── AllocationError                        invalid_allocation
     ├── UnknownLocaleError (ValueError, LookupError)  unknown_locale
+    ├── TemplateError (ValueError)                 template_error
+    │   └── TemplateSecurityError                  template_security
     ├── CalendarError (ValueError)                 calendar_error
     │   └── CalendarCoverageError (LookupError)    calendar_coverage
     ├── PolicyError (ValueError)                   invalid_policy
@@ -76,6 +78,8 @@ __all__ = [
     "PolicyError",
     "PrecisionError",
     "QuantityError",
+    "TemplateError",
+    "TemplateSecurityError",
     "TransitionRejectedError",
     "UnknownCurrencyError",
     "UnknownLocaleError",
@@ -326,6 +330,35 @@ class UnknownLocaleError(CsdeskError, ValueError, LookupError):
             "or 'en'"
         )
         self.locale = locale
+
+
+class TemplateError(CsdeskError, ValueError):
+    """A reply template failed to compile or render (syntax, a missing variable, a bad value).
+
+    Attributes:
+        template: The template's id, or ``"<string>"`` for an ad-hoc one.
+        line: The line in the template, when known.
+    """
+
+    code = "template_error"
+
+    def __init__(
+        self, message: str, *, template: str = "<string>", line: int | None = None
+    ) -> None:
+        where = f" (line {line})" if line else ""
+        super().__init__(f"template {template}{where}: {message}")
+        self.template = template
+        self.line = line
+
+
+class TemplateSecurityError(TemplateError):
+    """A template tried something the sandbox forbids.
+
+    Private attributes, methods such as ``format`` or ``mro``, objects instead of plain values,
+    or output and numbers beyond the limits.
+    """
+
+    code = "template_security"
 
 
 class CalendarError(CsdeskError, ValueError):
