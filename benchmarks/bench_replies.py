@@ -59,9 +59,8 @@ def cases() -> list[Case]:
 def main() -> list[Result]:
     results = [measure(case, rounds=11) for case in cases()]
     report("Replies", "raw Jinja2 sandbox", results)
-    print(
-        f"ratio {results[0].ratio:.2f} (goal <= {GOAL}): {'met' if results[0].ratio <= GOAL else 'NOT met'}"
-    )
+    verdict = "met" if results[0].ratio <= GOAL else "NOT met"
+    print(f"ratio {results[0].ratio:.2f} (goal <= {GOAL}): {verdict}")
     return results
 
 
