@@ -1,6 +1,29 @@
 """Reply templates: a sandboxed Jinja2 engine with Babel formatting filters."""
 
+from csdesk.replies.catalog import (
+    ReplyTemplate,
+    Slot,
+    Variable,
+    Variant,
+    builtin_templates,
+    load_template,
+    render,
+)
 from csdesk.replies.engine import MAX_OUTPUT, RenderResult, render_string
 from csdesk.replies.locales import LocaleChain, locale_chain, maximize
 
-__all__ = ["MAX_OUTPUT", "LocaleChain", "RenderResult", "locale_chain", "maximize", "render_string"]
+__all__ = [
+    "MAX_OUTPUT",
+    "LocaleChain",
+    "RenderResult",
+    "ReplyTemplate",
+    "Slot",
+    "Variable",
+    "Variant",
+    "builtin_templates",
+    "load_template",
+    "locale_chain",
+    "maximize",
+    "render",
+    "render_string",
+]

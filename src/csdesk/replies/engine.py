@@ -135,6 +135,9 @@ class RenderResult:
         chain: The locales tried for the wording, in order.
         template_id: The template's id (``<string>`` for `render_string`).
         used_variables: Top-level context names the template read.
+        subject: The rendered subject line, for channels that have one.
+        template_version: The template's version.
+        unfilled_slots: Agent-fill slots still empty; while any is, the reply is not sendable.
     """
 
     text: str
@@ -143,6 +146,14 @@ class RenderResult:
     chain: tuple[str, ...]
     template_id: str
     used_variables: tuple[str, ...]
+    subject: str | None = None
+    template_version: str | None = None
+    unfilled_slots: tuple[str, ...] = ()
+
+    @property
+    def sendable(self) -> bool:
+        """Whether every agent-fill slot has been filled."""
+        return not self.unfilled_slots
 
 
 def _check_value(value: Any, path: str) -> None:

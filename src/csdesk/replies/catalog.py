@@ -1,0 +1,234 @@
+"""Reply templates as data, and rendering them for a customer.
+
+A `ReplyTemplate` has an id and a version, a category, the channels it suits, a typed variable
+schema (with per-locale fallbacks for optional variables), agent-fill slots, one variant per locale
+(subject and body) and sample fixtures. Templates load from TOML; csdesk ships a catalogue written
+from the seeds' phrases (`builtin_templates`).
+
+`render` picks the wording variant through the locale chain (Traditional never falls back to
+Simplified), checks the context against the schema, renders in the sandbox with the customer's
+formats, and reports unfilled slots: a reply with one is not sendable.
+
+Examples:
+    >>> from csdesk import Money
+    >>> apology = builtin_templates()["late_delivery_apology"]
+    >>> result = render(apology, {"order_id": "SO-1", "days_late": 3,
+    ...                          "coupon": Money("10.00", "CNY")}, locale="zh-CN")
+    >>> result.text_locale, result.sendable
+    ('zh_Hans', True)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from csdesk.errors import InvalidInputError, PolicyError, TemplateError
+from csdesk.money import Money
+from csdesk.replies.engine import RenderResult, render_string
+from csdesk.replies.locales import locale_chain
+
+__all__ = [
+    "ReplyTemplate",
+    "Slot",
+    "Variable",
+    "Variant",
+    "builtin_templates",
+    "load_template",
+    "render",
+]
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "decimal": (Decimal, int),
+    "money": (Money,),
+    "date": (date,),
+    "datetime": (datetime,),
+    "duration": (timedelta,),
+    "list": (list, tuple),
+}
+
+
+class Variable(BaseModel):
+    """One variable a template reads, its type, and what to say when an optional one is missing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    type: Literal["str", "int", "decimal", "money", "date", "datetime", "duration", "list"]
+    required: bool = True
+    fallback: dict[str, str] = Field(default_factory=dict)
+    description: str = ""
+
+
+class Slot(BaseModel):
+    """Text the agent fills in before sending (a reason, a promise); unfilled blocks sending."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    description: str = ""
+
+
+class Variant(BaseModel):
+    """The wording in one locale."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject: str | None = None
+    body: str = Field(min_length=1)
+
+
+class ReplyTemplate(BaseModel):
+    """A reply template as data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    version: str = Field(min_length=1)
+    category: str = Field(min_length=1)
+    channels: tuple[str, ...] = ("chat",)
+    variables: tuple[Variable, ...] = ()
+    slots: tuple[Slot, ...] = ()
+    variants: dict[str, Variant] = Field(min_length=1)
+    fixtures: tuple[dict[str, Any], ...] = ()
+
+
+def load_template(source: str | Path | Mapping[str, Any]) -> ReplyTemplate:
+    """Load a template from a TOML file or a mapping.
+
+    Raises:
+        PolicyError: the data does not validate; the errors name the keys.
+    """
+    where = None
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+    else:
+        where = str(source)
+        try:
+            data = tomllib.loads(Path(source).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise PolicyError(f"cannot read template {where}: {error}", source=where) from None
+    try:
+        return ReplyTemplate.model_validate(data)
+    except ValidationError as error:
+        fields = InvalidInputError.from_pydantic(error).errors
+        raise PolicyError(
+            "invalid template: " + "; ".join(f"{f.loc}: {f.message}" for f in fields),
+            source=where,
+            errors=fields,
+        ) from None
+
+
+@cache
+def builtin_templates() -> dict[str, ReplyTemplate]:
+    """Csdesk's catalogue, by id (zh-Hans, zh-Hant and en variants)."""
+    folder = resources.files("csdesk.replies") / "catalog"
+    found = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            template = load_template_text(entry.read_text(encoding="utf-8"), entry.name)
+            found[template.id] = template
+    return found
+
+
+def load_template_text(text: str, name: str) -> ReplyTemplate:
+    """Load a template from TOML text (``name`` is for messages)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError(f"{name} is not valid TOML: {error}", source=name) from None
+    try:
+        return load_template(data)
+    except PolicyError as error:
+        raise PolicyError(error.message, source=name, errors=error.errors) from None
+
+
+def _context(
+    template: ReplyTemplate, context: Mapping[str, Any], text_locale: str
+) -> dict[str, Any]:
+    values = dict(context)
+    for variable in template.variables:
+        value = values.get(variable.name)
+        if value is None:
+            if variable.required:
+                raise TemplateError(
+                    f"missing variable {variable.name!r} ({variable.type})", template=template.id
+                )
+            values[variable.name] = variable.fallback.get(
+                text_locale, variable.fallback.get("*", "")
+            )
+            continue
+        if isinstance(value, bool) or not isinstance(value, _TYPES[variable.type]):
+            raise TemplateError(
+                f"variable {variable.name!r} should be {variable.type}, got {type(value).__name__}",
+                template=template.id,
+            )
+    return values
+
+
+def render(
+    template: ReplyTemplate,
+    context: Mapping[str, Any],
+    *,
+    locale: str,
+    default_locale: str = "en",
+    tz: str | None = None,
+    slots: Mapping[str, str] | None = None,
+) -> RenderResult:
+    """Render ``template`` for a customer in ``locale``.
+
+    Raises:
+        TemplateError: no variant for the locale chain, a missing required variable (named), a
+            value of the wrong type.
+        TemplateSecurityError: anything the sandbox refuses.
+    """
+    chain = locale_chain(locale, available=template.variants, default=default_locale)
+    if chain.text_locale is None:
+        raise TemplateError(
+            f"no variant for {locale} (tried {', '.join(chain.chain)}); variants: "
+            f"{', '.join(template.variants)}",
+            template=template.id,
+        )
+    written = next(name for name in template.variants if _same(name, chain.text_locale))
+    variant = template.variants[written]
+    filled = dict(slots or {})
+    unfilled = tuple(s.name for s in template.slots if not filled.get(s.name, "").strip())
+    values = _context(template, context, written)
+    values["slot"] = {
+        s.name: filled.get(s.name) or f"[{s.description or s.name}]" for s in template.slots
+    }
+    body = render_string(
+        variant.body, values, locale=chain.format_locale, tz=tz, template_id=template.id
+    )
+    subject = None
+    if variant.subject:
+        subject = render_string(
+            variant.subject, values, locale=chain.format_locale, tz=tz, template_id=template.id
+        ).text
+    return RenderResult(
+        text=body.text,
+        text_locale=chain.text_locale,
+        format_locale=chain.format_locale,
+        chain=chain.chain,
+        template_id=template.id,
+        used_variables=body.used_variables,
+        subject=subject,
+        template_version=template.version,
+        unfilled_slots=unfilled,
+    )
+
+
+def _same(written: str, chosen: str) -> bool:
+    from csdesk._locale import get_locale
+
+    return str(get_locale(written)) == chosen
