@@ -88,6 +88,6 @@ def test_invalid_template_names_the_key(tmp_path: Path) -> None:
 def test_no_variant_at_all() -> None:
     only_german = ReplyTemplate(
         id="x", version="1", category="c", variants={"de": {"body": "Hallo"}}
-    )  # type: ignore[dict-item]
+    )
     with pytest.raises(TemplateError, match="no variant"):
         render(only_german, {}, locale="ja", default_locale="en")
