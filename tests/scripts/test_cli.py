@@ -94,3 +94,10 @@ def test_demo_complaints() -> None:
     assert data["incident"] == {"key": "TC-500-2611", "complaints": ["CP-0", "CP-11", "CP-26"]}
     assert data["first"] == ["P3", "ordinary"]
     assert data["repeat"] == ["P2", "urgent"]
+
+
+def test_demo_replies_in_three_locales() -> None:
+    data = json.loads(CliRunner().invoke(cli, ["demo", "--json"]).output)["replies"]
+    assert set(data) == {"zh_Hans_CN", "zh_Hant_TW", "en_GB"}
+    assert data["zh_Hant_TW"].startswith("親，您好")
+    assert "CN¥10.00" in data["en_GB"]

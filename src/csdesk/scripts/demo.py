@@ -33,6 +33,7 @@ from csdesk.policies.crisis import CrisisDetector, CrisisPolicy, Incident
 from csdesk.policies.refunds import RefundQuote, refund_policy
 from csdesk.policies.returns import ReturnWindow, return_policy, return_window
 from csdesk.policies.tiering import Complaint, TierAssessment, assess, tiering_policy
+from csdesk.replies import RenderResult, builtin_templates, render
 from csdesk.sla import BusinessCalendar, Promise, SlaPolicy, SlaReport, promise, sla_report
 from csdesk.workflows import (
     AfterSaleWorkflow,
@@ -49,6 +50,7 @@ __all__ = [
     "Lifecycle",
     "RefundStep",
     "Refunded",
+    "Replies",
     "Support",
     "run_demo",
 ]
@@ -107,6 +109,13 @@ class Complaints:
 
 
 @dataclass(frozen=True)
+class Replies:
+    """The late-delivery apology, rendered for three customers."""
+
+    rendered: tuple[RenderResult, ...]
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """Everything the demo computed, for printing or for a test to check."""
 
@@ -116,6 +125,7 @@ class DemoResult:
     lifecycle: Lifecycle
     support: Support
     complaints: Complaints
+    replies: Replies
 
     @property
     def refunded(self) -> Money:
@@ -175,6 +185,16 @@ def run_demo() -> DemoResult:
         lifecycle=_lifecycle(order.model_copy(deep=True)),
         support=_support(),
         complaints=_complaints(),
+        replies=_replies(),
+    )
+
+
+def _replies() -> Replies:
+    """The late-delivery apology with a 10-yuan coupon, for Shanghai, Taipei and London."""
+    apology = builtin_templates()["late_delivery_apology"]
+    context = {"order_id": "SO-20261111-0042", "days_late": 3, "coupon": _cny("10.00")}
+    return Replies(
+        tuple(render(apology, context, locale=tag) for tag in ("zh-CN", "zh-TW", "en-GB"))
     )
 
 

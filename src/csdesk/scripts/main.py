@@ -24,7 +24,15 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from csdesk._version import __version__
 from csdesk.models import PaidSplit
 from csdesk.money import Money
-from csdesk.scripts.demo import SHANGHAI, Complaints, DemoResult, Lifecycle, Support, run_demo
+from csdesk.scripts.demo import (
+    SHANGHAI,
+    Complaints,
+    DemoResult,
+    Lifecycle,
+    Replies,
+    Support,
+    run_demo,
+)
 
 __all__ = ["cli", "main"]
 
@@ -126,6 +134,7 @@ def _print_demo(console: Console, result: DemoResult) -> None:
     _print_lifecycle(console, result.lifecycle)
     _print_support(console, result.support)
     _print_complaints(console, result.complaints)
+    _print_replies(console, result.replies)
 
 
 def _print_lifecycle(console: Console, life: Lifecycle) -> None:
@@ -241,6 +250,14 @@ def _print_complaints(console: Console, complaints: Complaints) -> None:
         console.print(f"  · {reason.rule}: {reason.effect}")
 
 
+def _print_replies(console: Console, replies: Replies) -> None:
+    console.rule("7. The late-delivery apology, in the customer's language", align="left", style="")
+    for reply in replies.rendered:
+        console.print(
+            f"[bold]{reply.format_locale}[/bold] ({reply.text_locale} wording): {reply.text}"
+        )
+
+
 def _demo_json(result: DemoResult) -> dict[str, Any]:
     order = result.order
     return {
@@ -258,6 +275,7 @@ def _demo_json(result: DemoResult) -> dict[str, Any]:
             for step in result.refunds
         ],
         "refunded": result.refunded.to_dict(),
+        "replies": {r.format_locale: r.text for r in result.replies.rendered},
         "complaints": {
             "incident": {
                 "key": result.complaints.incident.value,
