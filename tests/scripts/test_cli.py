@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -101,3 +102,22 @@ def test_demo_replies_in_three_locales() -> None:
     assert set(data) == {"zh_Hans_CN", "zh_Hant_TW", "en_GB"}
     assert data["zh_Hant_TW"].startswith("親，您好")
     assert "CN¥10.00" in data["en_GB"]
+
+
+def test_replies_lint_builtin_catalogue_is_clean() -> None:
+    result = CliRunner().invoke(cli, ["replies", "lint"])
+    assert result.exit_code == 0, result.output
+    assert "late_delivery_apology: ok" in result.output
+
+
+def test_replies_lint_reports_errors_with_exit_code(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'id = "bad"\nversion = "1"\ncategory = "greeting"\n'
+        '[variants.zh-Hans]\nbody = "你好，加微信聊"\n',
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["replies", "lint", str(tmp_path), "--json"])
+    assert result.exit_code == 1
+    rules = {issue["rule"] for issue in json.loads(result.output)["bad"]}
+    assert rules == {"politeness", "diversion"}

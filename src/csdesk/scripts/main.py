@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 try:
@@ -24,6 +25,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from csdesk._version import __version__
 from csdesk.models import PaidSplit
 from csdesk.money import Money
+from csdesk.replies import builtin_templates, load_template
+from csdesk.replies.lint import lint
 from csdesk.scripts.demo import (
     SHANGHAI,
     Complaints,
@@ -54,6 +57,45 @@ def demo(as_json: bool) -> None:
         click.echo(json.dumps(_demo_json(result), ensure_ascii=False, indent=2))
         return
     _print_demo(Console(), result)
+
+
+@cli.group()
+def replies() -> None:
+    """Reply templates."""
+
+
+@replies.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the issues as JSON.")
+def lint_command(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Lint template TOML files (or folders of them); with no PATH, the built-in catalogue.
+
+    Exits 1 when any error is found, 0 when only warnings or nothing.
+    """
+    templates = []
+    for path in paths:
+        files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+        templates += [load_template(file) for file in files]
+    if not paths:
+        templates = list(builtin_templates().values())
+    found = {template.id: lint(template) for template in templates}
+    if as_json:
+        click.echo(
+            json.dumps(
+                {tid: [issue.__dict__ for issue in issues] for tid, issues in found.items()},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        console = Console()
+        for template_id, issues in found.items():
+            mark = "ok" if not issues else f"{len(issues)} issue(s)"
+            console.print(f"[bold]{template_id}[/bold]: {mark}")
+            for issue in issues:
+                console.print(f"  {issue.severity} {issue.rule} [{issue.variant}] {issue.message}")
+    if any(issue.severity == "error" for issues in found.values() for issue in issues):
+        raise SystemExit(1)
 
 
 def _fmt(amount: Money) -> str:
