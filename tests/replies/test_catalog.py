@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -69,9 +70,12 @@ def test_every_builtin_template_renders_its_fixtures(template_id: str, locale: s
     context = dict(template.fixtures[0]) if template.fixtures else {}
     for variable in template.variables:
         if variable.name not in context and variable.required:
-            context[variable.name] = {"int": 2, "str": "x", "money": Money("10.00", "CNY")}[
-                variable.type
-            ]
+            context[variable.name] = {
+                "int": 2,
+                "str": "x",
+                "money": Money("10.00", "CNY"),
+                "duration": timedelta(hours=4),
+            }[variable.type]
     assert render(template, context, locale=locale).text
 
 
@@ -91,3 +95,27 @@ def test_no_variant_at_all() -> None:
     )
     with pytest.raises(TemplateError, match="no variant"):
         render(only_german, {}, locale="ja", default_locale="en")
+
+
+def test_the_catalogue_covers_the_desk() -> None:
+    assert set(builtin_templates()) >= {
+        "greeting",
+        "please_wait",
+        "offline_auto_reply",
+        "unpaid_reminder",
+        "late_delivery_apology",
+        "out_of_stock_cancellation",
+        "outage_apology",
+        "return_instructions",
+        "refund_breakdown",
+        "handover_to_aftersales",
+        "complaint_acknowledgement",
+        "review_recovery",
+    }
+
+
+def test_review_recovery_never_asks_for_the_review() -> None:
+    recovery = builtin_templates()["review_recovery"]
+    for variant in recovery.variants.values():
+        for word in ("好评", "好評", "改评", "改評", "star", "rating", "update your review"):
+            assert word not in variant.body
