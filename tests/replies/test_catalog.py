@@ -111,6 +111,11 @@ def test_the_catalogue_covers_the_desk() -> None:
         "handover_to_aftersales",
         "complaint_acknowledgement",
         "review_recovery",
+        "shipping_delay_notice",
+        "order_details_check",
+        "refund_progress",
+        "satisfaction_survey",
+        "handover_note",
     }
 
 
