@@ -123,6 +123,21 @@ class TestFilters:
             "{{ d|date('long') }}", {"d": date(2026, 10, 8)}, locale="en"
         ).text == ("October 8, 2026")
 
+    def test_relative_time_both_ways(self) -> None:
+        relative = "{{ ahead|relative }} / {{ behind|relative }} / {{ due|relative(now=now) }}"
+        context = {
+            "ahead": timedelta(days=3),
+            "behind": timedelta(hours=-2),
+            "due": datetime(2026, 11, 25, tzinfo=UTC),
+            "now": datetime(2026, 11, 22, tzinfo=UTC),
+        }
+        assert render_string(relative, context, locale="zh-CN").text == "3天后 / 2小时前 / 3天后"
+        assert render_string(relative, context, locale="en").text == (
+            "in 3 days / 2 hours ago / in 3 days"
+        )
+        with pytest.raises(TemplateError, match="now="):
+            render_string("{{ due|relative }}", context, locale="en")
+
     def test_duration_list_plural_number_mask(self) -> None:
         assert (
             render_string("{{ w|duration }}", {"w": timedelta(hours=2)}, locale="zh-CN").text

@@ -214,6 +214,19 @@ class _Formatter:
             raise TemplateError(f"duration expects a timedelta, got {type(value).__name__}")
         return str(format_timedelta(value, threshold=threshold, locale=self.locale))
 
+    def relative(self, value: Any, now: Any = None, threshold: float = 0.85) -> str:
+        """`in 3 days` / `3 days ago`: a timedelta, or an aware datetime measured from `now`."""
+        if isinstance(value, datetime):
+            if not isinstance(now, datetime):
+                raise TemplateError("relative on a datetime needs now=<an aware datetime>")
+            if value.tzinfo is None or now.tzinfo is None:
+                raise TemplateError("relative needs aware datetimes")
+            value = value - now
+        elif not isinstance(value, timedelta):
+            raise TemplateError(f"relative expects a timedelta, got {type(value).__name__}")
+        text = format_timedelta(value, threshold=threshold, add_direction=True, locale=self.locale)
+        return str(text)
+
     def number(self, value: Any) -> str:
         if isinstance(value, float) or not isinstance(value, int | Decimal):
             raise TemplateError(f"number expects an int or Decimal, got {type(value).__name__}")
@@ -256,7 +269,17 @@ _SAFE_BUILTIN_FILTERS: Final = (
     "last",
     "join",
 )
-_FILTERS: Final = ("money", "date", "datetime", "duration", "number", "list", "plural", "mask")
+_FILTERS: Final = (
+    "money",
+    "date",
+    "datetime",
+    "duration",
+    "relative",
+    "number",
+    "list",
+    "plural",
+    "mask",
+)
 
 
 @lru_cache(maxsize=1)

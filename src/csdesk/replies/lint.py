@@ -67,7 +67,7 @@ _FILTER_FOR = {
     "money": {"money"},
     "date": {"date"},
     "datetime": {"datetime", "date"},
-    "duration": {"duration"},
+    "duration": {"duration", "relative"},
 }
 _TRADITIONAL = "這們為訂單貨聯關請問時間發訊錢與說謝應對還輕確認"
 _SIMPLIFIED = "这们为订单货联关请问时间发讯钱与说谢应对还轻确认"
