@@ -92,13 +92,27 @@ def _deadline(
     )
 
 
+_Row = tuple[str, "TimerSpec | None", "datetime | None", bool]
+
+
+def _deadlines(
+    rows: list[_Row], *, preset: TimerPreset, calendar: WorkingDayCalendar
+) -> list[Deadline]:
+    """The deadlines of ``rows`` (kind, timer, start, active) that have both a timer and a start."""
+    found = (
+        _deadline(kind, spec, start, active=active, preset=preset, calendar=calendar)
+        for kind, spec, start, active in rows
+    )
+    return [deadline for deadline in found if deadline is not None]
+
+
 def order_deadlines(
     order: Order, preset: TimerPreset, calendar: WorkingDayCalendar | None = None
 ) -> list[Deadline]:
     """Every deadline an order has under ``preset``; ``pay_by`` set on the order wins."""
     cal = calendar or WeekdayCalendar()
     shipped = min((s.shipped_at for s in order.shipments if s.shipped_at), default=None)
-    found = [
+    pay_by = (
         Deadline(
             kind="pay_by",
             due_at=order.pay_by,
@@ -109,40 +123,17 @@ def order_deadlines(
             source="set on the order at placement",
         )
         if order.pay_by is not None
-        else _deadline(
-            "pay_by",
-            preset.pay_by,
-            order.placed_at,
-            preset=preset,
-            calendar=cal,
-            active=order.state == "pending_payment",
-        ),
-        _deadline(
-            "ship_by",
-            preset.ship_by,
-            order.paid_at,
-            preset=preset,
-            calendar=cal,
-            active=order.state == "processing",
-        ),
-        _deadline(
-            "auto_confirm_at",
-            preset.auto_confirm,
-            shipped,
-            preset=preset,
-            calendar=cal,
-            active=order.state in {"shipped", "delivered"},
-        ),
-        _deadline(
-            "after_sale_until",
-            preset.after_sale,
-            order.completed_at,
-            preset=preset,
-            calendar=cal,
-            active=order.state == "completed",
-        ),
+        else None
+    )
+    rows: list[_Row] = [
+        ("ship_by", preset.ship_by, order.paid_at, order.state == "processing"),
+        ("auto_confirm_at", preset.auto_confirm, shipped, order.state in {"shipped", "delivered"}),
+        ("after_sale_until", preset.after_sale, order.completed_at, order.state == "completed"),
     ]
-    return [deadline for deadline in found if deadline is not None]
+    if pay_by is None:
+        rows.insert(0, ("pay_by", preset.pay_by, order.placed_at, order.state == "pending_payment"))
+    found = _deadlines(rows, preset=preset, calendar=cal)
+    return found if pay_by is None else [pay_by, *found]
 
 
 def case_deadlines(
@@ -156,49 +147,19 @@ def case_deadlines(
     received_or_proof = min(
         (t for t in (case.received_at, case.return_shipped_at) if t is not None), default=None
     )
-    found = [
-        _deadline(
-            "respond_by",
-            respond,
-            case.requested_at,
-            preset=preset,
-            calendar=cal,
-            active=case.state == "requested",
-        ),
-        _deadline(
-            "revise_by",
-            preset.revise_by,
-            case.rejected_at,
-            preset=preset,
-            calendar=cal,
-            active=case.state == "rejected",
-        ),
-        _deadline(
-            "ship_back_by",
-            preset.ship_back_by,
-            case.approved_at,
-            preset=preset,
-            calendar=cal,
-            active=case.state == "awaiting_return",
-        ),
-        _deadline(
+    rows: list[_Row] = [
+        ("respond_by", respond, case.requested_at, case.state == "requested"),
+        ("revise_by", preset.revise_by, case.rejected_at, case.state == "rejected"),
+        ("ship_back_by", preset.ship_back_by, case.approved_at, case.state == "awaiting_return"),
+        (
             "receive_by",
             preset.receive_by,
             case.return_shipped_at,
-            preset=preset,
-            calendar=cal,
-            active=case.state == "return_in_transit",
+            case.state == "return_in_transit",
         ),
-        _deadline(
-            "refund_by",
-            preset.refund_by,
-            received_or_proof,
-            preset=preset,
-            calendar=cal,
-            active=case.state in {"received", "resolving"},
-        ),
+        ("refund_by", preset.refund_by, received_or_proof, case.state in {"received", "resolving"}),
     ]
-    return [deadline for deadline in found if deadline is not None]
+    return _deadlines(rows, preset=preset, calendar=cal)
 
 
 def deadlines(
