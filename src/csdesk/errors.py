@@ -34,7 +34,9 @@ The tree::
     │   ├── InvalidTransitionError                 invalid_transition
     │   ├── TransitionRejectedError                transition_rejected
     │   └── CorruptStateError                      corrupt_state
-    └── ConcurrencyConflictError (RuntimeError)    concurrency_conflict
+    ├── ConcurrencyConflictError (RuntimeError)    concurrency_conflict
+    ├── BudgetExceededError (RuntimeError)         budget_exceeded
+    └── ApprovalRequiredError (PermissionError)    approval_required
 
 Examples:
     >>> from csdesk import Money
@@ -57,6 +59,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AllocationError",
+    "ApprovalRequiredError",
+    "BudgetExceededError",
     "CalendarCoverageError",
     "CalendarError",
     "ConcurrencyConflictError",
@@ -599,6 +603,55 @@ class ConcurrencyConflictError(CsdeskError, RuntimeError):
         self.kind = kind
         self.entity_id = entity_id
         self.expected_version = expected_version
+
+
+class BudgetExceededError(CsdeskError, RuntimeError):
+    """Granting would take a budget, cap or daily limit past its limit; nothing was spent.
+
+    Raised when the decision was taken on counts that another grant has since used up.
+
+    Attributes:
+        pool: The counter that is full, e.g. ``"budget:goodwill"`` or ``"agent:a-7"``.
+        period: Its period, e.g. ``"2026-11"``.
+        limit: The limit (an amount or a count).
+        used: What was already used.
+        requested: What this grant asked for.
+    """
+
+    code = "budget_exceeded"
+
+    def __init__(
+        self, pool: str, period: str, *, limit: object, used: object, requested: object
+    ) -> None:
+        super().__init__(
+            f"{pool} ({period}): granting {requested} would pass the limit of {limit} "
+            f"({used} already used); decide again to get an offer that fits"
+        )
+        self.pool = pool
+        self.period = period
+        self.limit = limit
+        self.used = used
+        self.requested = requested
+
+
+class ApprovalRequiredError(CsdeskError, PermissionError):
+    """A decision that needs a person's approval was granted without one of the right role.
+
+    Attributes:
+        required_role: The least role that may approve it.
+        given_role: The approver's role, or ``None`` when no approver was given.
+    """
+
+    code = "approval_required"
+
+    def __init__(self, decision: str, required_role: str, given_role: str | None) -> None:
+        who = f"an approver with role {given_role!r}" if given_role else "no approver"
+        super().__init__(
+            f"decision {decision} needs approval by {required_role!r} or above, and {who} was "
+            "given; ask that role to approve it"
+        )
+        self.required_role = required_role
+        self.given_role = given_role
 
 
 def all_error_classes() -> list[type[CsdeskError]]:

@@ -436,6 +436,8 @@ class Money:
             return value
         if isinstance(value, Mapping):
             return cls.from_dict(value)
+        if isinstance(value, float):
+            raise FloatNotAllowedError(value, what="amount")
         raise InvalidAmountError(
             f"expected Money or {{'amount': '12.30', 'currency': 'CNY'}}, got {value!r}",
             value=value,

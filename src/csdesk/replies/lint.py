@@ -85,7 +85,9 @@ _PHRASES_ZH = (
 )
 _PHRASES_EN = ("not our problem", "your fault", "you should have", "we can't help", "not my job")
 _DIVERSION = ("加微信", "加我微信", "微信号", "微信號", "qq", "whatsapp", "telegram", "私下交易")
-_INDUCEMENT = (
+INDUCEMENT_PHRASES: tuple[str, ...] = (
+    # Rewards for or requests to post, change or delete a review (网络反不正当竞争暂行规定
+    # art. 9(5)); the compensation policy validator refuses offer labels that contain them too.
     "好评返现",
     "好評返現",
     "改好评",
@@ -187,7 +189,7 @@ def _lint_text(template: ReplyTemplate, name: str, text: str) -> list[LintIssue]
     for phrase in _DIVERSION:
         if re.search(rf"(?<![a-z]){re.escape(phrase)}(?![a-z])", lower):
             issues.append(_issue("diversion", name, f"'{phrase}' moves the customer off-platform"))
-    for phrase in _INDUCEMENT:
+    for phrase in INDUCEMENT_PHRASES:
         if phrase in lower:
             issues.append(
                 _issue(
