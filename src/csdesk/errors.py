@@ -174,7 +174,10 @@ def _field_error(detail: Mapping[str, Any]) -> FieldError:
             "e.g. datetime(2026, 3, 1, 9, 0, tzinfo=ZoneInfo('Asia/Shanghai'))"
         )
         return FieldError(loc, message, NaiveDatetimeError.code)
-    return FieldError(loc, str(detail["msg"]), str(detail["type"]))
+    message = str(detail["msg"])
+    if detail["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    return FieldError(loc, message, str(detail["type"]))
 
 
 class NaiveDatetimeError(InvalidInputError):

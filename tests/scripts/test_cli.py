@@ -121,3 +121,62 @@ def test_replies_lint_reports_errors_with_exit_code(tmp_path: Path) -> None:
     assert result.exit_code == 1
     rules = {issue["rule"] for issue in json.loads(result.output)["bad"]}
     assert rules == {"politeness", "diversion"}
+
+
+def test_policy_sample_then_simulate(tmp_path: Path) -> None:
+    runner = CliRunner()
+    sample = runner.invoke(cli, ["policy", "sample", "300", "--seed", "5"])
+    assert sample.exit_code == 0
+    assert len(sample.output.splitlines()) == 300
+    history = tmp_path / "history.jsonl"
+    history.write_text(sample.output, encoding="utf-8")
+    shown = runner.invoke(cli, ["policy", "simulate", "shop_standard", str(history)])
+    assert shown.exit_code == 0, shown.output
+    assert "shop_standard 2026.1: 300 incidents" in shown.output
+    assert "late_delivery_coupon" in shown.output
+    data = json.loads(
+        runner.invoke(cli, ["policy", "simulate", "shop_standard", str(history), "--json"]).output
+    )
+    assert data["incidents"] == 300
+    assert sum(int(v["count"]) for v in data["by_kind"].values()) == 300
+
+
+def test_policy_simulate_compares_two_versions_from_stdin() -> None:
+    runner = CliRunner()
+    history = runner.invoke(cli, ["policy", "sample", "200"]).output
+    result = runner.invoke(
+        cli,
+        ["policy", "simulate", "shop_standard", "-", "--against", "taobao_late_shipment", "--json"],
+        input=history,
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["a"]["incidents"] == data["b"]["incidents"] == 200
+    assert data["differing"] > 0
+
+
+def test_policy_simulate_names_the_bad_line_and_the_bad_policy(tmp_path: Path) -> None:
+    runner = CliRunner()
+    lines = runner.invoke(cli, ["policy", "sample", "3"]).output.splitlines()
+    lines[1] = lines[1].replace('"kind":"', '"kind":"x')
+    history = tmp_path / "h.jsonl"
+    history.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(cli, ["policy", "simulate", "shop_standard", str(history)])
+    assert result.exit_code == 1
+    assert f"{history}, line 2: invalid incident" in result.output
+    result = runner.invoke(cli, ["policy", "simulate", "nope", str(history)])
+    assert result.exit_code == 1
+    assert "no compensation preset named 'nope'" in result.output
+
+
+def test_demo_compensation_decision_and_comparison() -> None:
+    data = json.loads(CliRunner().invoke(cli, ["demo", "--json"]).output)["compensation"]
+    decision = data["decision"]
+    assert decision["status"] == "auto_approved"
+    assert decision["offers"][0]["value"] == {"amount": "10.00", "currency": "CNY"}
+    comparison = data["comparison"]
+    assert comparison["a"]["incidents"] == comparison["b"]["incidents"] == 400
+    assert comparison["differing"] > 0
+    shown = CliRunner().invoke(cli, ["demo"]).output
+    assert "7. Compensation for the late parcel" in shown
+    assert "rule late_delivery_coupon matched" in shown

@@ -68,7 +68,9 @@ class Policy(BaseModel):
             where = f" from {source}" if source else ""
             raise PolicyError(
                 f"invalid {cls.__name__}{where}: "
-                + "; ".join(f"{f.loc or '(policy)'}: {f.message}" for f in translated.errors),
+                + "; ".join(
+                    f"{f.loc}: {f.message}" if f.loc else f.message for f in translated.errors
+                ),
                 source=source,
                 errors=translated.errors,
             ) from None

@@ -29,6 +29,19 @@ from csdesk.models import (
 )
 from csdesk.money import Money, sum_money
 from csdesk.policies.arrival import ArrivalEstimate, estimate_arrival
+from csdesk.policies.compensation import (
+    Agent,
+    CustomerSnapshot,
+    Decision,
+    LateDelivery,
+    OrderSnapshot,
+    PolicyComparison,
+    Received,
+    compare,
+    compensation_policy,
+    decide,
+)
+from csdesk.policies.compensation.samples import sample_incidents
 from csdesk.policies.crisis import CrisisDetector, CrisisPolicy, Incident
 from csdesk.policies.refunds import RefundQuote, refund_policy
 from csdesk.policies.returns import ReturnWindow, return_policy, return_window
@@ -45,6 +58,7 @@ from csdesk.workflows import (
 )
 
 __all__ = [
+    "Compensation",
     "Complaints",
     "DemoResult",
     "Lifecycle",
@@ -109,6 +123,15 @@ class Complaints:
 
 
 @dataclass(frozen=True)
+class Compensation:
+    """The demo order's late parcel decided by the shop standard; two policy versions compared."""
+
+    decision: Decision
+    comparison: PolicyComparison
+    sample_size: int
+
+
+@dataclass(frozen=True)
 class Replies:
     """The late-delivery apology, rendered for three customers."""
 
@@ -125,6 +148,7 @@ class DemoResult:
     lifecycle: Lifecycle
     support: Support
     complaints: Complaints
+    compensation: Compensation
     replies: Replies
 
     @property
@@ -178,6 +202,7 @@ def run_demo() -> DemoResult:
     for units in (2, 1, 2):
         refunds.append(RefundStep(units, already, line.refund_split(units=units, already=already)))
         already += units
+    compensation = _compensation(order)
     return DemoResult(
         order=order,
         refund_line_id=line.id,
@@ -185,14 +210,48 @@ def run_demo() -> DemoResult:
         lifecycle=_lifecycle(order.model_copy(deep=True)),
         support=_support(),
         complaints=_complaints(),
-        replies=_replies(),
+        compensation=compensation,
+        replies=_replies(compensation.decision),
     )
 
 
-def _replies() -> Replies:
-    """The late-delivery apology with a 10-yuan coupon, for Shanghai, Taipei and London."""
+def _compensation(order: Order) -> Compensation:
+    """The parcel arrives 3 days late: what the shop standard offers.
+
+    Then what loosening its 30-day customer cap would have cost over 400 synthetic incidents.
+    """
+    shop = compensation_policy("shop_standard")
+    late = LateDelivery(
+        id="INC-20261118-7",
+        occurred_at=datetime(2026, 11, 18, 9, 30, tzinfo=SHANGHAI),
+        days_late=3,
+        fault="carrier",
+        order=OrderSnapshot.from_order(order),
+        customer=CustomerSnapshot(
+            id=order.customer.id,
+            tier=order.customer.tier,
+            received={30: Received(amount=_cny("0.00"), count=0)},
+        ),
+    )
+    decision = decide(
+        shop,
+        late,
+        agent=Agent(id="chat-bot", role="bot"),
+        now=datetime(2026, 11, 18, 9, 31, tzinfo=SHANGHAI),
+    )
+    data = shop.model_dump(mode="json")
+    data["version"] = "2026.2-no-customer-cap"
+    data["caps"] = [cap for cap in data["caps"] if cap["id"] != "customer_30d"]
+    looser = compensation_policy(data)
+    size = 400
+    comparison = compare(shop, looser, sample_incidents(size, seed=2026))
+    return Compensation(decision, comparison, size)
+
+
+def _replies(decision: Decision) -> Replies:
+    """The late-delivery apology with the decided coupon, for Shanghai, Taipei and London."""
     apology = builtin_templates()["late_delivery_apology"]
-    context = {"order_id": "SO-20261111-0042", "days_late": 3, "coupon": _cny("10.00")}
+    context = {"order_id": "SO-20261111-0042", "days_late": 3, "coupon": decision.offers[0].value}
     return Replies(
         tuple(render(apology, context, locale=tag) for tag in ("zh-CN", "zh-TW", "en-GB"))
     )

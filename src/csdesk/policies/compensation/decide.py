@@ -257,7 +257,7 @@ class Decision:
         trace: Every step, with the numbers it used.
         idempotency_key: From the incident's id: deciding again gives the same key, and
             `grant` spends under it once.
-        input_hash: SHA-256 of the incident and the agent.
+        input_hash: SHA-256 of the incident and the agent (a property, computed when read).
         charges: What `grant` will move in the budget store (budget pools, per-kind daily caps).
     """
 
@@ -273,7 +273,6 @@ class Decision:
     policy_id: str
     policy_version: str
     policy_hash: str
-    input_hash: str
     idempotency_key: str
     decided_at: datetime
     agent: Agent
@@ -281,6 +280,13 @@ class Decision:
     day: str
     charges: tuple[Charge, ...] = ()
     capped: bool = False
+    inputs: tuple[Any, Agent] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def input_hash(self) -> str:
+        """SHA-256 of the incident (its canonical JSON) and the agent; computed when asked."""
+        assert self.inputs is not None
+        return _input_hash(*self.inputs)
 
     @property
     def total(self) -> Money:
@@ -490,17 +496,20 @@ class _Pipeline:
         applies: frozenset[Instrument] | None = None,
     ) -> list[Offer]:
         """Shrink or drop offers (those ``applies`` to) so their total fits ``allowance``."""
-        concerned = [o for o in offers if applies is None or o.instrument in applies]
-        before = sum((o.value for o in concerned), self.zero)
+        if applies is None:
+            before = _total(offers, self.zero)
+        else:
+            before = _total([o for o in offers if o.instrument in applies], self.zero)
         if before <= allowance:
+            left = allowance if allowance > self.zero else self.zero
             self.step(
                 stage,
                 f"{stage}.ok",
-                f"{name}: {detail}; {before} offered fits {max(allowance, self.zero)} left",
+                f"{name}: {detail}; {before} offered fits {left} left",
                 name=name,
                 detail=detail,
                 before=before,
-                left=max(allowance, self.zero),
+                left=left,
             )
             return offers
         self.capped = True
@@ -575,6 +584,15 @@ class _Pipeline:
 
     def usage(self, pool: str, period: str) -> Usage:
         return self.store.usage(pool, period) if self.store is not None else Usage()
+
+
+def _total(offers: list[Offer], zero: Money) -> Money:
+    if len(offers) == 1:
+        return offers[0].value
+    total = zero
+    for offer in offers:
+        total = total + offer.value
+    return total
 
 
 def _replace(offer: Offer, **changes: Any) -> Offer:
@@ -717,7 +735,7 @@ def decide(
         "policy_id": policy.id,
         "policy_version": policy.version,
         "policy_hash": policy.policy_hash,
-        "input_hash": _input_hash(incident, agent),
+        "inputs": (incident, agent),
         "idempotency_key": _key(incident.id),
         "decided_at": when,
         "agent": agent,
@@ -839,7 +857,7 @@ def decide(
         status = Status.NEEDS_APPROVAL
     else:
         status = Status.AUTO_APPROVED
-    total = sum((o.value for o in offers), run.zero)
+    total = _total(offers, run.zero)
     run.step(
         "result",
         f"result.{status.value}",
@@ -890,7 +908,7 @@ def _caps(
                 "ROUND_DOWN"
             )
             if cap.max_amount is not None:
-                limit = min(limit, Money(cap.max_amount, policy.currency).quantize())
+                limit = min(limit, policy.money(cap.max_amount))
             already = order.already_compensated
             detail = (
                 f"at most {_num(cap.max_share * 100)}% of {order.paid_total} paid = {limit}, "
@@ -910,7 +928,7 @@ def _caps(
             if cap.max_count is not None:
                 offers = run.count_cap(offers, cap.id, detail_base, window.count, cap.max_count)
             if offers and cap.max_amount is not None:
-                limit = Money(cap.max_amount, policy.currency).quantize()
+                limit = policy.money(cap.max_amount)
                 detail = f"{detail_base}: at most {limit}, {window.amount.quantize()} received"
                 offers = run.fit(offers, limit - window.amount, "caps", cap.id, detail)
         elif incident.kind in cap.kinds:
@@ -920,8 +938,8 @@ def _caps(
             if cap.max_count is not None:
                 offers = run.count_cap(offers, cap.id, detail_base, used.count, cap.max_count)
             if offers and cap.max_amount is not None:
-                limit = Money(cap.max_amount, policy.currency).quantize()
-                used_money = Money(used.amount, policy.currency).quantize()
+                limit = policy.money(cap.max_amount)
+                used_money = policy.money(used.amount)
                 detail = f"{detail_base}: at most {limit}, {used_money} given"
                 offers = run.fit(offers, limit - used_money, "caps", cap.id, detail)
             if offers:
@@ -929,7 +947,7 @@ def _caps(
                     Charge(
                         pool,
                         day,
-                        sum((o.value for o in offers), run.zero).amount,
+                        _total(offers, run.zero).amount,
                         limit_amount=cap.max_amount,
                         limit_count=cap.max_count,
                     )
@@ -946,8 +964,8 @@ def _budgets(
         applies = frozenset(budget.instruments) if budget.instruments else None
         pool = f"budget:{budget.id}"
         period = period_key(budget.period, local)
-        used = Money(run.usage(pool, period).amount, policy.currency).quantize()
-        limit = Money(budget.amount, policy.currency).quantize()
+        used = policy.money(run.usage(pool, period).amount)
+        limit = policy.money(budget.amount)
         detail = f"{budget.period} budget {period}: {limit}, {used} spent"
         if record:
             offers = run.fit(offers, limit - used, "budget", budget.id, detail, applies)
@@ -1044,15 +1062,11 @@ def _abuse(
 def _authority(run: _Pipeline, offers: list[Offer], day: str) -> Role | None:
     policy, agent = run.policy, run.agent
     biggest = max(o.value for o in offers)
-    total = sum((o.value for o in offers), run.zero)
+    total = _total(offers, run.zero)
     tier = _tier(policy, agent.role)
-    per_offer = Money(tier.max_per_offer, policy.currency).quantize() if tier else run.zero
-    per_day = (
-        Money(tier.max_per_day, policy.currency).quantize()
-        if tier and tier.max_per_day is not None
-        else None
-    )
-    used = Money(run.usage(f"agent:{agent.id}", day).amount, policy.currency).quantize()
+    per_offer = policy.money(tier.max_per_offer) if tier else run.zero
+    per_day = policy.money(tier.max_per_day) if tier and tier.max_per_day is not None else None
+    used = policy.money(run.usage(f"agent:{agent.id}", day).amount)
     within_offer = biggest <= per_offer
     within_day = per_day is None or used + total <= per_day
     limits = f"{agent.role.value} may grant {per_offer} per offer" + (

@@ -803,6 +803,21 @@ class CompensationPolicy(Policy):
         return tuple(sorted(self.authority, key=lambda tier: tier.role.rank))
 
     @cached_property
+    def money_cache(self) -> dict[Decimal, Money]:
+        """Amounts already turned into `Money` by `money`."""
+        return {}
+
+    def money(self, value: Decimal) -> Money:
+        """``value`` in the policy's currency, quantized to its minor unit (cached)."""
+        cache = self.money_cache
+        found = cache.get(value)
+        if found is None:
+            found = Money(value, self.currency).quantize(self.rounding)
+            if len(cache) < 4096:
+                cache[value] = found
+        return found
+
+    @cached_property
     def customer_windows(self) -> frozenset[int]:
         """The rolling windows (days) this policy reads from customer snapshots."""
         windows = {cap.window_days for cap in self.caps if cap.window_days is not None}
