@@ -36,7 +36,11 @@ The tree::
     │   └── CorruptStateError                      corrupt_state
     ├── ConcurrencyConflictError (RuntimeError)    concurrency_conflict
     ├── BudgetExceededError (RuntimeError)         budget_exceeded
-    └── ApprovalRequiredError (PermissionError)    approval_required
+    ├── ApprovalRequiredError (PermissionError)    approval_required
+    ├── IntegrationError (RuntimeError)            integration_error
+    │   ├── RemoteRejectedError                    remote_rejected
+    │   └── RemoteUnavailableError                 remote_unavailable
+    └── WebhookSignatureError (ValueError)         webhook_signature
 
 Examples:
     >>> from csdesk import Money
@@ -73,6 +77,7 @@ __all__ = [
     "InvalidAmountError",
     "InvalidInputError",
     "InvalidOrderError",
+    "IntegrationError",
     "InvalidTransitionError",
     "LedgerError",
     "MoneyError",
@@ -82,12 +87,15 @@ __all__ = [
     "PolicyError",
     "PrecisionError",
     "QuantityError",
+    "RemoteRejectedError",
+    "RemoteUnavailableError",
     "TemplateError",
     "TemplateSecurityError",
     "TransitionRejectedError",
     "UnknownCurrencyError",
     "UnknownLocaleError",
     "UnknownPresetError",
+    "WebhookSignatureError",
     "WorkflowError",
     "all_error_classes",
 ]
@@ -655,6 +663,90 @@ class ApprovalRequiredError(CsdeskError, PermissionError):
         )
         self.required_role = required_role
         self.given_role = given_role
+
+
+class IntegrationError(CsdeskError, RuntimeError):
+    """A call to another system (the shop's API, a webhook subscriber) did not succeed.
+
+    Attributes:
+        method: The HTTP method, when the call was HTTP.
+        url: The URL called (without credentials).
+    """
+
+    code = "integration_error"
+
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+
+
+class RemoteRejectedError(IntegrationError):
+    """The remote system answered with a client error (4xx other than 429): retrying is useless.
+
+    Attributes:
+        status: The HTTP status.
+        remote_code: The error code in the answer's JSON body, when it had one.
+        detail: What the server said (its ``message``, or the start of the body).
+    """
+
+    code = "remote_rejected"
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        *,
+        remote_code: str | None = None,
+        detail: str = "",
+    ) -> None:
+        said = f" ({remote_code})" if remote_code else ""
+        super().__init__(
+            f"{method} {url} was refused with HTTP {status}{said}: {detail or 'no detail'}",
+            method=method,
+            url=url,
+        )
+        self.status = status
+        self.remote_code = remote_code
+        self.detail = detail
+
+
+class RemoteUnavailableError(IntegrationError):
+    """The remote system could not be reached or kept failing (5xx, 429, timeouts) after retries.
+
+    The request may or may not have taken effect; repeat it with the same idempotency key.
+
+    Attributes:
+        attempts: How many attempts were made.
+        last: What the last attempt saw (``HTTP 503``, ``ReadTimeout``…).
+    """
+
+    code = "remote_unavailable"
+
+    def __init__(self, method: str, url: str, *, attempts: int, last: str) -> None:
+        super().__init__(
+            f"{method} {url} failed {attempts} time(s), the last with {last}; it may have taken "
+            "effect: repeat it with the same idempotency key",
+            method=method,
+            url=url,
+        )
+        self.attempts = attempts
+        self.last = last
+
+
+class WebhookSignatureError(CsdeskError, ValueError):
+    """A webhook's signature header is missing, malformed, wrong or too old.
+
+    Attributes:
+        reason: ``missing``, ``malformed``, ``mismatch`` or ``stale``.
+    """
+
+    code = "webhook_signature"
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def all_error_classes() -> list[type[CsdeskError]]:

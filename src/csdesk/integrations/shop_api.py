@@ -1,0 +1,427 @@
+"""A client for the shop's REST API: fetch orders, create refunds once, read their status.
+
+The contract a shop exposes (documented on the "Refund a batch" page; `csdesk.testing.shop_server`
+implements it for tests). `POST /refunds` takes a `RefundRequest` and an ``Idempotency-Key``
+header:
+
+| call | answer |
+|---|---|
+| `GET /orders/{id}` | the order in csdesk's schema (`csdesk.models.Order` as JSON); 404 |
+| `POST /refunds` | 201 and the refund; a repeat: 200, the same refund (see below) |
+| `GET /refunds/{id}` | the refund |
+| `GET /refunds?idempotency_key=K` | the refund created with that key; 404 |
+
+A repeat of the same body with the same key answers 200 with the first refund and the header
+``Idempotent-Replayed: true``; the key with another body, 409; a refund past what is refundable,
+422. Errors are JSON: ``{"code": "over_refund", "message": "…"}``. Every request carries
+``Authorization: Bearer <token>``.
+
+`ShopClient` (sync) and `AsyncShopClient` (asyncio) share one behaviour: timeouts on every call;
+retries with exponential backoff and full jitter on connection errors, timeouts, 429 (honouring
+``Retry-After``) and 5xx, never on another 4xx; the same ``Idempotency-Key`` on every retry of one
+refund, so a timeout after the server committed costs nothing; the bearer token read from
+``CSDESK_SHOP_TOKEN`` (or given), never logged and never shown in ``repr``; typed errors
+(`csdesk.errors.RemoteRejectedError`, `csdesk.errors.RemoteUnavailableError`) that say what the
+server answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+from pydantic import AwareDatetime, ConfigDict, Field
+
+from csdesk._model import CsdeskModel
+from csdesk.errors import InvalidInputError, RemoteRejectedError, RemoteUnavailableError
+from csdesk.models import Order
+from csdesk.money import Money
+from csdesk.policies.refunds import RefundReason
+
+__all__ = [
+    "TOKEN_ENV",
+    "AsyncShopClient",
+    "RefundRequest",
+    "RemoteRefund",
+    "RetryPolicy",
+    "ShopClient",
+]
+
+TOKEN_ENV = "CSDESK_SHOP_TOKEN"
+"""The environment variable the clients read the bearer token from."""
+
+log = logging.getLogger("csdesk.integrations.shop_api")
+
+
+class RefundRequest(CsdeskModel):
+    """The body of ``POST /refunds``.
+
+    Attributes:
+        order_id: The order refunded.
+        amount: The total to refund (the quote's total).
+        reason: Why (`csdesk.policies.refunds.RefundReason`).
+        lines: Units refunded per line id; empty for an amount-only (goodwill) refund.
+        note: Free text for the shop's records.
+    """
+
+    order_id: str = Field(min_length=1, max_length=128)
+    amount: Money
+    reason: RefundReason
+    lines: dict[str, int] = Field(default_factory=dict)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class RemoteRefund(CsdeskModel):
+    """A refund as the shop's API reports it. Unknown fields in the answer are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    order_id: str
+    amount: Money
+    reason: str
+    status: Literal["processing", "succeeded", "failed"]
+    idempotency_key: str
+    created_at: AwareDatetime
+    lines: dict[str, int] = Field(default_factory=dict)
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    Attributes:
+        attempts: Attempts in all, the first included.
+        base: The first backoff's ceiling, in seconds; it doubles on every retry.
+        cap: The largest backoff, in seconds.
+        max_retry_after: The longest ``Retry-After`` honoured; a longer one counts as this.
+        timeout: Seconds for each attempt (connect, read, write, pool).
+    """
+
+    attempts: int = 5
+    base: float = 0.2
+    cap: float = 5.0
+    max_retry_after: float = 30.0
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.base < 0 or self.cap < 0 or self.timeout <= 0:
+            raise InvalidInputError(
+                "RetryPolicy: attempts must be at least 1, base and cap not negative, timeout "
+                "positive"
+            )
+
+    def delay(self, retry: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait before retry number ``retry`` (1 for the first retry).
+
+        ``Retry-After`` wins when the server sent one; otherwise full jitter: a uniform draw
+        between 0 and ``min(cap, base × 2^(retry-1))``.
+        """
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        return rng.uniform(0, min(self.cap, self.base * 2 ** (retry - 1)))
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _rejected(method: str, url: str, response: httpx.Response) -> RemoteRejectedError:
+    code, detail = None, ""
+    try:
+        body = response.json()
+    except ValueError:
+        detail = response.text[:200]
+    else:
+        if isinstance(body, Mapping):
+            code = str(body["code"]) if "code" in body else None
+            detail = str(body.get("message", ""))[:500]
+    return RemoteRejectedError(method, url, response.status_code, remote_code=code, detail=detail)
+
+
+def _retryable(response: httpx.Response) -> bool:
+    return response.status_code == 429 or response.status_code >= 500
+
+
+def _token(token: str | None) -> str | None:
+    value = token if token is not None else os.environ.get(TOKEN_ENV)
+    return value or None
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    headers = {"Accept": "application/json", "User-Agent": "csdesk"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _refund_from(response: httpx.Response) -> RemoteRefund:
+    data = response.json()
+    if response.headers.get("Idempotent-Replayed", "").lower() == "true":
+        data = {**data, "replayed": True}
+    return RemoteRefund.model_validate(data)
+
+
+class _Base:
+    def __init__(self, base_url: str, token: str | None, retry: RetryPolicy, seed: int | None):
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry
+        self._token = _token(token)
+        self._rng = random.Random(seed)
+
+    def __repr__(self) -> str:
+        shown = "***" if self._token else None
+        return f"{type(self).__name__}(base_url={self.base_url!r}, token={shown})"
+
+    def _gave_up(self, method: str, path: str, attempts: int, last: str) -> RemoteUnavailableError:
+        return RemoteUnavailableError(method, self.base_url + path, attempts=attempts, last=last)
+
+    def _note(self, method: str, path: str, attempt: int, last: str, wait: float) -> None:
+        log.warning(
+            "%s %s: attempt %d saw %s; retrying in %.2f s", method, path, attempt, last, wait
+        )
+
+
+class ShopClient(_Base):
+    """The shop API over a blocking ``httpx.Client``. Use it as a context manager.
+
+    Args:
+        base_url: The API's root, e.g. ``https://shop.example/api``.
+        token: The bearer token; by default read from ``CSDESK_SHOP_TOKEN``.
+        retry: The `RetryPolicy`.
+        transport: An ``httpx`` transport (for tests); the default opens real connections.
+        seed: Seeds the jitter (for reproducible tests).
+        sleep: What waits between retries (``time.sleep``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        seed: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(base_url, token, retry or RetryPolicy(), seed)
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=_headers(self._token),
+            timeout=self.retry.timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._http.close()
+
+    def __enter__(self) -> ShopClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        last = ""
+        for attempt in range(1, self.retry.attempts + 1):
+            hint = None
+            try:
+                response = self._http.request(
+                    method, path, json=body, headers=headers, params=params
+                )
+            except httpx.TransportError as error:
+                last = type(error).__name__
+            else:
+                if response.status_code < 400:
+                    return response
+                if not _retryable(response):
+                    raise _rejected(method, self.base_url + path, response)
+                last, hint = f"HTTP {response.status_code}", _retry_after(response)
+            if attempt == self.retry.attempts:
+                break
+            wait = self.retry.delay(attempt, hint, self._rng)
+            self._note(method, path, attempt, last, wait)
+            self._sleep(wait)
+        raise self._gave_up(method, path, self.retry.attempts, last)
+
+    def get_order(self, order_id: str) -> Order:
+        """``GET /orders/{id}``: the order in csdesk's schema.
+
+        Raises:
+            RemoteRejectedError: 404 and other client errors.
+            RemoteUnavailableError: the API could not be reached through every retry.
+        """
+        return Order.model_validate(self._request("GET", f"/orders/{order_id}").json())
+
+    def create_refund(self, request: RefundRequest, *, idempotency_key: str) -> RemoteRefund:
+        """``POST /refunds`` with ``Idempotency-Key``: the same key on every retry.
+
+        Raises:
+            RemoteRejectedError: the server refused it (over-refund, key reused, bad order).
+            RemoteUnavailableError: no answer through every retry; it may have been created:
+                call again with the same key.
+        """
+        response = self._request(
+            "POST",
+            "/refunds",
+            body=request.model_dump(mode="json"),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return _refund_from(response)
+
+    def get_refund(self, refund_id: str) -> RemoteRefund:
+        """``GET /refunds/{id}``."""
+        return _refund_from(self._request("GET", f"/refunds/{refund_id}"))
+
+    def find_refund(self, idempotency_key: str) -> RemoteRefund | None:
+        """``GET /refunds?idempotency_key=K``: the refund made with that key, or ``None``."""
+        try:
+            response = self._request(
+                "GET", "/refunds", params={"idempotency_key": idempotency_key}
+            )
+        except RemoteRejectedError as error:
+            if error.status == 404:
+                return None
+            raise
+        return _refund_from(response)
+
+
+class AsyncShopClient(_Base):
+    """The shop API over ``httpx.AsyncClient``, for many requests at once (see `ShopClient`).
+
+    Args:
+        limits: Connection-pool limits; raise ``max_connections`` with the concurrency.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        seed: int | None = None,
+        limits: httpx.Limits | None = None,
+    ) -> None:
+        super().__init__(base_url, token, retry or RetryPolicy(), seed)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=_headers(self._token),
+            timeout=self.retry.timeout,
+            transport=transport,
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=100),
+        )
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncShopClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        last = ""
+        for attempt in range(1, self.retry.attempts + 1):
+            hint = None
+            try:
+                response = await self._http.request(
+                    method, path, json=body, headers=headers, params=params
+                )
+            except httpx.TransportError as error:
+                last = type(error).__name__
+            else:
+                if response.status_code < 400:
+                    return response
+                if not _retryable(response):
+                    raise _rejected(method, self.base_url + path, response)
+                last, hint = f"HTTP {response.status_code}", _retry_after(response)
+            if attempt == self.retry.attempts:
+                break
+            wait = self.retry.delay(attempt, hint, self._rng)
+            self._note(method, path, attempt, last, wait)
+            await asyncio.sleep(wait)
+        raise self._gave_up(method, path, self.retry.attempts, last)
+
+    async def get_order(self, order_id: str) -> Order:
+        """``GET /orders/{id}``."""
+        return Order.model_validate((await self._request("GET", f"/orders/{order_id}")).json())
+
+    async def create_refund(self, request: RefundRequest, *, idempotency_key: str) -> RemoteRefund:
+        """``POST /refunds`` with ``Idempotency-Key``: the same key on every retry."""
+        response = await self._request(
+            "POST",
+            "/refunds",
+            body=request.model_dump(mode="json"),
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        return _refund_from(response)
+
+    async def get_refund(self, refund_id: str) -> RemoteRefund:
+        """``GET /refunds/{id}``."""
+        return _refund_from(await self._request("GET", f"/refunds/{refund_id}"))
+
+    async def find_refund(self, idempotency_key: str) -> RemoteRefund | None:
+        """``GET /refunds?idempotency_key=K``: the refund made with that key, or ``None``."""
+        try:
+            response = await self._request(
+                "GET", "/refunds", params={"idempotency_key": idempotency_key}
+            )
+        except RemoteRejectedError as error:
+            if error.status == 404:
+                return None
+            raise
+        return _refund_from(response)

@@ -1,0 +1,359 @@
+"""A real shop API for tests: Starlette on uvicorn, SQLite behind it, faults on demand.
+
+It implements the contract `csdesk.integrations.shop_api` documents — orders in csdesk's schema,
+refunds created once per ``Idempotency-Key`` (a repeat of the same body answers with the first
+refund, another body with 409), over-refunds refused with 422 — and injects the failures a refund
+script must survive: 500s, 429 with ``Retry-After``, slow answers, a timeout *after* the refund was
+committed, and connections dropped before or after the commit.
+
+Needs the ``testing`` extra (``pip install 'csdesk[testing]'``). Use `serve` in a test::
+
+    backend = ShopBackend(tmp_path / "shop.db")
+    backend.add_order(order)
+    with serve(create_app(backend, token="t")) as base_url:
+        ...
+
+Every fault is chosen per request from a seeded RNG, so a failing run can be replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from csdesk.models import Order
+from csdesk.money import Money
+
+__all__ = ["FAULT_KINDS", "Faults", "ShopBackend", "create_app", "serve"]
+
+FAULT_KINDS = (
+    "error_500",
+    "rate_limit",
+    "slow",
+    "timeout_after_commit",
+    "drop_before",
+    "drop_after",
+)
+"""The faults `Faults` can inject."""
+
+
+@dataclass
+class Faults:
+    """Which faults to inject, how often, and how they behave.
+
+    Attributes:
+        rate: The share of requests (0 to 1) that get a fault.
+        kinds: The faults to choose from, uniformly.
+        seed: Seeds the choice.
+        retry_after: The ``Retry-After`` of a 429, in seconds.
+        slow_seconds: How long a slow answer takes.
+        hang_seconds: How long the server sits on a committed refund before answering (set it
+            above the client's timeout).
+        paths: Which requests may fail: ``"refunds"`` (POST /refunds), ``"orders"`` (GET).
+    """
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int = 0
+    retry_after: int = 1
+    slow_seconds: float = 0.2
+    hang_seconds: float = 1.5
+    paths: tuple[str, ...] = ("refunds", "orders")
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.kinds) - set(FAULT_KINDS)
+        if unknown or not 0 <= self.rate <= 1:
+            raise ValueError(f"faults: rate in [0, 1], kinds among {FAULT_KINDS}; got {unknown}")
+        self._rng = random.Random(self.seed)
+
+    def pick(self, path: str) -> str | None:
+        """The fault for this request, or ``None``."""
+        if path not in self.paths or self._rng.random() >= self.rate:
+            return None
+        return self._rng.choice(self.kinds)
+
+
+class ShopBackend:
+    """The shop's data: orders and refunds in SQLite, refunds deduplicated by idempotency key."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, data TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS refunds (
+                id TEXT PRIMARY KEY,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                body_hash TEXT NOT NULL,
+                order_id TEXT NOT NULL,
+                minor INTEGER NOT NULL CHECK (minor > 0),
+                currency TEXT NOT NULL,
+                data TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS refunds_by_order ON refunds (order_id);
+            """
+        )
+        self._lock = threading.Lock()
+        self.stats: Counter[str] = Counter()
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def add_order(self, order: Order) -> None:
+        """Store (or replace) an order."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO orders (id, data) VALUES (?, ?)",
+                (order.id, order.model_dump_json()),
+            )
+
+    def add_orders(self, orders: list[Order]) -> None:
+        """Store many orders in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO orders (id, data) VALUES (?, ?)",
+                [(order.id, order.model_dump_json()) for order in orders],
+            )
+            self._db.execute("COMMIT")
+
+    def order_json(self, order_id: str) -> str | None:
+        """The stored order's JSON."""
+        row = self._db.execute("SELECT data FROM orders WHERE id = ?", (order_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def refunds(self) -> list[dict[str, Any]]:
+        """Every refund, as the API returns them."""
+        rows = self._db.execute("SELECT data FROM refunds ORDER BY rowid").fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def refund(self, refund_id: str | None = None, key: str | None = None) -> dict[str, Any] | None:
+        """One refund by id or by idempotency key."""
+        column, value = ("id", refund_id) if refund_id is not None else ("idempotency_key", key)
+        row = self._db.execute(f"SELECT data FROM refunds WHERE {column} = ?", (value,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def create_refund(self, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], bool]:
+        """Create a refund once per key: ``(status, payload, replayed)``."""
+        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = self._create(key, digest, body)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return result
+
+    def _create(self, key: str, digest: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], bool]:
+        found = self._db.execute(
+            "SELECT body_hash, data FROM refunds WHERE idempotency_key = ?", (key,)
+        ).fetchone()
+        if found is not None:
+            if found[0] != digest:
+                return 409, _error("idempotency_conflict", f"key {key!r} was used for another request"), False
+            self.stats["replayed"] += 1
+            return 200, json.loads(found[1]), True
+        order_id = body.get("order_id")
+        try:
+            amount = Money.from_dict(body["amount"])
+            minor = amount.minor_units
+        except Exception as error:
+            return 422, _error("invalid_input", f"amount: {error}"), False
+        if minor <= 0:
+            return 422, _error("invalid_input", "amount must be positive"), False
+        stored = self.order_json(str(order_id))
+        if stored is None:
+            return 404, _error("not_found", f"no order {order_id!r}"), False
+        order = json.loads(stored)
+        if amount.currency != order["currency"]:
+            return 422, _error("currency_mismatch", f"order is in {order['currency']}"), False
+        captured = sum(Money.from_dict(p["captured"]).minor_units for p in order["payments"])
+        (done,) = self._db.execute(
+            "SELECT COALESCE(SUM(minor), 0) FROM refunds WHERE order_id = ?", (order_id,)
+        ).fetchone()
+        if done + minor > captured:
+            left = Money.from_minor(captured - done, amount.currency)
+            return 422, _error("over_refund", f"{left} is refundable on order {order_id}"), False
+        refund = {
+            "id": f"RF-{uuid.uuid4().hex[:12]}",
+            "order_id": order_id,
+            "amount": amount.to_dict(),
+            "reason": body.get("reason", ""),
+            "lines": body.get("lines") or {},
+            "status": "succeeded",
+            "idempotency_key": key,
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        self._db.execute(
+            "INSERT INTO refunds (id, idempotency_key, body_hash, order_id, minor, currency, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (refund["id"], key, digest, order_id, minor, amount.currency, json.dumps(refund)),
+        )
+        self.stats["created"] += 1
+        return 201, refund, False
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"code": code, "message": message}
+
+
+class _Dropped(Response):
+    """Promise a body and send a fraction of it: the client sees the connection drop."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"id": "RF-', "more_body": False})
+
+
+def create_app(backend: ShopBackend, *, token: str | None = None, faults: Faults | None = None) -> Starlette:
+    """The Starlette app serving ``backend``; requests need ``Bearer token`` when one is given."""
+    state = {"faults": faults or Faults()}
+
+    def authorised(request: Request) -> bool:
+        return token is None or request.headers.get("authorization") == f"Bearer {token}"
+
+    def denied() -> JSONResponse:
+        return JSONResponse(_error("unauthorised", "a valid bearer token is required"), 401)
+
+    async def fault(kind: str | None) -> Response | None:
+        if kind is not None:
+            backend.stats[f"fault:{kind}"] += 1
+        if kind == "error_500":
+            return JSONResponse(_error("internal", "injected 500"), 500)
+        if kind == "rate_limit":
+            retry_after = str(state["faults"].retry_after)
+            return JSONResponse(_error("rate_limited", "slow down"), 429, {"Retry-After": retry_after})
+        if kind == "slow":
+            await asyncio.sleep(state["faults"].slow_seconds)
+        if kind == "drop_before":
+            return _Dropped()
+        return None
+
+    async def get_order(request: Request) -> Response:
+        if not authorised(request):
+            return denied()
+        backend.stats["get_order"] += 1
+        early = await fault(state["faults"].pick("orders"))
+        if early is not None:
+            return early
+        stored = backend.order_json(request.path_params["order_id"])
+        if stored is None:
+            return JSONResponse(_error("not_found", "no such order"), 404)
+        return Response(stored, media_type="application/json")
+
+    async def post_refund(request: Request) -> Response:
+        if not authorised(request):
+            return denied()
+        backend.stats["post_refund"] += 1
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return JSONResponse(_error("invalid_input", "Idempotency-Key header is required"), 400)
+        kind = state["faults"].pick("refunds")
+        early = await fault(kind)
+        if early is not None:
+            return early
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse(_error("invalid_input", "body is not JSON"), 400)
+        status, payload, replayed = backend.create_refund(key, body)
+        if kind == "timeout_after_commit":
+            await asyncio.sleep(state["faults"].hang_seconds)
+        if kind == "drop_after":
+            return _Dropped()
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return JSONResponse(payload, status, headers)
+
+    async def get_refund(request: Request) -> Response:
+        if not authorised(request):
+            return denied()
+        found = backend.refund(refund_id=request.path_params["refund_id"])
+        if found is None:
+            return JSONResponse(_error("not_found", "no such refund"), 404)
+        return JSONResponse(found)
+
+    async def find_refund(request: Request) -> Response:
+        if not authorised(request):
+            return denied()
+        found = backend.refund(key=request.query_params.get("idempotency_key", ""))
+        if found is None:
+            return JSONResponse(_error("not_found", "no refund with that key"), 404)
+        return JSONResponse(found)
+
+    async def set_faults(request: Request) -> Response:
+        data = await request.json()
+        state["faults"] = Faults(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        return JSONResponse({"ok": True})
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(dict(backend.stats))
+
+    return Starlette(
+        routes=[
+            Route("/orders/{order_id}", get_order, methods=["GET"]),
+            Route("/refunds", post_refund, methods=["POST"]),
+            Route("/refunds", find_refund, methods=["GET"]),
+            Route("/refunds/{refund_id}", get_refund, methods=["GET"]),
+            Route("/_control/faults", set_faults, methods=["POST"]),
+            Route("/_control/stats", stats, methods=["GET"]),
+        ]
+    )
+
+
+@contextmanager
+def serve(app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a background thread; yield its base URL; stop it after."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="critical",
+        access_log=False,
+        lifespan="off",
+        http="h11",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="csdesk-shop-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test shop server did not start")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
