@@ -11,6 +11,8 @@ Examples:
     Money('0.3', 'CNY')
 """
 
+import logging
+
 from csdesk._model import require_aware
 from csdesk._version import __version__
 from csdesk.errors import (
@@ -133,3 +135,6 @@ __all__ = [
     "require_aware",
     "sum_money",
 ]
+
+# A library logs, the host decides where logs go (nothing is printed unless it configures logging).
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -314,9 +314,7 @@ class ShopClient(_Base):
     def find_refund(self, idempotency_key: str) -> RemoteRefund | None:
         """``GET /refunds?idempotency_key=K``: the refund made with that key, or ``None``."""
         try:
-            response = self._request(
-                "GET", "/refunds", params={"idempotency_key": idempotency_key}
-            )
+            response = self._request("GET", "/refunds", params={"idempotency_key": idempotency_key})
         except RemoteRejectedError as error:
             if error.status == 404:
                 return None

@@ -7,6 +7,7 @@ Progress and chatter go to stderr; results go to stdout, as tables for people or
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -50,6 +51,7 @@ from csdesk.scripts.demo import (
     Support,
     run_demo,
 )
+from csdesk.scripts.refunds import refunds
 
 __all__ = ["cli", "main"]
 
@@ -58,8 +60,17 @@ LOCALE = "zh-CN"
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="csdesk")
-def cli() -> None:
-    """Customer-service rules for shop back ends: refunds, returns, complaints, SLAs."""
+@click.option("-v", "--verbose", is_flag=True, help="Log retries and other warnings to stderr.")
+def cli(verbose: bool) -> None:
+    """Customer-service rules for shop back ends: refunds, returns, complaints, SLAs.
+
+    Results go to stdout (tables, or JSON with --json); progress and logs go to stderr.
+    """
+    if verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        logging.getLogger("csdesk").addHandler(handler)
+        logging.getLogger("csdesk").setLevel(logging.INFO)
 
 
 @cli.command()
@@ -234,6 +245,9 @@ def sample_command(count: int, seed: int) -> None:
     """
     for incident in sample_incidents(count, seed=seed):
         click.echo(incident.model_dump_json())
+
+
+cli.add_command(refunds)
 
 
 def _fmt(amount: Money) -> str:

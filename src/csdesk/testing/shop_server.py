@@ -70,6 +70,8 @@ class Faults:
         hang_seconds: How long the server sits on a committed refund before answering (set it
             above the client's timeout).
         paths: Which requests may fail: ``"refunds"`` (POST /refunds), ``"orders"`` (GET).
+        latency: Seconds every ``POST /refunds`` takes, fault or not (a payment gateway's
+            round trip).
     """
 
     rate: float = 0.0
@@ -79,6 +81,7 @@ class Faults:
     slow_seconds: float = 0.2
     hang_seconds: float = 1.5
     paths: tuple[str, ...] = ("refunds", "orders")
+    latency: float = 0.0
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -169,13 +172,19 @@ class ShopBackend:
             self._db.execute("COMMIT")
         return result
 
-    def _create(self, key: str, digest: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], bool]:
+    def _create(
+        self, key: str, digest: str, body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any], bool]:
         found = self._db.execute(
             "SELECT body_hash, data FROM refunds WHERE idempotency_key = ?", (key,)
         ).fetchone()
         if found is not None:
             if found[0] != digest:
-                return 409, _error("idempotency_conflict", f"key {key!r} was used for another request"), False
+                return (
+                    409,
+                    _error("idempotency_conflict", f"key {key!r} was used for another request"),
+                    False,
+                )
             self.stats["replayed"] += 1
             return 200, json.loads(found[1]), True
         order_id = body.get("order_id")
@@ -236,7 +245,9 @@ class _Dropped(Response):
         await send({"type": "http.response.body", "body": b'{"id": "RF-', "more_body": False})
 
 
-def create_app(backend: ShopBackend, *, token: str | None = None, faults: Faults | None = None) -> Starlette:
+def create_app(
+    backend: ShopBackend, *, token: str | None = None, faults: Faults | None = None
+) -> Starlette:
     """The Starlette app serving ``backend``; requests need ``Bearer token`` when one is given."""
     state = {"faults": faults or Faults()}
 
@@ -253,7 +264,9 @@ def create_app(backend: ShopBackend, *, token: str | None = None, faults: Faults
             return JSONResponse(_error("internal", "injected 500"), 500)
         if kind == "rate_limit":
             retry_after = str(state["faults"].retry_after)
-            return JSONResponse(_error("rate_limited", "slow down"), 429, {"Retry-After": retry_after})
+            return JSONResponse(
+                _error("rate_limited", "slow down"), 429, {"Retry-After": retry_after}
+            )
         if kind == "slow":
             await asyncio.sleep(state["faults"].slow_seconds)
         if kind == "drop_before":
@@ -280,6 +293,8 @@ def create_app(backend: ShopBackend, *, token: str | None = None, faults: Faults
         if not key:
             return JSONResponse(_error("invalid_input", "Idempotency-Key header is required"), 400)
         kind = state["faults"].pick("refunds")
+        if state["faults"].latency:
+            await asyncio.sleep(state["faults"].latency)
         early = await fault(kind)
         if early is not None:
             return early
@@ -313,7 +328,10 @@ def create_app(backend: ShopBackend, *, token: str | None = None, faults: Faults
 
     async def set_faults(request: Request) -> Response:
         data = await request.json()
-        state["faults"] = Faults(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        options: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
+        }
+        state["faults"] = Faults(**options)
         return JSONResponse({"ok": True})
 
     async def stats(request: Request) -> Response:
