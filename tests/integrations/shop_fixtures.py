@@ -51,12 +51,14 @@ def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
     backend.close()
 
 
-def batch_csv(path: Path, rows: int, *, orders_count: int = 400, seed: int = 0) -> Path:
+def batch_csv(
+    path: Path, rows: int, *, orders_count: int = 400, seed: int = 0, offset: int = 0
+) -> Path:
     """A CSV batch: amount rows of 1.00–5.00 CNY and one-unit line rows, spread over orders."""
     rng = random.Random(seed)
     lines = ["order_id,lines,amount,currency,reason,key"]
     for index in range(rows):
-        order = f"SO-{index % orders_count}"
+        order = f"SO-{offset + index % orders_count}"
         if rng.random() < 0.25:
             lines.append(f"{order},1:1,,,faulty,")
         else:

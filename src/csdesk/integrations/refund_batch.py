@@ -36,7 +36,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from csdesk._model import CsdeskModel
 from csdesk.errors import (
@@ -77,6 +77,9 @@ class BatchRow(CsdeskModel):
         reason: Why (`csdesk.policies.refunds.RefundReason`).
         key: The idempotency key.
     """
+
+    # Rows are many and their strings unique: pydantic-core's string cache would only fill up.
+    model_config = ConfigDict(frozen=True, extra="forbid", cache_strings=False)
 
     line: int = Field(ge=1)
     order_id: str = Field(min_length=1, max_length=128)

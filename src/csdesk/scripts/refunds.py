@@ -209,8 +209,8 @@ async def _run(
 
 
 def _print_summary(console: Console, summary: BatchSummary) -> None:
-    title = "Dry run: nothing was sent" if summary.dry_run else "Refund batch"
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    console.print("Dry run: nothing was sent" if summary.dry_run else "Refund batch")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("Outcome", no_wrap=True)
     table.add_column("Rows", justify="right")
     table.add_row("would refund" if summary.dry_run else "done", str(summary.done))
