@@ -210,14 +210,17 @@ def test_the_relay_delivers_everything_signed_in_order_per_aggregate(
 def test_a_dead_letter_holds_back_its_aggregate_only(store: SqliteStore, tmp_path: Path) -> None:
     events_for(store, aggregates=3, per=3)
     receiver = Receiver(["k"], always_fail={"SO-1"})
-    with serve(receiver.app()) as url, WebhookRelay(
-        tmp_path / "desk.db",
-        [Subscriber("crm", url + "/hook")],
-        ["k"],
-        max_attempts=3,
-        base=0.005,
-        cap=0.02,
-    ) as relay:
+    with (
+        serve(receiver.app()) as url,
+        WebhookRelay(
+            tmp_path / "desk.db",
+            [Subscriber("crm", url + "/hook")],
+            ["k"],
+            max_attempts=3,
+            base=0.005,
+            cap=0.02,
+        ) as relay,
+    ):
         drain(relay, rounds=10)
         dead = relay.dead_letters()
         assert len(dead) == 1
@@ -235,14 +238,17 @@ def test_a_dead_letter_holds_back_its_aggregate_only(store: SqliteStore, tmp_pat
 def test_a_receiver_with_the_wrong_secret_never_accepts(store: SqliteStore, tmp_path: Path) -> None:
     events_for(store, aggregates=1, per=1)
     receiver = Receiver(["receiver-secret"])
-    with serve(receiver.app()) as url, WebhookRelay(
-        tmp_path / "desk.db",
-        [Subscriber("crm", url + "/hook")],
-        ["sender-secret"],
-        max_attempts=2,
-        base=0.005,
-        cap=0.02,
-    ) as relay:
+    with (
+        serve(receiver.app()) as url,
+        WebhookRelay(
+            tmp_path / "desk.db",
+            [Subscriber("crm", url + "/hook")],
+            ["sender-secret"],
+            max_attempts=2,
+            base=0.005,
+            cap=0.02,
+        ) as relay,
+    ):
         drain(relay, rounds=5)
         assert relay.states() == {"dead": 1}
         assert relay.dead_letters()[0][2] == "HTTP 400"

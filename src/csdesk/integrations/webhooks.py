@@ -182,8 +182,9 @@ CREATE TABLE IF NOT EXISTS webhook_cursor (subscriber TEXT PRIMARY KEY, seq INTE
 
 
 class WebhookRelay:
-    """Deliver a SQLite store's outbox to subscribers, signed, at least once, in order per
-    aggregate.
+    """Deliver a SQLite store's outbox to subscribers: signed, at least once, ordered.
+
+    Order holds per aggregate: an event waits for the ones before it on the same entity.
 
     Args:
         path: The `SqliteStore` file whose ``outbox`` table holds the events.
@@ -373,7 +374,9 @@ class WebhookRelay:
         if subscriber is not None:
             query += " AND subscriber = ?"
             args = (subscriber,)
-        return [tuple(row) for row in self._db.execute(query + " ORDER BY seq", args)]  # type: ignore[misc]
+        return [
+            (str(a), int(b), str(c)) for a, b, c in self._db.execute(query + " ORDER BY seq", args)
+        ]
 
     def requeue(self, subscriber: str, seq: int, *, now: datetime) -> bool:
         """Give a dead-lettered delivery a new round of attempts."""

@@ -1,4 +1,4 @@
-"""The ``csdesk`` console script: ``demo``, ``replies lint``, ``policy simulate`` and ``sample``.
+"""The ``csdesk`` console script: demo, refunds, policy, sla, replies, outbox.
 
 Progress and chatter go to stderr; results go to stdout, as tables for people or as JSON with
 ``--json`` for machines.
@@ -52,6 +52,7 @@ from csdesk.scripts.demo import (
     run_demo,
 )
 from csdesk.scripts.refunds import refunds
+from csdesk.scripts.tools import outbox, render_command, sla
 
 __all__ = ["cli", "main"]
 
@@ -248,6 +249,9 @@ def sample_command(count: int, seed: int) -> None:
 
 
 cli.add_command(refunds)
+cli.add_command(sla)
+cli.add_command(outbox)
+replies.add_command(render_command)
 
 
 def _fmt(amount: Money) -> str:
