@@ -180,3 +180,12 @@ def test_demo_compensation_decision_and_comparison() -> None:
     shown = CliRunner().invoke(cli, ["demo"]).output
     assert "7. Compensation for the late parcel" in shown
     assert "rule late_delivery_coupon matched" in shown
+
+
+def test_demo_ends_with_a_dry_run_batch() -> None:
+    data = json.loads(CliRunner().invoke(cli, ["demo", "--json"]).output)["batch"]
+    assert data["dry_run"] is True
+    assert data["done"] == 3
+    assert data["invalid"] == 2
+    assert sorted(row["line"] for row in data["invalid_rows"]) == [5, 6]
+    assert data["refunded"] == {"CNY": "384.46"}

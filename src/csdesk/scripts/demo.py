@@ -7,13 +7,23 @@ three goes, each share computed with cumulative rounding, which add up to exactl
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from csdesk.errors import TransitionRejectedError
 from csdesk.events import Actor, DomainEvent
+from csdesk.integrations.refund_batch import (
+    BatchSummary,
+    MappingOrders,
+    file_digest,
+    read_rows,
+    run_batch,
+)
 from csdesk.integrations.sqlite_store import RefundDesk, SqliteStore
 from csdesk.ledger import PaymentLedger
 from csdesk.models import (
@@ -58,6 +68,7 @@ from csdesk.workflows import (
 )
 
 __all__ = [
+    "Batch",
     "Compensation",
     "Complaints",
     "DemoResult",
@@ -132,6 +143,14 @@ class Compensation:
 
 
 @dataclass(frozen=True)
+class Batch:
+    """A stock-out refund batch, quoted as a dry run: the CSV and what it would refund."""
+
+    csv: str
+    summary: BatchSummary
+
+
+@dataclass(frozen=True)
 class Replies:
     """The late-delivery apology, rendered for three customers."""
 
@@ -150,6 +169,7 @@ class DemoResult:
     complaints: Complaints
     compensation: Compensation
     replies: Replies
+    batch: Batch
 
     @property
     def refunded(self) -> Money:
@@ -212,7 +232,49 @@ def run_demo() -> DemoResult:
         complaints=_complaints(),
         compensation=compensation,
         replies=_replies(compensation.decision),
+        batch=_batch(order),
     )
+
+
+STOCKOUT_CSV = """order_id,lines,amount,currency,reason,key
+SO-20261111-0042,3:3,,,out_of_stock,
+SO-20261111-0043,2:1,,,out_of_stock,
+SO-20261111-0044,,20.00,CNY,price_adjustment,
+SO-20261111-0045,2:9,,,out_of_stock,
+SO-20261111-0046,,5.00,CNY,goodwill,
+"""
+
+
+def _batch(order: Order) -> Batch:
+    """The socks ran out: refund four orders in one batch, as a dry run on the embedded orders.
+
+    Row 5 asks for 9 thermoses of an order that has 5, and row 6 names an order the shop does not
+    have: both are reported with their line numbers; the rest are quoted with the CN refund policy.
+    """
+    paid_at = datetime(2026, 11, 11, 20, 16, tzinfo=SHANGHAI)
+    orders: dict[str, Order] = {}
+    for number in range(42, 46):
+        copy = order.model_copy(update={"id": f"SO-20261111-{number:04d}"}, deep=True)
+        payment = Payment(
+            id=f"PAY-{number}", method="alipay", captured=copy.total, captured_at=paid_at
+        )
+        fire(OrderWorkflow, copy, "pay", actor=Actor(kind="customer"), now=paid_at,
+             payments=[payment])  # fmt: skip
+        orders[copy.id] = copy
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "stockout.csv"
+        path.write_text(STOCKOUT_CSV, encoding="utf-8")
+        digest, _ = file_digest(path)
+        summary = asyncio.run(
+            run_batch(
+                read_rows(path, namespace=digest[:16]),
+                orders=MappingOrders(orders),
+                policy=refund_policy("cn_default"),
+                now=datetime(2026, 11, 18, 10, 0, tzinfo=SHANGHAI),
+                dry_run=True,
+            )
+        )
+    return Batch(STOCKOUT_CSV, summary)
 
 
 def _compensation(order: Order) -> Compensation:

@@ -43,6 +43,7 @@ from csdesk.replies import builtin_templates, load_template
 from csdesk.replies.lint import lint
 from csdesk.scripts.demo import (
     SHANGHAI,
+    Batch,
     Compensation,
     Complaints,
     DemoResult,
@@ -334,6 +335,7 @@ def _print_demo(console: Console, result: DemoResult) -> None:
     _print_complaints(console, result.complaints)
     _print_compensation(console, result.compensation)
     _print_replies(console, result.replies)
+    _print_batch(console, result.batch)
 
 
 def _print_lifecycle(console: Console, life: Lifecycle) -> None:
@@ -484,6 +486,23 @@ def _print_replies(console: Console, replies: Replies) -> None:
         )
 
 
+def _print_batch(console: Console, batch: Batch) -> None:
+    console.rule("9. A stock-out refund batch, as a dry run", align="left", style="")
+    console.print(batch.csv.rstrip(), markup=False, highlight=False)
+    summary = batch.summary
+    amounts = ", ".join(_fmt(amount) for amount in summary.refunded.values())
+    console.print(
+        f"\n{summary.done} rows would be refunded ({amounts}); {summary.invalid_count} reported "
+        "and skipped:"
+    )
+    for line, message in sorted(summary.invalid):
+        console.print(f"  line {line}: {message}", markup=False, highlight=False)
+    console.print(
+        "Without --dry-run, `csdesk refunds run stockout.csv --shop-url …` journals each row "
+        "before sending it and resumes after a crash without paying anyone twice."
+    )
+
+
 def _demo_json(result: DemoResult) -> dict[str, Any]:
     order = result.order
     return {
@@ -502,6 +521,7 @@ def _demo_json(result: DemoResult) -> dict[str, Any]:
         ],
         "refunded": result.refunded.to_dict(),
         "replies": {r.format_locale: r.text for r in result.replies.rendered},
+        "batch": result.batch.summary.to_dict(),
         "compensation": {
             "decision": result.compensation.decision.to_dict(),
             "comparison": {
