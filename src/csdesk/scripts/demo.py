@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
