@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -172,8 +171,7 @@ async def _run(
 ) -> BatchSummary:
     client = None
     if shop_url is not None:
-        pool = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        client = AsyncShopClient(shop_url, retry=retry, limits=pool)
+        client = AsyncShopClient(shop_url, retry=retry, connections=concurrency)
     store = SqliteStore(orders_db) if orders_db is not None else None
     orders: OrderSource = StoreOrders(store) if store is not None else ApiOrders(client)  # type: ignore[arg-type]
     show = sys.stderr.isatty() and not os.environ.get("CI")

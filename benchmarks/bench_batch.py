@@ -1,0 +1,206 @@
+"""Refund batches: the runner against a sequential httpx loop, and a million-row dry run.
+
+**Throughput.** The test shop server (`csdesk.testing.shop_server`, Starlette on uvicorn, SQLite)
+runs in its own process on 127.0.0.1. The peer is the loop a shop would write first: one
+``httpx.Client``, one ``POST /refunds`` after another, with an ``Idempotency-Key``, no journal, no
+quote. csdesk's runner does more for every row — reads and validates it, fetches the order
+(``GET /orders/{id}``), quotes the refund, journals it in SQLite before sending and marks it after —
+with ``--concurrency 32``. Both send the same number of refunds of the same amounts; each round
+uses fresh keys. The server is measured twice: answering at once (its own CPU is then the limit),
+and with 20 ms per refund (a payment gateway's round trip, which is what a real shop's refund
+endpoint waits on).
+
+**Memory.** ``csdesk refunds run FILE --dry-run --orders-db …`` on 100,000 and 1,000,000 rows, in a
+subprocess; peak RSS sampled with psutil every 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from tests.factories import paid_order
+
+from csdesk.integrations import SqliteStore
+from csdesk.integrations.refund_batch import ApiOrders, Journal, file_digest, read_rows, run_batch
+from csdesk.integrations.shop_api import AsyncShopClient, RetryPolicy
+from csdesk.policies.refunds import refund_policy
+from csdesk.testing.shop_server import ShopBackend
+
+TOKEN = "bench-token"
+ORDERS = 500
+SERVER = """
+import sys, uvicorn
+from csdesk.testing.shop_server import Faults, ShopBackend, create_app
+faults = Faults(latency=float(sys.argv[3]))
+app = create_app(ShopBackend(sys.argv[1]), token="bench-token", faults=faults)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="critical", access_log=False,
+            http=sys.argv[4], loop=sys.argv[5], lifespan="off")
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(
+    db: Path, latency: float, http: str = "httptools", loop: str = "uvloop"
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(db), str(port), str(latency), http, loop],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(f"{url}/_control/stats", timeout=0.5)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("the benchmark server did not start")
+
+
+def _rows(folder: Path, count: int, tag: str) -> Path:
+    rng = random.Random(tag)
+    path = folder / f"batch-{tag}.csv"
+    lines = ["order_id,lines,amount,currency,reason,key"]
+    lines += [
+        f"SO-{i % ORDERS},,{rng.randint(1, 3)}.00,CNY,goodwill,{tag}-{i}" for i in range(count)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _sequential(url: str, path: Path) -> float:
+    rows = path.read_text(encoding="utf-8").splitlines()[1:]
+    started = time.perf_counter()
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        for row in rows:
+            order_id, _, amount, currency, reason, key = row.split(",")
+            body = {
+                "order_id": order_id,
+                "amount": {"amount": amount, "currency": currency},
+                "reason": reason,
+                "lines": {},
+            }
+            response = client.post("/refunds", json=body, headers={"Idempotency-Key": key + "-seq"})
+            response.raise_for_status()
+    return len(rows) / (time.perf_counter() - started)
+
+
+def _runner(url: str, path: Path, folder: Path, concurrency: int) -> float:
+    digest, _ = file_digest(path)
+
+    async def go() -> int:
+        client = AsyncShopClient(
+            url,
+            token=TOKEN,
+            retry=RetryPolicy(attempts=3, timeout=30),
+            connections=concurrency,
+        )
+        async with client:
+            with Journal(
+                folder / f"{path.name}.journal", source=str(path), digest=digest
+            ) as journal:
+                summary = await run_batch(
+                    read_rows(path, namespace=digest[:16]),
+                    orders=ApiOrders(client),
+                    policy=refund_policy("cn_default"),
+                    now=paid_order().placed_at,
+                    client=client,
+                    journal=journal,
+                    concurrency=concurrency,
+                )
+        assert summary.ok, summary.to_dict()
+        return summary.done
+
+    started = time.perf_counter()
+    done = asyncio.run(go())
+    return done / (time.perf_counter() - started)
+
+
+def throughput(rows: int = 600, rounds: int = 3) -> None:
+    for latency in (0.0, 0.02):
+        with tempfile.TemporaryDirectory() as name:
+            folder = Path(name)
+            backend = ShopBackend(folder / "shop.db")
+            base = paid_order("SO-0")
+            backend.add_orders([base.model_copy(update={"id": f"SO-{i}"}) for i in range(ORDERS)])
+            backend.close()
+            server, url = _start(folder / "shop.db", latency)
+            try:
+                ours, theirs = [], []
+                for index in range(rounds):
+                    theirs.append(_sequential(url, _rows(folder, rows, f"s{index}")))
+                    ours.append(_runner(url, _rows(folder, rows, f"r{index}"), folder, 32))
+            finally:
+                server.terminate()
+                server.wait()
+        a, b = statistics.median(ours), statistics.median(theirs)
+        print(
+            f"server latency {latency * 1000:.0f} ms, {rows} refunds x {rounds} rounds: runner "
+            f"(--concurrency 32, journal, quotes, order fetches) {a:,.0f} refunds/s; sequential "
+            f"httpx loop {b:,.0f} refunds/s; ratio {a / b:.1f}x "
+            f"(rounds: {_list(ours)} vs {_list(theirs)})"
+        )
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{value:,.0f}" for value in values)
+
+
+def memory() -> None:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        with SqliteStore(folder / "orders.db") as store:
+            base = paid_order("SO-0")
+            for i in range(ORDERS):
+                store.insert(base.model_copy(update={"id": f"SO-{i}"}))
+        for count in (100_000, 1_000_000):
+            path = folder / f"big{count}.csv"
+            with path.open("w", encoding="utf-8") as out:
+                out.write("order_id,lines,amount,currency,reason,key\n")
+                for i in range(count):
+                    out.write(f"SO-{i % ORDERS},,0.01,CNY,goodwill,\n")
+            command = [sys.executable, "-m", "csdesk.scripts.main", "refunds", "run", str(path),
+                       "--dry-run", "--orders-db", str(folder / "orders.db"), "--json"]  # fmt: skip
+            started = time.perf_counter()
+            process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            peak = 0
+            while process.poll() is None:
+                try:
+                    peak = max(peak, process.memory_info().rss)
+                except psutil.NoSuchProcess:
+                    break
+                time.sleep(0.05)
+            elapsed = time.perf_counter() - started
+            out, err = process.communicate()
+            assert process.returncode == 0, err[-2000:]
+            print(
+                f"dry run of {count:,} rows: {elapsed:.1f} s ({count / elapsed:,.0f} rows/s), peak "
+                f"RSS {peak / 2**20:.0f} MB (sampled every 50 ms)"
+            )
+
+
+def main() -> None:
+    print("\nrefund batches")
+    throughput()
+    memory()
+
+
+if __name__ == "__main__":
+    main()
