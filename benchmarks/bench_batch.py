@@ -30,7 +30,14 @@ import psutil
 from tests.factories import paid_order
 
 from csdesk.integrations import SqliteStore
-from csdesk.integrations.refund_batch import ApiOrders, Journal, file_digest, read_rows, run_batch
+from csdesk.integrations.refund_batch import (
+    ApiOrders,
+    Journal,
+    StoreOrders,
+    file_digest,
+    read_rows,
+    run_batch,
+)
 from csdesk.integrations.shop_api import AsyncShopClient, RetryPolicy
 from csdesk.policies.refunds import refund_policy
 from csdesk.testing.shop_server import ShopBackend
@@ -102,7 +109,9 @@ def _sequential(url: str, path: Path) -> float:
     return len(rows) / (time.perf_counter() - started)
 
 
-def _runner(url: str, path: Path, folder: Path, concurrency: int) -> float:
+def _runner(
+    url: str, path: Path, folder: Path, concurrency: int, orders_db: Path | None = None
+) -> float:
     digest, _ = file_digest(path)
 
     async def go() -> int:
@@ -112,19 +121,23 @@ def _runner(url: str, path: Path, folder: Path, concurrency: int) -> float:
             retry=RetryPolicy(attempts=3, timeout=30),
             connections=concurrency,
         )
+        store = SqliteStore(orders_db) if orders_db is not None else None
+        orders = StoreOrders(store) if store is not None else ApiOrders(client)
         async with client:
             with Journal(
                 folder / f"{path.name}.journal", source=str(path), digest=digest
             ) as journal:
                 summary = await run_batch(
                     read_rows(path, namespace=digest[:16]),
-                    orders=ApiOrders(client),
+                    orders=orders,
                     policy=refund_policy("cn_default"),
                     now=paid_order().placed_at,
                     client=client,
                     journal=journal,
                     concurrency=concurrency,
                 )
+        if store is not None:
+            store.close()
         assert summary.ok, summary.to_dict()
         return summary.done
 
@@ -133,29 +146,40 @@ def _runner(url: str, path: Path, folder: Path, concurrency: int) -> float:
     return done / (time.perf_counter() - started)
 
 
-def throughput(rows: int = 600, rounds: int = 3) -> None:
-    for latency in (0.0, 0.02):
+def throughput(rows: int = 300, rounds: int = 2) -> None:
+    for latency in (0.0, 0.02, 0.05, 0.1):
         with tempfile.TemporaryDirectory() as name:
             folder = Path(name)
             backend = ShopBackend(folder / "shop.db")
             base = paid_order("SO-0")
-            backend.add_orders([base.model_copy(update={"id": f"SO-{i}"}) for i in range(ORDERS)])
+            everyone = [base.model_copy(update={"id": f"SO-{i}"}) for i in range(ORDERS)]
+            backend.add_orders(everyone)
             backend.close()
+            with SqliteStore(folder / "orders.db") as store:
+                for order in everyone:
+                    store.insert(order)
             server, url = _start(folder / "shop.db", latency)
             try:
-                ours, theirs = [], []
+                fetching, local, theirs = [], [], []
                 for index in range(rounds):
                     theirs.append(_sequential(url, _rows(folder, rows, f"s{index}")))
-                    ours.append(_runner(url, _rows(folder, rows, f"r{index}"), folder, 32))
+                    fetching.append(_runner(url, _rows(folder, rows, f"r{index}"), folder, 32))
+                    local.append(
+                        _runner(
+                            url, _rows(folder, rows, f"l{index}"), folder, 32, folder / "orders.db"
+                        )
+                    )
             finally:
                 server.terminate()
                 server.wait()
-        a, b = statistics.median(ours), statistics.median(theirs)
+        seq = statistics.median(theirs)
+        api, own = statistics.median(fetching), statistics.median(local)
         print(
-            f"server latency {latency * 1000:.0f} ms, {rows} refunds x {rounds} rounds: runner "
-            f"(--concurrency 32, journal, quotes, order fetches) {a:,.0f} refunds/s; sequential "
-            f"httpx loop {b:,.0f} refunds/s; ratio {a / b:.1f}x "
-            f"(rounds: {_list(ours)} vs {_list(theirs)})"
+            f"server latency {latency * 1000:.0f} ms, {rows} refunds x {rounds}: sequential httpx "
+            f"loop {seq:,.0f}/s ({_list(theirs)}); runner --concurrency 32 with the journal and "
+            f"quotes, orders from a local store (the same POSTs) {own:,.0f}/s ({_list(local)}), "
+            f"ratio {own / seq:.1f}x; fetching each order from the API too (GET + POST) "
+            f"{api:,.0f}/s ({_list(fetching)}), ratio {api / seq:.1f}x"
         )
 
 

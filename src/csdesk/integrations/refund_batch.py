@@ -237,37 +237,50 @@ class MappingOrders:
             raise NotFoundError(f"no order {order_id!r}") from None
 
 
-class StoreOrders:
-    """Orders from a csdesk `SqliteStore` file (a local copy, or dry runs without a server)."""
+class _CachedOrders:
+    """An LRU cache in front of a slower source (a batch often names an order twice)."""
 
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    async def get(self, order_id: str) -> Order:
-        """The order."""
-        found: Order = self._store.load(Order, order_id)
-        return found
-
-
-class ApiOrders:
-    """Orders from the shop's API, with a small LRU cache (a batch often hits an order twice)."""
-
-    def __init__(self, client: AsyncShopClient, *, cache: int = 1024) -> None:
-        self._client = client
+    def __init__(self, cache: int) -> None:
         self._cache: OrderedDict[str, Order] = OrderedDict()
         self._size = cache
 
+    async def _fetch(self, order_id: str) -> Order:
+        raise NotImplementedError
+
     async def get(self, order_id: str) -> Order:
-        """The order, from the cache or ``GET /orders/{id}``."""
+        """The order, from the cache or the source."""
         found = self._cache.get(order_id)
         if found is not None:
             self._cache.move_to_end(order_id)
             return found
-        order = await self._client.get_order(order_id)
+        order = await self._fetch(order_id)
         self._cache[order_id] = order
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
         return order
+
+
+class StoreOrders(_CachedOrders):
+    """Orders from a csdesk `SqliteStore` file (a local copy, or dry runs without a server)."""
+
+    def __init__(self, store: Any, *, cache: int = 1024) -> None:
+        super().__init__(cache)
+        self._store = store
+
+    async def _fetch(self, order_id: str) -> Order:
+        found: Order = self._store.load(Order, order_id)
+        return found
+
+
+class ApiOrders(_CachedOrders):
+    """Orders from the shop's API (``GET /orders/{id}``), with an LRU cache."""
+
+    def __init__(self, client: AsyncShopClient, *, cache: int = 1024) -> None:
+        super().__init__(cache)
+        self._client = client
+
+    async def _fetch(self, order_id: str) -> Order:
+        return await self._client.get_order(order_id)
 
 
 # -- journal -------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import email.utils
 import logging
 import os
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -351,9 +352,11 @@ class AsyncShopClient(_Base):
             raise InvalidInputError("connections must be at least 1")
         pools = max(1, -(-connections // POOL_SIZE))
         size = -(-connections // pools)
+        tls = ssl.create_default_context()  # loading the CA bundle once, not once per pool
         self._pools = [
             httpx.AsyncClient(
                 base_url=self.base_url,
+                verify=tls,
                 headers=_headers(self._token),
                 timeout=self.retry.timeout,
                 transport=transport,
