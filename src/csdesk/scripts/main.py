@@ -78,7 +78,14 @@ def cli(verbose: bool) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for machines.")
 def demo(as_json: bool) -> None:
-    """Play a realistic scenario end to end on built-in defaults."""
+    """Play a realistic scenario end to end on built-in defaults.
+
+    An order placed and refunded in three goes, its life through the workflows, a return and its
+    refund, SLA deadlines over National Day, complaints, compensation, replies in three locales and
+    a stock-out refund batch as a dry run. Nothing is written outside memory.
+
+    Exit codes: 0 done.
+    """
     result = run_demo()
     if as_json:
         click.echo(json.dumps(_demo_json(result), ensure_ascii=False, indent=2))
@@ -97,7 +104,7 @@ def replies() -> None:
 def lint_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """Lint template TOML files (or folders of them); with no PATH, the built-in catalogue.
 
-    Exits 1 when any error is found, 0 when only warnings or nothing.
+    Exit codes: 1 when any error is found, 0 when only warnings or nothing.
     """
     templates = []
     for path in paths:
@@ -244,6 +251,8 @@ def sample_command(count: int, seed: int) -> None:
     """Print COUNT synthetic incidents as JSONL, to try policies on.
 
     The incidents are in CNY, over 120 days, in time order: use them before your own history.
+
+    Exit codes: 0 printed.
     """
     for incident in sample_incidents(count, seed=seed):
         click.echo(incident.model_dump_json())
