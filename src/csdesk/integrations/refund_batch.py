@@ -28,6 +28,7 @@ import csv
 import hashlib
 import json
 import sqlite3
+from abc import ABC, abstractmethod
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -237,15 +238,16 @@ class MappingOrders:
             raise NotFoundError(f"no order {order_id!r}") from None
 
 
-class _CachedOrders:
+class _CachedOrders(ABC):
     """An LRU cache in front of a slower source (a batch often names an order twice)."""
 
     def __init__(self, cache: int) -> None:
         self._cache: OrderedDict[str, Order] = OrderedDict()
         self._size = cache
 
+    @abstractmethod
     async def _fetch(self, order_id: str) -> Order:
-        raise NotImplementedError
+        """Read the order from the source."""
 
     async def get(self, order_id: str) -> Order:
         """The order, from the cache or the source."""

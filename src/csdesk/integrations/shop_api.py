@@ -203,10 +203,19 @@ class _Base:
     def _gave_up(self, method: str, path: str, attempts: int, last: str) -> RemoteUnavailableError:
         return RemoteUnavailableError(method, self.base_url + path, attempts=attempts, last=last)
 
-    def _note(self, method: str, path: str, attempt: int, last: str, wait: float) -> None:
+    def _judge(self, method: str, path: str, response: httpx.Response) -> tuple[str, float | None]:
+        """For an error answer: raise if it is final, else say what was seen and the hint."""
+        if not _retryable(response):
+            raise _rejected(method, self.base_url + path, response)
+        return f"HTTP {response.status_code}", _retry_after(response)
+
+    def _pause(self, method: str, path: str, attempt: int, last: str, hint: float | None) -> float:
+        """How long to wait before the next attempt (logged, without headers or body)."""
+        wait = self.retry.delay(attempt, hint, self._rng)
         log.warning(
             "%s %s: attempt %d saw %s; retrying in %.2f s", method, path, attempt, last, wait
         )
+        return wait
 
 
 class ShopClient(_Base):
@@ -276,14 +285,10 @@ class ShopClient(_Base):
             else:
                 if response.status_code < 400:
                     return response
-                if not _retryable(response):
-                    raise _rejected(method, self.base_url + path, response)
-                last, hint = f"HTTP {response.status_code}", _retry_after(response)
+                last, hint = self._judge(method, path, response)
             if attempt == self.retry.attempts:
                 break
-            wait = self.retry.delay(attempt, hint, self._rng)
-            self._note(method, path, attempt, last, wait)
-            self._sleep(wait)
+            self._sleep(self._pause(method, path, attempt, last, hint))
         raise self._gave_up(method, path, self.retry.attempts, last)
 
     def get_order(self, order_id: str) -> Order:
@@ -410,14 +415,10 @@ class AsyncShopClient(_Base):
                 self._busy[index] -= 1
                 if response.status_code < 400:
                     return response
-                if not _retryable(response):
-                    raise _rejected(method, self.base_url + path, response)
-                last, hint = f"HTTP {response.status_code}", _retry_after(response)
+                last, hint = self._judge(method, path, response)
             if attempt == self.retry.attempts:
                 break
-            wait = self.retry.delay(attempt, hint, self._rng)
-            self._note(method, path, attempt, last, wait)
-            await asyncio.sleep(wait)
+            await asyncio.sleep(self._pause(method, path, attempt, last, hint))
         raise self._gave_up(method, path, self.retry.attempts, last)
 
     async def get_order(self, order_id: str) -> Order:

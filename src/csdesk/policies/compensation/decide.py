@@ -22,7 +22,7 @@ The pipeline, each step recorded in the decision's trace:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -429,7 +429,8 @@ class _Pipeline:
             )
             return self.zero
         policy = self.policy
-        raw, shown = _raw(spec, self.incident, self.agent)
+        getter = policy.amount_getters.get(rule.id)
+        raw, shown = _raw(spec, getter, self.incident, self.agent)
         clamped = raw
         if spec.min is not None and clamped < spec.min:
             clamped = spec.min
@@ -544,10 +545,8 @@ class _Pipeline:
         return kept
 
     def _above_min(self, offer: Offer, left: Money) -> bool:
-        for rule in self.policy.rules:
-            if rule.id == offer.rule_id and rule.offer.amount and rule.offer.amount.min:
-                return left.amount >= rule.offer.amount.min
-        return True
+        spec = self.policy.rules_by_id[offer.rule_id].offer.amount
+        return spec is None or spec.min is None or left.amount >= spec.min
 
     def _reduced(self, offer: Offer, value: Money) -> Offer:
         points = None
@@ -618,17 +617,18 @@ def _actual(value: object) -> str:
     return str(value)
 
 
-def _raw(spec: AmountSpec, incident: Any, agent: Agent) -> tuple[Decimal, str]:
-    from csdesk.policies.compensation.policy import _resolve
-
+def _raw(
+    spec: AmountSpec, get: Callable[[Any, Agent], Any] | None, incident: Any, agent: Agent
+) -> tuple[Decimal, str]:
     if spec.fixed is not None:
         return spec.fixed, f"fixed {_num(spec.fixed)}"
+    assert get is not None  # the policy compiled the field's getter at load
     if spec.pct is not None and spec.of is not None:
-        base = _resolve(spec.of, (incident.kind,))[2](incident, agent)
+        base = get(incident, agent)
         raw = spec.pct * base.amount / 100
         return raw, f"{_num(spec.pct)}% × {base.amount} = {_num(raw)}"
     assert spec.by is not None
-    value = _resolve(spec.by, (incident.kind,))[2](incident, agent)
+    value = get(incident, agent)
     number = value.amount if isinstance(value, Money) else Decimal(value)
     chosen = None
     for row in spec.steps:

@@ -779,6 +779,22 @@ class CompensationPolicy(Policy):
         }
 
     @cached_property
+    def rules_by_id(self) -> dict[str, Rule]:
+        """The rules by id."""
+        return {rule.id: rule for rule in self.rules}
+
+    @cached_property
+    def amount_getters(self) -> dict[str, Getter]:
+        """For each rule whose amount reads a field (``of`` or ``by``), that field's getter."""
+        found: dict[str, Getter] = {}
+        for rule in self.rules:
+            spec = rule.offer.amount
+            path = spec.of or spec.by if spec is not None else None
+            if path is not None:
+                found[rule.id] = _resolve(path, rule.kinds)[2]
+        return found
+
+    @cached_property
     def compiled_signals(self) -> tuple[tuple[Signal, tuple[Compiled, ...]], ...]:
         """Each signal with its compiled conditions."""
         kinds = (IncidentKind.LATE_DELIVERY,)
