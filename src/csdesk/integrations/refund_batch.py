@@ -57,6 +57,7 @@ __all__ = [
     "BatchRow",
     "BatchSummary",
     "Journal",
+    "JournalRow",
     "MappingOrders",
     "OrderSource",
     "RowError",
