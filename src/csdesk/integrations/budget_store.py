@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 
+from csdesk.integrations._sqlite import connect, transaction
 from csdesk.money import Money, currency_digits
 from csdesk.policies.compensation.budget import Charge, Usage
 
@@ -61,8 +62,7 @@ class SqliteBudgetStore:
         self.path = str(path)
         currency_digits(currency)  # raises UnknownCurrencyError early
         self.currency = currency
-        self._connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection = connect(self.path, timeout=timeout)
         self._connection.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -80,16 +80,8 @@ class SqliteBudgetStore:
     ) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._connection)
 
     def _minor(self, amount: Decimal) -> int:
         return Money(amount, self.currency).minor_units

@@ -27,7 +27,6 @@ import asyncio
 import csv
 import hashlib
 import json
-import sqlite3
 from abc import ABC, abstractmethod
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -47,6 +46,7 @@ from csdesk.errors import (
     RemoteRejectedError,
     RemoteUnavailableError,
 )
+from csdesk.integrations._sqlite import connect, transaction
 from csdesk.integrations.shop_api import AsyncShopClient, RefundRequest
 from csdesk.models import Order
 from csdesk.money import Money
@@ -338,18 +338,15 @@ class Journal:
 
     def __init__(self, path: str | Path, *, source: str, digest: str) -> None:
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect(self.path, timeout=30, synchronous="NORMAL")
         self._db.executescript(_SCHEMA)
         stored = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
         if not stored:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT INTO meta (name, value) VALUES (?, ?)",
-                [("source", source), ("sha256", digest), ("created_at", _now())],
-            )
-            self._db.execute("COMMIT")
+            with transaction(self._db, immediate=False):
+                self._db.executemany(
+                    "INSERT INTO meta (name, value) VALUES (?, ?)",
+                    [("source", source), ("sha256", digest), ("created_at", _now())],
+                )
         elif stored.get("sha256") != digest:
             raise InvalidInputError(
                 f"journal {self.path} was made for {stored.get('source')} with SHA-256 "
@@ -365,7 +362,7 @@ class Journal:
             raise NotFoundError(f"no journal at {path}")
         journal = cls.__new__(cls)
         journal.path = str(path)
-        journal._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        journal._db = connect(path, timeout=30)
         return journal
 
     def close(self) -> None:

@@ -34,8 +34,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -49,6 +49,7 @@ from csdesk.errors import (
     NotFoundError,
 )
 from csdesk.events import Actor, DomainEvent
+from csdesk.integrations._sqlite import connect, transaction
 from csdesk.ledger import PaymentLedger
 from csdesk.models import AfterSaleCase, Order, Refund
 from csdesk.money import Money
@@ -100,8 +101,7 @@ class SqliteStore:
 
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = str(path)
-        self._connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection = connect(self.path, timeout=timeout)
         self._connection.execute("PRAGMA foreign_keys=ON")
         self._connection.executescript(_SCHEMA)
 
@@ -115,16 +115,8 @@ class SqliteStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connection
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._connection)
 
     @staticmethod
     def _kind(entity: BaseModel | type[BaseModel]) -> str:

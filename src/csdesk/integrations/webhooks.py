@@ -33,7 +33,6 @@ import hashlib
 import hmac
 import logging
 import random
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,6 +43,7 @@ import httpx
 
 from csdesk._model import require_aware
 from csdesk.errors import InvalidInputError, WebhookSignatureError
+from csdesk.integrations._sqlite import connect, transaction
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -221,8 +221,7 @@ class WebhookRelay:
         self.base = base
         self.cap = cap
         self._rng = random.Random(seed)
-        self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = connect(path, timeout=30)
         if (
             self._db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
@@ -262,8 +261,7 @@ class WebhookRelay:
         ).fetchall()
         if not events:
             return
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db):
             self._db.executemany(
                 "INSERT OR IGNORE INTO webhook_deliveries (subscriber, seq, aggregate, state, "
                 "next_at) VALUES (?, ?, ?, 'pending', ?)",
@@ -278,10 +276,6 @@ class WebhookRelay:
                 "(subscriber) DO UPDATE SET seq = excluded.seq",
                 (subscriber.name, events[-1][0]),
             )
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def _due(self, subscriber: Subscriber, now: datetime, limit: int) -> list[tuple[int, str]]:
         """Pending deliveries whose time has come and that are first in their aggregate."""

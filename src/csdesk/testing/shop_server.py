@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import json
 import random
-import sqlite3
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from csdesk.integrations._sqlite import connect, transaction
 from csdesk.models import Order
 from csdesk.money import Money
 
@@ -101,10 +101,8 @@ class ShopBackend:
     """The shop's data: orders and refunds in SQLite, refunds deduplicated by idempotency key."""
 
     def __init__(self, path: str | Path) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # Commits survive the server process dying (what the tests kill), not a power cut.
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect(path, synchronous="NORMAL", check_same_thread=False)
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -137,13 +135,11 @@ class ShopBackend:
 
     def add_orders(self, orders: list[Order]) -> None:
         """Store many orders in one transaction."""
-        with self._lock:
-            self._db.execute("BEGIN")
+        with self._lock, transaction(self._db, immediate=False):
             self._db.executemany(
                 "INSERT OR REPLACE INTO orders (id, data) VALUES (?, ?)",
                 [(order.id, order.model_dump_json()) for order in orders],
             )
-            self._db.execute("COMMIT")
 
     def order_json(self, order_id: str) -> str | None:
         """The stored order's JSON."""
@@ -164,15 +160,8 @@ class ShopBackend:
     def create_refund(self, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], bool]:
         """Create a refund once per key: ``(status, payload, replayed)``."""
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = self._create(key, digest, body)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        return result
+        with self._lock, transaction(self._db):
+            return self._create(key, digest, body)
 
     def _create(
         self, key: str, digest: str, body: dict[str, Any]
