@@ -23,6 +23,7 @@ The tree::
     ├── UnknownLocaleError (ValueError, LookupError)  unknown_locale
     ├── TemplateError (ValueError)                 template_error
     │   └── TemplateSecurityError                  template_security
+    │       └── TemplateLimitError                 template_limit
     ├── CalendarError (ValueError)                 calendar_error
     │   └── CalendarCoverageError (LookupError)    calendar_coverage
     ├── PolicyError (ValueError)                   invalid_policy
@@ -90,6 +91,7 @@ __all__ = [
     "RemoteRejectedError",
     "RemoteUnavailableError",
     "TemplateError",
+    "TemplateLimitError",
     "TemplateSecurityError",
     "TransitionRejectedError",
     "UnknownCurrencyError",
@@ -353,6 +355,7 @@ class TemplateError(CsdeskError, ValueError):
     Attributes:
         template: The template's id, or ``"<string>"`` for an ad-hoc one.
         line: The line in the template, when known.
+        detail: What went wrong, without the template and line prefix.
     """
 
     code = "template_error"
@@ -364,6 +367,15 @@ class TemplateError(CsdeskError, ValueError):
         super().__init__(f"template {template}{where}: {message}")
         self.template = template
         self.line = line
+        self.detail = message
+
+    def located(
+        self, template: str, line: int | None = None, detail: str | None = None
+    ) -> TemplateError:
+        """The same error for another template id, line or detail (the prefix is never doubled)."""
+        return type(self)(
+            self.detail if detail is None else detail, template=template, line=line or self.line
+        )
 
 
 class TemplateSecurityError(TemplateError):
@@ -374,6 +386,42 @@ class TemplateSecurityError(TemplateError):
     """
 
     code = "template_security"
+
+
+class TemplateLimitError(TemplateSecurityError):
+    """A template went past a rendering limit (size, work, loop iterations, depth or time).
+
+    The limits are checked while the template renders, before a string or list is built, so
+    a hostile template fails fast without taking memory or CPU; `csdesk.replies.RenderLimits`
+    lists them.
+
+    Attributes:
+        limit: The name of the limit (``max_value``, ``max_iterations``, ``max_seconds``, …).
+    """
+
+    code = "template_limit"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str = "",
+        template: str = "<string>",
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message, template=template, line=line)
+        self.limit = limit
+
+    def located(
+        self, template: str, line: int | None = None, detail: str | None = None
+    ) -> TemplateLimitError:
+        """The same error for another template id, line or detail."""
+        return TemplateLimitError(
+            self.detail if detail is None else detail,
+            limit=self.limit,
+            template=template,
+            line=line or self.line,
+        )
 
 
 class CalendarError(CsdeskError, ValueError):

@@ -9,12 +9,13 @@ from csdesk.replies.catalog import (
     load_template,
     render,
 )
-from csdesk.replies.engine import MAX_OUTPUT, RenderResult, render_string
+from csdesk.replies.engine import MAX_OUTPUT, RenderLimits, RenderResult, render_string
 from csdesk.replies.locales import LocaleChain, locale_chain, maximize
 
 __all__ = [
     "MAX_OUTPUT",
     "LocaleChain",
+    "RenderLimits",
     "RenderResult",
     "ReplyTemplate",
     "Slot",

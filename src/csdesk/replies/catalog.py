@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from csdesk.errors import InvalidInputError, PolicyError, TemplateError
 from csdesk.money import Money
-from csdesk.replies.engine import RenderResult, render_string
+from csdesk.replies.engine import RenderLimits, RenderResult, render_string
 from csdesk.replies.locales import locale_chain
 
 __all__ = [
@@ -116,8 +116,11 @@ def load_template(source: str | Path | Mapping[str, Any]) -> ReplyTemplate:
         where = str(source)
         try:
             data = tomllib.loads(Path(source).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise PolicyError(f"cannot read template {where}: {error}", source=where) from None
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise PolicyError(
+                f"cannot read template {where}: {error} (templates are UTF-8 TOML files)",
+                source=where,
+            ) from None
     try:
         return ReplyTemplate.model_validate(data)
     except ValidationError as error:
@@ -156,6 +159,11 @@ def load_template_text(text: str, name: str) -> ReplyTemplate:
 def _context(
     template: ReplyTemplate, context: Mapping[str, Any], text_locale: str
 ) -> dict[str, Any]:
+    if not isinstance(context, Mapping):
+        raise TemplateError(
+            f"the context is a {type(context).__name__}; pass a mapping of names to values",
+            template=template.id,
+        )
     values = dict(context)
     for variable in template.variables:
         value = values.get(variable.name)
@@ -184,14 +192,22 @@ def render(
     default_locale: str = "en",
     tz: str | None = None,
     slots: Mapping[str, str] | None = None,
+    limits: RenderLimits | None = None,
 ) -> RenderResult:
     """Render ``template`` for a customer in ``locale``.
+
+    ``limits`` bounds the render (see `RenderLimits`); the defaults suit every built-in template.
 
     Raises:
         TemplateError: no variant for the locale chain, a missing required variable (named), a
             value of the wrong type.
         TemplateSecurityError: anything the sandbox refuses.
+        TemplateLimitError: the render went past ``limits``.
     """
+    if not isinstance(template, ReplyTemplate):
+        raise TemplateError(
+            f"render takes a ReplyTemplate (see load_template), got {type(template).__name__}"
+        )
     chain = locale_chain(locale, available=template.variants, default=default_locale)
     if chain.text_locale is None:
         raise TemplateError(
@@ -207,14 +223,16 @@ def render(
     values["slot"] = {
         s.name: filled.get(s.name) or f"[{s.description or s.name}]" for s in template.slots
     }
-    body = render_string(
-        variant.body, values, locale=chain.format_locale, tz=tz, template_id=template.id
-    )
+    options: dict[str, Any] = {
+        "locale": chain.format_locale,
+        "tz": tz,
+        "template_id": template.id,
+        "limits": limits,
+    }
+    body = render_string(variant.body, values, **options)
     subject = None
     if variant.subject:
-        subject = render_string(
-            variant.subject, values, locale=chain.format_locale, tz=tz, template_id=template.id
-        ).text
+        subject = render_string(variant.subject, values, **options).text
     return RenderResult(
         text=body.text,
         text_locale=chain.text_locale,

@@ -21,12 +21,12 @@ Examples:
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from types import TracebackType
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -35,93 +35,34 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_timedelta
 from babel.lists import format_list
 from babel.numbers import format_decimal
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import meta
 
 from csdesk._locale import get_locale
-from csdesk.errors import CsdeskError, MoneyError, TemplateError, TemplateSecurityError
+from csdesk._zones import get_zone
+from csdesk.errors import (
+    CsdeskError,
+    MoneyError,
+    TemplateError,
+    TemplateLimitError,
+    TemplateSecurityError,
+)
 from csdesk.money import Money
 from csdesk.privacy import mask
-
-__all__ = ["MAX_OUTPUT", "RenderResult", "render_string"]
-
-MAX_OUTPUT: Final = 20_000
-_MAX_POWER: Final = 64
-_MAX_INT: Final = 10**30
-_BLOCKED: Final = frozenset(
-    {
-        "format",
-        "format_map",
-        "mro",
-        "model_dump",
-        "model_dump_json",
-        "model_copy",
-        "dict",
-        "json",
-        "copy",
-        "update",
-        "pop",
-        "popitem",
-        "clear",
-        "setdefault",
-        "append",
-        "extend",
-        "insert",
-        "remove",
-        "sort",
-        "reverse",
-        "gi_frame",
-        "gi_code",
-        "f_globals",
-        "func_globals",
-        "__globals__",
-        "__builtins__",
-        "secret",
-        "password",
-        "token",
-        "api_key",
-    }
+from csdesk.replies._sandbox import (
+    DEFAULT_LIMITS,
+    Budget,
+    RenderLimits,
+    current,
+    environment,
+    plain_context,
+    rendering,
 )
-_PLAIN = (str, int, Decimal, bool, date, datetime, timedelta, Money, type(None))
 
+__all__ = ["MAX_OUTPUT", "RenderLimits", "RenderResult", "render_string"]
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
-    def wrap_str_format(self, value: Any) -> None:
-        # Jinja2 hands out a sandboxed str.format before asking is_safe_attribute; csdesk allows
-        # no string methods at all (format strings are how most sandbox escapes begin).
-        return None
-
-    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
-        if attr.startswith("_") or attr in _BLOCKED:
-            return False
-        if isinstance(obj, _Formatter):
-            return False
-        if isinstance(obj, Money):
-            return attr in {"amount", "currency"}
-        if isinstance(obj, str | int | Decimal | date | timedelta | list | tuple | dict):
-            return False  # no methods on plain values: use filters
-        return super().is_safe_attribute(obj, attr, value)
-
-    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
-        if operator_ == "**":
-            if not isinstance(right, int) or abs(right) > _MAX_POWER:
-                raise TemplateSecurityError(
-                    f"exponent {right!r} is beyond the limit of {_MAX_POWER}"
-                )
-            result = operator.pow(left, right)
-        else:
-            sizes = [len(x) for x in (left, right) if isinstance(x, str | list | tuple)]
-            counts = [x for x in (left, right) if isinstance(x, int)]
-            if sizes and counts and sizes[0] * max(counts[0], 0) > MAX_OUTPUT:
-                raise TemplateSecurityError(
-                    f"repeating {sizes[0]} characters {counts[0]} times goes past the output "
-                    f"limit of {MAX_OUTPUT}"
-                )
-            result = operator.mul(left, right)
-        if isinstance(result, int) and abs(result) > _MAX_INT:
-            raise TemplateSecurityError("a number in the template grew beyond 10**30")
-        return result
+MAX_OUTPUT: Final = DEFAULT_LIMITS.max_output
+_NAMED_FORMATS: Final = frozenset({"short", "medium", "long", "full"})
+_MAX_PATTERN: Final = 40
 
 
 @dataclass(frozen=True)
@@ -156,25 +97,6 @@ class RenderResult:
         return not self.unfilled_slots
 
 
-def _check_value(value: Any, path: str) -> None:
-    if isinstance(value, _PLAIN):
-        return
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TemplateSecurityError(f"context key {key!r} at {path} is not a string")
-            _check_value(item, f"{path}.{key}")
-        return
-    if isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_value(item, f"{path}[{index}]")
-        return
-    raise TemplateSecurityError(
-        f"context value at {path} is a {type(value).__name__}; templates render from plain "
-        "values (str, numbers, dates, Money, lists and dicts of them), never from objects"
-    )
-
-
 class _Formatter:
     """The filters, bound to one locale and time zone for one render."""
 
@@ -185,7 +107,7 @@ class _Formatter:
         if not isinstance(value, Money):
             raise TemplateError(f"money expects a Money value, got {type(value).__name__}")
         if style not in {"symbol", "code", "name", "plain"}:
-            raise TemplateError(f"money style {style!r}: use symbol, code, name or plain")
+            raise TemplateError("money style: use symbol, code, name or plain")
         try:
             return value.format(self.locale, style=style)  # type: ignore[arg-type]
         except MoneyError as error:
@@ -197,6 +119,7 @@ class _Formatter:
         return value.astimezone(self.tz) if self.tz else value
 
     def date(self, value: Any, format: str = "medium") -> str:
+        _pattern(format, "date")
         if isinstance(value, datetime):
             value = self._zoned(value).date()
         if not isinstance(value, date):
@@ -204,18 +127,21 @@ class _Formatter:
         return str(format_date(value, format=format, locale=self.locale))
 
     def datetime(self, value: Any, format: str = "medium") -> str:
+        _pattern(format, "datetime")
         if not isinstance(value, datetime):
             raise TemplateError(f"datetime expects a datetime, got {type(value).__name__}")
         zoned = self._zoned(value)
         return str(format_datetime(zoned, format=format, tzinfo=zoned.tzinfo, locale=self.locale))
 
     def duration(self, value: Any, threshold: float = 0.85) -> str:
+        _threshold(threshold)
         if not isinstance(value, timedelta):
             raise TemplateError(f"duration expects a timedelta, got {type(value).__name__}")
         return str(format_timedelta(value, threshold=threshold, locale=self.locale))
 
     def relative(self, value: Any, now: Any = None, threshold: float = 0.85) -> str:
         """`in 3 days` / `3 days ago`: a timedelta, or an aware datetime measured from `now`."""
+        _threshold(threshold)
         if isinstance(value, datetime):
             if not isinstance(now, datetime):
                 raise TemplateError("relative on a datetime needs now=<an aware datetime>")
@@ -236,7 +162,8 @@ class _Formatter:
         if not isinstance(value, list | tuple):
             raise TemplateError(f"list expects a list, got {type(value).__name__}")
         if style not in {"standard", "or", "unit"}:
-            raise TemplateError(f"list style {style!r}: use standard, or, unit")
+            raise TemplateError("list style: use standard, or, unit")
+        current().value(3 * sum(len(str(item)) for item in value), "the result of |list")
         words = [str(item) for item in value]
         return str(format_list(words, style=style, locale=self.locale))  # type: ignore[arg-type]
 
@@ -245,30 +172,35 @@ class _Formatter:
             raise TemplateError(f"plural expects a number, got {type(value).__name__}")
         category = self.locale.plural_form(value)
         chosen = forms.get(category, forms.get("other"))
-        if chosen is None:
-            raise TemplateError(f"plural: no form for {category!r} (give other=...)")
-        return chosen.replace("#", str(value))
+        if not isinstance(chosen, str):
+            raise TemplateError(f"plural: no text form for {category!r} (give other='...')")
+        number = str(value)
+        current().value(len(chosen) + chosen.count("#") * len(number), "the result of |plural")
+        return chosen.replace("#", number)
 
     def mask(self, value: Any, kind: str) -> str:
         if kind not in {"phone", "email", "name", "address"}:
-            raise TemplateError(f"mask kind {kind!r}: use phone, email, name or address")
+            raise TemplateError("mask kind: use phone, email, name or address")
         return mask(str(value), kind)  # type: ignore[arg-type]
 
 
-_SAFE_BUILTIN_FILTERS: Final = (
-    "upper",
-    "lower",
-    "title",
-    "capitalize",
-    "trim",
-    "length",
-    "default",
-    "replace",
-    "truncate",
-    "first",
-    "last",
-    "join",
-)
+def _pattern(format: Any, filter_name: str) -> None:
+    if not isinstance(format, str) or not (
+        format in _NAMED_FORMATS or 0 < len(format) <= _MAX_PATTERN
+    ):
+        raise TemplateError(
+            f"{filter_name} format: short, medium, long, full or a CLDR pattern of at most "
+            f"{_MAX_PATTERN} characters"
+        )
+
+
+def _threshold(threshold: Any) -> None:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | Decimal | float):
+        raise TemplateError("threshold must be a number between 0 and 1")
+    if not 0 < threshold <= 1:
+        raise TemplateError("threshold must be a number between 0 and 1")
+
+
 _FILTERS: Final = (
     "money",
     "date",
@@ -282,42 +214,30 @@ _FILTERS: Final = (
 )
 
 
-@lru_cache(maxsize=1)
-def _environment() -> _Sandbox:
-    env = _Sandbox(undefined=jinja2.StrictUndefined, autoescape=False, cache_size=512)
-    env.globals.clear()
-    builtins = {name: env.filters[name] for name in _SAFE_BUILTIN_FILTERS}
-    env.filters.clear()
-    env.filters.update(builtins)
-    # The formatting filters read the per-render locale and zone from the render context, so one
-    # shared environment serves every thread.
-    env.filters.update({name: _bound(name) for name in _FILTERS})
-    env.tests.clear()
-    env.tests.update({"defined": lambda v: not isinstance(v, jinja2.Undefined)})
-    return env
-
-
-@lru_cache(maxsize=1024)
-def _compile(source: str) -> jinja2.Template:
-    try:
-        return _environment().from_string(source)
-    except jinja2.TemplateSyntaxError as error:
-        raise TemplateError(f"syntax error: {error.message}", line=error.lineno) from None
-
-
-_FORMATTER: Final = "__csdesk_formatter"
-
-
 def _bound(name: str) -> Callable[..., str]:
+    # pass_context keeps Jinja2 from folding a filter at compile time, outside a render.
     @jinja2.pass_context
     def apply(context: jinja2.runtime.Context, value: Any, *args: Any, **kwargs: Any) -> str:
-        formatter = context.get(_FORMATTER)
-        if not isinstance(formatter, _Formatter):
-            raise TemplateSecurityError("formatting filters need csdesk's render context")
-        method: Callable[..., str] = getattr(formatter, name)
+        method: Callable[..., str] = getattr(current().formatter, name)
         return method(value, *args, **kwargs)
 
     return apply
+
+
+@lru_cache(maxsize=8)
+def _environment(limits: RenderLimits = DEFAULT_LIMITS) -> jinja2.Environment:
+    return environment(limits, {name: _bound(name) for name in _FILTERS})
+
+
+@lru_cache(maxsize=1024)
+def _compile(source: str, limits: RenderLimits) -> tuple[jinja2.Template, tuple[str, ...]]:
+    """The compiled template and the top-level names it reads, once per source and limits."""
+    env = _environment(limits)
+    try:
+        used = tuple(sorted(meta.find_undeclared_variables(env.parse(source))))
+        return env.from_string(source), used
+    except jinja2.TemplateSyntaxError as error:
+        raise TemplateError(f"syntax error: {error.message}", line=error.lineno) from None
 
 
 def render_string(
@@ -327,54 +247,118 @@ def render_string(
     locale: str | Locale,
     tz: str | None = None,
     template_id: str = "<string>",
+    limits: RenderLimits | None = None,
 ) -> RenderResult:
     """Render an ad-hoc template through the same sandbox, filters and limits as the catalogue.
 
+    The context is first reduced to plain values (see `csdesk.replies.RenderLimits` for what a
+    render may use); no error message ever repeats a value from it.
+
     Raises:
-        TemplateSecurityError: a forbidden construct, object or limit.
-        TemplateError: a syntax error, a missing variable, a bad filter argument.
+        TemplateLimitError: the template went past one of ``limits`` (named in ``.limit``).
+        TemplateSecurityError: a forbidden construct or object.
+        TemplateError: a syntax error, a missing variable, a bad filter argument; ``.line`` is
+            the template's line when known.
         UnknownLocaleError: the locale is unknown.
+        InvalidInputError: ``tz`` is not an IANA zone.
     """
-    if not isinstance(source, str):
-        raise TemplateError("a template is a string", template=template_id)
-    if len(source) > MAX_OUTPUT:
-        raise TemplateSecurityError(f"the template is longer than {MAX_OUTPUT} characters")
-    _check_value(dict(context), "context")
-    parsed = get_locale(locale)
-    formatter = _Formatter(parsed, ZoneInfo(tz) if tz else None)
-    template = _compile(source)
+    chosen = _limits(limits)
+    values: dict[str, Any] = {}
     try:
-        text = _render(template, {**context, _FORMATTER: formatter})
-    except CsdeskError as error:
-        if (
-            isinstance(error, TemplateError)
-            and error.template == "<string>"
-            and template_id != "<string>"
-        ):
-            raise type(error)(error.message, template=template_id) from None
-        raise
-    if len(text) > MAX_OUTPUT:
-        raise TemplateSecurityError(f"the reply is longer than {MAX_OUTPUT} characters")
-    used = tuple(sorted(_used_names(source) - {_FORMATTER}))
-    name = str(parsed)
+        if not isinstance(source, str):
+            raise TemplateError(f"a template is a string, got {type(source).__name__}")
+        if len(source) > chosen.max_source:
+            raise TemplateLimitError(
+                f"the template is longer than {chosen.max_source:,} characters", limit="max_source"
+            )
+        values = plain_context(context)
+        formatter = _Formatter(get_locale(locale), get_zone(tz) if tz else None)
+        template, used = _compile(source, chosen)
+        with rendering(Budget(chosen, formatter)):
+            text = _render(template, values)
+    except TemplateError as error:
+        raise _located(error, template_id, values) from None
+    if len(text) > chosen.max_output:
+        raise TemplateLimitError(
+            f"the reply is longer than {chosen.max_output:,} characters",
+            limit="max_output",
+            template=template_id,
+        )
+    name = _name(formatter.locale)
     return RenderResult(text, name, name, (name,), template_id, used)
 
 
-def _render(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
+@lru_cache(maxsize=256)
+def _name(locale: Locale) -> str:
+    return str(locale)
+
+
+def _limits(limits: RenderLimits | None) -> RenderLimits:
+    if limits is None:
+        return DEFAULT_LIMITS
+    if not isinstance(limits, RenderLimits):
+        raise TemplateError(f"limits must be a RenderLimits, got {type(limits).__name__}")
+    return limits
+
+
+def _render(template: jinja2.Template, values: Mapping[str, Any]) -> str:
     try:
-        return template.render(variables)
-    except jinja2.exceptions.SecurityError as error:
-        raise TemplateSecurityError(str(error)) from None
-    except jinja2.UndefinedError as error:
-        raise TemplateError(f"missing variable: {error.message}") from None
-    except (TemplateError, TemplateSecurityError):
-        raise
-    except (TypeError, ValueError, ArithmeticError, LookupError) as error:
+        return template.render(values)
+    except CsdeskError as error:
+        if isinstance(error, TemplateError):
+            raise error.located(error.template, _line(error.__traceback__)) from None
         raise TemplateError(f"{type(error).__name__}: {error}") from None
+    except jinja2.exceptions.SecurityError as error:
+        raise TemplateSecurityError(str(error), line=_line(error.__traceback__)) from None
+    except jinja2.UndefinedError as error:
+        raise TemplateError(
+            f"missing variable: {error.message}", line=_line(error.__traceback__)
+        ) from None
+    except (RecursionError, MemoryError) as error:
+        raise TemplateLimitError(
+            "the template recursed or allocated too much", limit="max_call_depth",
+            line=_line(error.__traceback__),
+        ) from None  # fmt: skip
+    except Exception as error:
+        detail = str(error) or type(error).__name__
+        raise TemplateError(
+            f"{type(error).__name__}: {detail}", line=_line(error.__traceback__)
+        ) from None
 
 
-@lru_cache(maxsize=1024)
-def _used_names(source: str) -> frozenset[str]:
-    from jinja2 import meta
+def _line(trace: TracebackType | None) -> int | None:
+    """The template line of the innermost template frame in ``trace`` (Jinja2 rewrites them)."""
+    line = None
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
 
-    return frozenset(meta.find_undeclared_variables(_environment().parse(source)))
+
+def _located(error: TemplateError, template_id: str, values: Mapping[str, Any]) -> TemplateError:
+    """``error`` for ``template_id``, with every context value taken out of its message."""
+    return error.located(template_id, detail=_scrub(error.detail, values))
+
+
+def _scrub(message: str, values: Mapping[str, Any]) -> str:
+    secrets = sorted({text for text in _leaves(values) if len(text) >= 3}, key=len, reverse=True)
+    for text in secrets:
+        message = message.replace(text, "…")
+    return message
+
+
+def _leaves(value: Any) -> list[str]:
+    found: list[str] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif isinstance(item, Money):
+            found.append(str(item.amount))
+        elif item is not None and not isinstance(item, bool):
+            found.append(str(item))
+    return found

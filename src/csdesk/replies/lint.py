@@ -30,7 +30,7 @@ from typing import Literal
 import jinja2
 from jinja2 import meta, nodes
 
-from csdesk.errors import CsdeskError
+from csdesk.errors import CsdeskError, TemplateSecurityError
 from csdesk.replies.catalog import ReplyTemplate, render
 from csdesk.replies.engine import _environment
 
@@ -141,6 +141,10 @@ def _lint_source(
         tree = _environment().parse(source)
     except jinja2.TemplateSyntaxError as error:
         issues.append(_issue("syntax", name, f"line {error.lineno}: {error.message}"))
+        return issues, set()
+    except TemplateSecurityError as error:  # private names, includes, nesting limits
+        if not issues:
+            issues.append(_issue("forbidden", name, error.detail))
         return issues, set()
     used = set(meta.find_undeclared_variables(tree))
     declared = {v.name for v in template.variables} | {"slot"}
