@@ -13,21 +13,27 @@ from typing import Any, Self
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
-from csdesk.errors import InvalidInputError, NaiveDatetimeError
+from csdesk.errors import CsdeskError, InvalidInputError, NaiveDatetimeError, PolicyError
 
-__all__ = ["CsdeskModel", "require_aware"]
+__all__ = ["ConfigModel", "CsdeskModel", "require_aware"]
 
 
-class CsdeskModel(BaseModel):
-    """Immutable, strict-about-extras pydantic model with csdesk errors."""
+class _Translated(BaseModel):
+    """Translates pydantic's ``ValidationError`` into a csdesk error at every entry point.
 
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+    A failed assignment leaves the model exactly as it was: pydantic sets a field before running
+    the model's own validators, so a value they reject would otherwise stay.
+    """
+
+    @classmethod
+    def _invalid(cls, error: pydantic.ValidationError) -> CsdeskError:
+        return InvalidInputError.from_pydantic(error)
 
     def __init__(self, /, **data: Any) -> None:
         try:
             super().__init__(**data)
         except pydantic.ValidationError as error:
-            raise InvalidInputError.from_pydantic(error) from None
+            raise self._invalid(error) from None
 
     # Tell pydantic this __init__ only wraps the base one, so nested models are validated in
     # pydantic-core directly (and their errors keep their full field path).
@@ -57,7 +63,7 @@ class CsdeskModel(BaseModel):
                 by_name=by_name,
             )
         except pydantic.ValidationError as error:
-            raise InvalidInputError.from_pydantic(error) from None
+            raise cls._invalid(error) from None
 
     @classmethod
     def model_validate_json(
@@ -81,13 +87,42 @@ class CsdeskModel(BaseModel):
                 by_name=by_name,
             )
         except pydantic.ValidationError as error:
-            raise InvalidInputError.from_pydantic(error) from None
+            raise cls._invalid(error) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
+        before = self.__dict__.copy()
+        fields_set = set(self.__pydantic_fields_set__)
         try:
             super().__setattr__(name, value)
         except pydantic.ValidationError as error:
-            raise InvalidInputError.from_pydantic(error) from None
+            self._restore(before, fields_set)
+            raise self._invalid(error) from None
+        except Exception:
+            self._restore(before, fields_set)
+            raise
+
+    def _restore(self, before: dict[str, Any], fields_set: set[str]) -> None:
+        object.__setattr__(self, "__dict__", before)
+        object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+
+
+class CsdeskModel(_Translated):
+    """Immutable, strict-about-extras pydantic model with csdesk errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class ConfigModel(_Translated):
+    """A piece of configuration (a policy, a rule, a template): invalid data is a `PolicyError`.
+
+    The error lists one `csdesk.errors.FieldError` per problem, each naming the offending key.
+    """
+
+    @classmethod
+    def _invalid(cls, error: pydantic.ValidationError) -> CsdeskError:
+        fields = InvalidInputError.from_pydantic(error).errors
+        lines = "; ".join(f"{f.loc}: {f.message}" if f.loc else f.message for f in fields)
+        return PolicyError(f"invalid {cls.__name__}: {lines}", errors=fields)
 
 
 def require_aware(value: datetime, name: str) -> datetime:

@@ -36,6 +36,8 @@ from csdesk.errors import (
     CurrencyMismatchError,
     FloatNotAllowedError,
     InvalidAmountError,
+    InvalidInputError,
+    MoneyError,
     PrecisionError,
     QuantityError,
     UnknownCurrencyError,
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from pydantic_core import CoreSchema
 
 __all__ = [
+    "MAX_AMOUNT",
     "ROUNDING_MODES",
     "AmountLike",
     "Money",
@@ -77,6 +80,31 @@ Rounding: TypeAlias = Literal[
 ROUNDING_MODES: Final[frozenset[str]] = frozenset(Rounding.__args__)  # type: ignore[attr-defined]
 """Every accepted rounding mode name."""
 
+MAX_AMOUNT: Final = Decimal(10) ** 18
+"""Amounts are strictly between ``-MAX_AMOUNT`` and ``MAX_AMOUNT`` (10**18), in every currency.
+
+That is a billion billion: more than any order, refund or budget in any currency (10**18 VND is
+about 40 trillion USD), and it leaves room in `decimal`'s 28 significant digits for three minor
+digits and millions of additions, so a sum is never rounded silently. Anything beyond is refused
+with `csdesk.errors.InvalidAmountError`, never carried as a rounded or non-finite number.
+"""
+
+_EXPONENT_LIMIT: Final = 17  # adjusted() of the largest allowed amount, 999…9 × 10**17
+# Additions and subtractions must be exact and bounded: an inexact sum (more than 28 significant
+# digits) or one beyond MAX_AMOUNT raises instead of rounding. Multiplication and division may
+# round (a third is a third), but never overflow or divide by zero silently.
+_EXACT: Final = decimal.Context(
+    prec=28,
+    Emax=_EXPONENT_LIMIT,
+    Emin=-999_999,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.Inexact],
+)
+_BOUNDED: Final = decimal.Context(
+    prec=28,
+    Emax=_EXPONENT_LIMIT,
+    Emin=-999_999,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
 _KNOWN_CURRENCIES: Final[frozenset[str]] = frozenset(list_currencies())
 _DIGITS: dict[str, int] = {}
 _QUANTUM: dict[str, Decimal] = {}
@@ -114,11 +142,34 @@ def _check_currency(currency: object) -> str:
 
 
 def _check_rounding(rounding: str) -> str:
-    if rounding not in ROUNDING_MODES:
-        raise ValueError(
+    if not isinstance(rounding, str) or rounding not in ROUNDING_MODES:
+        raise InvalidInputError(
             f"unknown rounding mode {rounding!r}; use one of {', '.join(sorted(ROUNDING_MODES))}"
         )
     return rounding
+
+
+def _beyond(value: object, what: str) -> InvalidAmountError:
+    return InvalidAmountError(
+        f"{what} is beyond the largest amount csdesk carries (10**18 in magnitude); "
+        "check the units (minor units given as major?)",
+        value=value,
+    )
+
+
+def _arithmetic(operation: str, signal: decimal.DecimalException, *operands: object) -> MoneyError:
+    """The csdesk error for a `decimal` signal raised by Money arithmetic."""
+    if isinstance(signal, decimal.Overflow):
+        why = "the result is beyond 10**18 in magnitude (MAX_AMOUNT)"
+    elif isinstance(signal, decimal.Inexact):
+        why = (
+            "the exact result needs more than 28 significant digits; quantize the operands "
+            "first rather than let the sum be rounded silently"
+        )
+    else:
+        why = "division by zero or an undefined result"
+    return InvalidAmountError(f"cannot {operation} {' and '.join(map(str, operands))}: {why}",
+                              value=operands)  # fmt: skip
 
 
 def _to_decimal(value: object, *, what: str = "amount") -> Decimal:
@@ -145,6 +196,8 @@ def _to_decimal(value: object, *, what: str = "amount") -> Decimal:
         )
     if not result.is_finite():
         raise InvalidAmountError(f"{what} {value!r} is not a finite number", value=value)
+    if result and result.adjusted() > _EXPONENT_LIMIT and what == "amount":
+        raise _beyond(value, what)
     return result
 
 
@@ -185,7 +238,11 @@ class Money:
     _currency: str
 
     def __init__(self, amount: AmountLike, currency: str) -> None:
-        if type(amount) is not Decimal or not amount.is_finite():
+        if (
+            type(amount) is not Decimal
+            or not amount.is_finite()
+            or (amount and amount.adjusted() > _EXPONENT_LIMIT)
+        ):
             amount = _to_decimal(amount)
         if type(currency) is not str or currency not in _DIGITS:
             _check_currency(currency)
@@ -311,7 +368,10 @@ class Money:
             return NotImplemented
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="add")
-        return _make(self._amount + other._amount, self._currency)
+        try:
+            return _make(_EXACT.add(self._amount, other._amount), self._currency)
+        except decimal.DecimalException as signal:
+            raise _arithmetic("add", signal, self, other) from None
 
     def __radd__(self, other: int) -> Money:
         # Lets the builtin sum() start from 0; any other left operand is refused.
@@ -324,29 +384,50 @@ class Money:
             return NotImplemented
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="subtract")
-        return _make(self._amount - other._amount, self._currency)
+        try:
+            return _make(_EXACT.subtract(self._amount, other._amount), self._currency)
+        except decimal.DecimalException as signal:
+            raise _arithmetic("subtract", signal, self, other) from None
 
     def __mul__(self, factor: int | Decimal) -> Money:
-        if type(factor) is int or type(factor) is Decimal:
-            return _make(self._amount * factor, self._currency)
-        if isinstance(factor, Money):
-            return NotImplemented
-        return _make(self._amount * _to_decimal(factor, what="factor"), self._currency)
+        if type(factor) is not int and (type(factor) is not Decimal or not factor.is_finite()):
+            if isinstance(factor, Money):
+                return NotImplemented
+            factor = _to_decimal(factor, what="factor")
+        try:
+            return _make(_BOUNDED.multiply(self._amount, factor), self._currency)
+        except decimal.DecimalException as signal:
+            raise _arithmetic("multiply", signal, self, factor) from None
 
     __rmul__ = __mul__
 
     def __truediv__(self, divisor: int | Decimal) -> Money:
-        if type(divisor) is not int and type(divisor) is not Decimal:
+        if type(divisor) is not int and (type(divisor) is not Decimal or not divisor.is_finite()):
             if isinstance(divisor, Money):
                 return NotImplemented
             divisor = _to_decimal(divisor, what="divisor")
-        return _make(self._amount / divisor, self._currency)
+        try:
+            return _make(_BOUNDED.divide(self._amount, divisor), self._currency)
+        except decimal.DecimalException as signal:
+            raise _arithmetic("divide", signal, self, divisor) from None
 
     def ratio(self, other: Money) -> Decimal:
-        """``self / other`` as a plain `Decimal`, for amounts in the same currency."""
+        """``self / other`` as a plain `Decimal`, for amounts in the same currency.
+
+        Raises:
+            CurrencyMismatchError: the currencies differ.
+            InvalidAmountError: ``other`` is zero.
+        """
+        if type(other) is not Money:
+            raise InvalidAmountError(
+                f"ratio takes Money, got {type(other).__name__}", value=type(other).__name__
+            )
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="divide")
-        return self._amount / other._amount
+        try:
+            return decimal.getcontext().divide(self._amount, other._amount)
+        except decimal.DecimalException as signal:
+            raise _arithmetic("divide", signal, self, other) from None
 
     def __neg__(self) -> Money:
         return _make(-self._amount, self._currency)

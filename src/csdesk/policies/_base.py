@@ -10,10 +10,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from csdesk.errors import InvalidInputError, PolicyError, UnknownPresetError
+from csdesk._model import ConfigModel
+from csdesk.errors import PolicyError, UnknownPresetError
 
 __all__ = ["Policy", "load_policy", "preset_names"]
 
@@ -21,7 +21,7 @@ PolicyT = TypeVar("PolicyT", bound="Policy")
 _HASHES: dict[int, tuple[object, str]] = {}
 
 
-class Policy(BaseModel):
+class Policy(ConfigModel):
     """Common fields of a policy: who wrote it, from which source, as of when, which version.
 
     Attributes:
@@ -61,18 +61,20 @@ class Policy(BaseModel):
         Raises:
             PolicyError: with one `FieldError` per problem, each naming the offending key.
         """
+        if not isinstance(data, dict):
+            raise PolicyError(
+                f"a {cls.__name__} is a table of keys, got {type(data).__name__}", source=source
+            )
         try:
             return cls.model_validate(data)
-        except pydantic.ValidationError as error:
-            translated = InvalidInputError.from_pydantic(error)
-            where = f" from {source}" if source else ""
+        except PolicyError as error:
+            if source is None:
+                raise
+            detail = error.message.removeprefix(f"invalid {cls.__name__}: ")
             raise PolicyError(
-                f"invalid {cls.__name__}{where}: "
-                + "; ".join(
-                    f"{f.loc}: {f.message}" if f.loc else f.message for f in translated.errors
-                ),
+                f"invalid {cls.__name__} from {source}: {detail}",
                 source=source,
-                errors=translated.errors,
+                errors=error.errors,
             ) from None
 
 
@@ -101,13 +103,30 @@ def load_policy(cls: type[PolicyT], source: str | Path | dict[str, Any], *, kind
             encoding="utf-8"
         )
         return cls.from_data(_toml(text, source), source=f"preset {source!r}")
+    if not isinstance(source, str | Path):
+        raise PolicyError(
+            f"a policy is a preset name, a .toml or .json file or a mapping, got "
+            f"{type(source).__name__}"
+        )
     path = Path(source)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise PolicyError(
+            f"policy file {path} is not UTF-8 text (byte {error.start}); save it as UTF-8",
+            source=str(path),
+        ) from None
     except OSError as error:
         raise PolicyError(f"cannot read policy file {path}: {error}", source=str(path)) from None
-    data = json.loads(text) if path.suffix == ".json" else _toml(text, str(path))
+    data = _json(text, str(path)) if path.suffix == ".json" else _toml(text, str(path))
     return cls.from_data(data, source=str(path))
+
+
+def _json(text: str, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise PolicyError(f"{source} is not valid JSON: {error}", source=source) from None
 
 
 def _toml(text: str, source: str) -> dict[str, Any]:

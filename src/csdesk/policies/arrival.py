@@ -22,9 +22,9 @@ from functools import cache
 from typing import Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from csdesk._model import CsdeskModel, require_aware
+from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.errors import InvalidInputError
 from csdesk.policies._base import Policy, load_policy
 from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar
@@ -32,7 +32,7 @@ from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar
 __all__ = ["ArrivalEstimate", "ArrivalPreset", "MethodTiming", "arrival_preset", "estimate_arrival"]
 
 
-class MethodTiming(BaseModel):
+class MethodTiming(ConfigModel):
     """How many working days a method takes, with where the numbers come from."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from csdesk._model import require_aware
+from csdesk._model import ConfigModel, require_aware
 
 __all__ = ["CrisisDetector", "CrisisPolicy", "Incident", "IncidentChange"]
 
 Dimension = Literal["sku", "batch", "carrier", "shop"]
 
 
-class CrisisPolicy(BaseModel):
+class CrisisPolicy(ConfigModel):
     """Thresholds of the detector.
 
     Attributes:

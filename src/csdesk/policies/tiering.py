@@ -33,9 +33,9 @@ from enum import StrEnum
 from functools import cache
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
-from csdesk._model import CsdeskModel, require_aware
+from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.models import Customer, CustomerTier, Order, TicketCategory, TicketPriority
 from csdesk.money import Money
 from csdesk.policies._base import Policy, load_policy
@@ -127,7 +127,7 @@ class Complaint(CsdeskModel):
     shop: str | None = None
 
 
-class KeywordRule(BaseModel):
+class KeywordRule(ConfigModel):
     """Words that, found in the normalised text, set a severity and/or urgency."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -11,15 +11,16 @@ from functools import cache
 from typing import Self
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from csdesk._model import ConfigModel
 from csdesk.policies._base import Policy, load_policy
 from csdesk.policies._calendar import WorkingDayCalendar
 
 __all__ = ["TimerPreset", "TimerSpec", "timer_preset"]
 
 
-class TimerSpec(BaseModel):
+class TimerSpec(ConfigModel):
     """One timer: how long, and what happens at expiry.
 
     Attributes:

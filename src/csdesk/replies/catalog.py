@@ -29,9 +29,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
-from csdesk.errors import InvalidInputError, PolicyError, TemplateError
+from csdesk._model import ConfigModel
+from csdesk.errors import PolicyError, TemplateError
 from csdesk.money import Money
 from csdesk.replies.engine import RenderLimits, RenderResult, render_string
 from csdesk.replies.locales import locale_chain
@@ -58,7 +59,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class Variable(BaseModel):
+class Variable(ConfigModel):
     """One variable a template reads, its type, and what to say when an optional one is missing."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -70,7 +71,7 @@ class Variable(BaseModel):
     description: str = ""
 
 
-class Slot(BaseModel):
+class Slot(ConfigModel):
     """Text the agent fills in before sending (a reason, a promise); unfilled blocks sending."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -79,7 +80,7 @@ class Slot(BaseModel):
     description: str = ""
 
 
-class Variant(BaseModel):
+class Variant(ConfigModel):
     """The wording in one locale."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -88,7 +89,7 @@ class Variant(BaseModel):
     body: str = Field(min_length=1)
 
 
-class ReplyTemplate(BaseModel):
+class ReplyTemplate(ConfigModel):
     """A reply template as data."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -123,12 +124,10 @@ def load_template(source: str | Path | Mapping[str, Any]) -> ReplyTemplate:
             ) from None
     try:
         return ReplyTemplate.model_validate(data)
-    except ValidationError as error:
-        fields = InvalidInputError.from_pydantic(error).errors
+    except PolicyError as error:
+        detail = error.message.removeprefix("invalid ReplyTemplate: ")
         raise PolicyError(
-            "invalid template: " + "; ".join(f"{f.loc}: {f.message}" for f in fields),
-            source=where,
-            errors=fields,
+            f"invalid template: {detail}", source=where, errors=error.errors
         ) from None
 
 

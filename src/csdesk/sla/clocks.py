@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
-from csdesk._model import CsdeskModel, require_aware
+from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.events import DomainEvent
 from csdesk.models import Ticket, TicketPriority
 from csdesk.policies._base import Policy
@@ -64,7 +64,7 @@ _ZENDESK_PAUSES: dict[str, list[str]] = {
 }
 
 
-class SlaTarget(BaseModel):
+class SlaTarget(ConfigModel):
     """One metric's target: minutes, in business hours or calendar time."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -74,7 +74,7 @@ class SlaTarget(BaseModel):
     business_hours: bool = True
 
 
-class Escalation(BaseModel):
+class Escalation(ConfigModel):
     """Freshdesk-style escalation: ``after_minutes`` past the breach, tell ``notify``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

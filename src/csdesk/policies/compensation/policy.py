@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from csdesk._model import ConfigModel
 from csdesk.models import CustomerTier
 from csdesk.money import Money, Rounding, currency_digits
 from csdesk.policies._base import Policy, load_policy
@@ -109,7 +110,7 @@ _SYMBOL = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥
 _Scalar = Annotated[int | bool | str, BeforeValidator(_no_float)]
 
 
-class Condition(BaseModel):
+class Condition(ConfigModel):
     """One test on one field: ``{ field = "incident.days_late", op = "ge", value = 1 }``.
 
     Fields are dotted paths into the incident (``incident.*``), its order and customer snapshots
@@ -140,7 +141,7 @@ def _show(value: object) -> str:
     return str(value)
 
 
-class Step(BaseModel):
+class Step(ConfigModel):
     """One row of a lookup table: from ``at`` upwards, ``amount``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -149,7 +150,7 @@ class Step(BaseModel):
     amount: Exact = Field(ge=0)
 
 
-class AmountSpec(BaseModel):
+class AmountSpec(ConfigModel):
     """How much: exactly one of ``fixed``, ``pct`` of a money field, or a lookup ``table``.
 
     Then ``min`` and ``max`` clamp the raw amount, and it is rounded with ``rounding`` (the
@@ -209,7 +210,7 @@ _OBLIGATION_KEYS = re.compile(
 )
 
 
-class OfferSpec(BaseModel):
+class OfferSpec(ConfigModel):
     """What a rule offers. It has no field for anything the customer must do in return.
 
     Attributes:
@@ -279,7 +280,7 @@ class OfferSpec(BaseModel):
         return self
 
 
-class Group(BaseModel):
+class Group(ConfigModel):
     """Rules in one group compete: ``first`` takes the first matching rule, ``max`` the largest."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -289,7 +290,7 @@ class Group(BaseModel):
     description: str = ""
 
 
-class Rule(BaseModel):
+class Rule(ConfigModel):
     """When the conditions all hold for an incident of one of ``kinds``, offer ``offer``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -304,7 +305,7 @@ class Rule(BaseModel):
     note: str = ""
 
 
-class Cap(BaseModel):
+class Cap(ConfigModel):
     """A limit on what is offered.
 
     * ``scope = "order"``: all compensation on one order, including what it already received,
@@ -343,7 +344,7 @@ class Cap(BaseModel):
         return self
 
 
-class Budget(BaseModel):
+class Budget(ConfigModel):
     """A pool of money for a period (``day``, ``week``, ``month``, ``year``).
 
     Its spending is kept in a `BudgetStore`; ``instruments`` limits which offers draw on it (all
@@ -358,7 +359,7 @@ class Budget(BaseModel):
     instruments: tuple[Instrument, ...] = ()
 
 
-class AuthorityTier(BaseModel):
+class AuthorityTier(ConfigModel):
     """What one role may grant without asking anyone: per offer and per day."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -368,7 +369,7 @@ class AuthorityTier(BaseModel):
     max_per_day: Exact | None = Field(default=None, ge=0)
 
 
-class Signal(BaseModel):
+class Signal(ConfigModel):
     """An anti-abuse signal and what it does when its conditions hold.
 
     ``downgrade`` swaps the instrument (cash to coupon, no-threshold to threshold coupon),
