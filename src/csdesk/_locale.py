@@ -31,6 +31,8 @@ def get_locale(tag: str | Locale) -> Locale:
     """
     if isinstance(tag, Locale):
         return tag
+    if not isinstance(tag, str):
+        raise UnknownLocaleError(tag)
     return _parse(tag)
 
 

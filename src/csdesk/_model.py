@@ -64,6 +64,12 @@ class _Translated(BaseModel):
             )
         except pydantic.ValidationError as error:
             raise cls._invalid(error) from None
+        except (TypeError, ValueError) as error:  # options of the wrong type
+            raise cls._refused("model_validate", error) from None
+
+    @classmethod
+    def _refused(cls, method: str, error: Exception) -> CsdeskError:
+        return InvalidInputError(f"{cls.__name__}.{method}: {error}", model=cls.__name__)
 
     @classmethod
     def model_validate_json(
@@ -88,6 +94,8 @@ class _Translated(BaseModel):
             )
         except pydantic.ValidationError as error:
             raise cls._invalid(error) from None
+        except (TypeError, ValueError) as error:  # not text, or options of the wrong type
+            raise cls._refused("model_validate_json", error) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         before = self.__dict__.copy()

@@ -25,6 +25,7 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, Field
 
+from csdesk._checks import checked
 from csdesk._model import CsdeskModel
 from csdesk.errors import CurrencyMismatchError, LedgerError, OverRefundError
 from csdesk.money import Money
@@ -79,6 +80,7 @@ class PaymentLedger(CsdeskModel):
     state: str = "open"
 
     @classmethod
+    @checked
     def open(
         cls, payment_id: str, captured: Money, *, at: datetime, reference: str | None = None
     ) -> PaymentLedger:
@@ -124,6 +126,7 @@ class PaymentLedger(CsdeskModel):
         """What can still be refunded: captured − refunded − pending − charged back."""
         return self.captured - self.refunded - self.pending - self.charged_back
 
+    @checked
     def open_amount(self, refund_id: str) -> Money:
         """The amount a refund currently reserves (zero when none)."""
         total = Money.zero(self.currency)
@@ -135,6 +138,7 @@ class PaymentLedger(CsdeskModel):
                     total = total - entry.amount
         return total
 
+    @checked
     def refunded_by(self, refund_id: str) -> Money:
         """What one refund has paid out and not had reversed."""
         total = Money.zero(self.currency)
@@ -152,6 +156,7 @@ class PaymentLedger(CsdeskModel):
             raise LedgerError(f"ledger amounts are positive whole minor units, got {entry.amount}")
         return self.model_copy(update={"entries": (*self.entries, entry)})
 
+    @checked
     def reserve(
         self, refund_id: str, amount: Money, *, at: datetime, allow_over_refund: bool = False
     ) -> PaymentLedger:
@@ -172,6 +177,7 @@ class PaymentLedger(CsdeskModel):
             )
         )
 
+    @checked
     def settle(
         self, refund_id: str, *, succeeded: bool, at: datetime, reference: str | None = None
     ) -> PaymentLedger:
@@ -184,6 +190,7 @@ class PaymentLedger(CsdeskModel):
             LedgerEntry(kind=kind, amount=amount, at=at, refund_id=refund_id, reference=reference)
         )
 
+    @checked
     def release(self, refund_id: str, *, at: datetime) -> PaymentLedger:
         """A canceled refund gives its reservation back (no-op when it holds none)."""
         amount = self.open_amount(refund_id)
@@ -195,6 +202,7 @@ class PaymentLedger(CsdeskModel):
             )
         )
 
+    @checked
     def reverse(
         self, refund_id: str, *, at: datetime, reference: str | None = None
     ) -> PaymentLedger:
@@ -212,6 +220,7 @@ class PaymentLedger(CsdeskModel):
             )
         )
 
+    @checked
     def chargeback(
         self, amount: Money, *, at: datetime, reference: str | None = None
     ) -> PaymentLedger:

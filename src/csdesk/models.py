@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
+from csdesk._checks import checked
 from csdesk._locale import get_locale
 from csdesk._model import CsdeskModel, require_aware
 from csdesk.errors import (
@@ -441,6 +442,7 @@ class AfterSaleCase(CsdeskModel):
     state: str = "requested"
     version: Annotated[int, Field(ge=0)] = 0
 
+    @checked
     def line(self, line_id: str) -> CaseLine:
         """The case line for an order line id.
 
@@ -676,6 +678,7 @@ class Order(CsdeskModel):
         return all(refund.settled for refund in self.refunds_due)
 
     @classmethod
+    @checked
     def place(
         cls,
         *,

@@ -105,6 +105,10 @@ _BOUNDED: Final = decimal.Context(
     Emin=-999_999,
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
+_exact_add: Final = _EXACT.add
+_exact_subtract: Final = _EXACT.subtract
+_bounded_multiply: Final = _BOUNDED.multiply
+_bounded_divide: Final = _BOUNDED.divide
 _KNOWN_CURRENCIES: Final[frozenset[str]] = frozenset(list_currencies())
 _DIGITS: dict[str, int] = {}
 _QUANTUM: dict[str, Decimal] = {}
@@ -369,7 +373,7 @@ class Money:
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="add")
         try:
-            return _make(_EXACT.add(self._amount, other._amount), self._currency)
+            return _make(_exact_add(self._amount, other._amount), self._currency)
         except decimal.DecimalException as signal:
             raise _arithmetic("add", signal, self, other) from None
 
@@ -385,7 +389,7 @@ class Money:
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="subtract")
         try:
-            return _make(_EXACT.subtract(self._amount, other._amount), self._currency)
+            return _make(_exact_subtract(self._amount, other._amount), self._currency)
         except decimal.DecimalException as signal:
             raise _arithmetic("subtract", signal, self, other) from None
 
@@ -395,7 +399,7 @@ class Money:
                 return NotImplemented
             factor = _to_decimal(factor, what="factor")
         try:
-            return _make(_BOUNDED.multiply(self._amount, factor), self._currency)
+            return _make(_bounded_multiply(self._amount, factor), self._currency)
         except decimal.DecimalException as signal:
             raise _arithmetic("multiply", signal, self, factor) from None
 
@@ -407,7 +411,7 @@ class Money:
                 return NotImplemented
             divisor = _to_decimal(divisor, what="divisor")
         try:
-            return _make(_BOUNDED.divide(self._amount, divisor), self._currency)
+            return _make(_bounded_divide(self._amount, divisor), self._currency)
         except decimal.DecimalException as signal:
             raise _arithmetic("divide", signal, self, divisor) from None
 
@@ -629,6 +633,12 @@ def allocate(total: Money, weights: Sequence[int | Decimal | Money]) -> list[Mon
         >>> allocate(Money("0.05", "CNY"), [Decimal("1.5"), 0, Decimal("1.5")])
         [Money('0.03', 'CNY'), Money('0.00', 'CNY'), Money('0.02', 'CNY')]
     """
+    if type(total) is not Money:
+        raise InvalidAmountError(
+            f"allocate splits a Money total, got {type(total).__name__}", value=type(total).__name__
+        )
+    if isinstance(weights, str | bytes) or not isinstance(weights, Sequence):
+        raise AllocationError(f"weights must be a list, got {type(weights).__name__}")
     if not weights:
         raise AllocationError("no weights given; pass at least one weight")
     units = total.minor_units

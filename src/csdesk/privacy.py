@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from csdesk._checks import checked
+
 __all__ = ["PiiKind", "mask", "mask_address", "mask_email", "mask_name", "mask_phone"]
 
 PiiKind = Literal["phone", "email", "name", "address"]
@@ -28,6 +30,7 @@ _STAR = "*"
 _DIGIT = re.compile(r"\d")
 
 
+@checked
 def mask_phone(phone: str) -> str:
     """Keep the country prefix, the first three and the last four digits; star the rest.
 
@@ -48,6 +51,7 @@ def mask_phone(phone: str) -> str:
     return prefix + digits[:keep_head] + _STAR * hidden + digits[-4:]
 
 
+@checked
 def mask_email(email: str) -> str:
     """Keep the first character of the local part and the whole domain.
 
@@ -61,6 +65,7 @@ def mask_email(email: str) -> str:
     return local[:1] + _STAR * max(len(local) - 1, 1) + "@" + domain
 
 
+@checked
 def mask_name(name: str) -> str:
     """Keep the first character of each word (of the whole name for CJK names).
 
@@ -72,6 +77,7 @@ def mask_name(name: str) -> str:
     return " ".join(word[:1] + _STAR * (len(word) - 1) for word in words)
 
 
+@checked
 def mask_address(address: str) -> str:
     """Keep at most the first six characters (province and city), never more than half.
 
@@ -84,6 +90,7 @@ def mask_address(address: str) -> str:
     return text[:keep] + _STAR * (len(text) - keep)
 
 
+@checked
 def mask(value: str, kind: PiiKind) -> str:
     """Mask ``value`` as customer data of ``kind``."""
     maskers = {

@@ -28,7 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 
-from csdesk.integrations._sqlite import connect, transaction
+from csdesk._checks import checked
+from csdesk.integrations._sqlite import connect, setup, transaction
 from csdesk.money import Money, currency_digits
 from csdesk.policies.compensation.budget import Charge, Usage
 
@@ -58,12 +59,13 @@ class SqliteBudgetStore:
         timeout: Seconds to wait for another process's write lock.
     """
 
+    @checked
     def __init__(self, path: str | Path, *, currency: str, timeout: float = 10.0) -> None:
         self.path = str(path)
         currency_digits(currency)  # raises UnknownCurrencyError early
         self.currency = currency
         self._connection = connect(self.path, timeout=timeout)
-        self._connection.executescript(_SCHEMA)
+        setup(self._connection, _SCHEMA, path)
 
     def close(self) -> None:
         """Close the connection."""
@@ -95,11 +97,13 @@ class SqliteBudgetStore:
         ).fetchone()
         return (row[0], row[1]) if row else (0, 0)
 
+    @checked
     def usage(self, pool: str, period: str) -> Usage:
         """What ``pool`` has used in ``period``."""
         minor, count = self._read(self._connection, pool, period)
         return Usage(self._amount(minor), count)
 
+    @checked
     def commit(self, key: str, charges: Sequence[Charge]) -> bool:
         """Apply every charge or none, once per ``key``.
 
@@ -122,6 +126,7 @@ class SqliteBudgetStore:
             )
         return True
 
+    @checked
     def release(self, key: str) -> bool:
         """Undo the charges committed under ``key``; ``False`` if there were none."""
         with self._transaction() as connection:

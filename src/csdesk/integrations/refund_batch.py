@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TextIO
 
 from pydantic import ConfigDict, Field, model_validator
 
+from csdesk._checks import checked
 from csdesk._model import CsdeskModel
 from csdesk.errors import (
     CsdeskError,
@@ -46,7 +47,7 @@ from csdesk.errors import (
     RemoteRejectedError,
     RemoteUnavailableError,
 )
-from csdesk.integrations._sqlite import connect, transaction
+from csdesk.integrations._sqlite import connect, setup, transaction
 from csdesk.integrations.shop_api import AsyncShopClient, RefundRequest
 from csdesk.models import Order
 from csdesk.money import Money
@@ -109,14 +110,18 @@ class RowError:
     message: str
 
 
+@checked
 def file_digest(path: str | Path) -> tuple[str, int]:
     """The file's SHA-256 and its number of lines, read in one streaming pass."""
     digest = hashlib.sha256()
     lines = 0
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-            lines += chunk.count(b"\n")
+    try:
+        with open(path, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+                lines += chunk.count(b"\n")
+    except (OSError, ValueError) as error:
+        raise InvalidInputError(f"cannot read {str(path)[:200]!r}: {error}") from None
     return digest.hexdigest(), lines
 
 
@@ -162,6 +167,7 @@ def _row(line: int, data: Mapping[str, Any], namespace: str, currency: str | Non
     )
 
 
+@checked
 def read_rows(
     path: str | Path, *, namespace: str, currency: str | None = None
 ) -> Iterator[BatchRow | RowError]:
@@ -172,37 +178,57 @@ def read_rows(
     ``currency``) or ``{"amount": "12.30", "currency": "CNY"}``. Blank lines are skipped.
     """
     suffix = Path(path).suffix.lower()
-    with open(path, encoding="utf-8", newline="") as stream:
-        if suffix == ".csv":
-            reader = csv.DictReader(stream)
-            missing = {"order_id", "reason"} - set(reader.fieldnames or ())
-            if missing:
-                yield RowError(1, f"the header lacks {', '.join(sorted(missing))}")
-                return
-            for record in reader:
-                line = reader.line_num
-                if not any((value or "").strip() for value in record.values()):
-                    continue
-                cleaned = {k: (v or "").strip() for k, v in record.items() if k is not None}
-                if None in record:
-                    yield RowError(line, "more fields than the header has")
-                    continue
-                yield _parse(line, cleaned, namespace, currency)
-        elif suffix in (".jsonl", ".ndjson"):
-            for line, text in enumerate(stream, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as error:
-                    yield RowError(line, f"not JSON: {error.msg}")
-                    continue
-                if not isinstance(data, dict):
-                    yield RowError(line, "each line must be a JSON object")
-                    continue
-                yield _parse(line, data, namespace, currency)
-        else:
-            raise InvalidInputError(f"{path}: use a .csv or .jsonl file")
+    if suffix not in (".csv", ".jsonl", ".ndjson"):
+        raise InvalidInputError(f"{str(path)[:200]}: use a .csv or .jsonl file")
+    try:
+        stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
+    except (OSError, ValueError) as error:
+        raise InvalidInputError(f"cannot read {str(path)[:200]!r}: {error}") from None
+    try:
+        yield from _records(stream, suffix, namespace, currency)
+    except UnicodeDecodeError as error:
+        raise InvalidInputError(
+            f"{str(path)[:200]} is not UTF-8 text (byte {error.start} of a block); save it as "
+            "UTF-8 (Excel: CSV UTF-8)"
+        ) from None
+    finally:
+        stream.close()
+
+
+def _records(
+    stream: TextIO, suffix: str, namespace: str, currency: str | None
+) -> Iterator[BatchRow | RowError]:
+    if suffix == ".csv":
+        reader = csv.DictReader(stream)
+        missing = {"order_id", "reason"} - set(reader.fieldnames or ())
+        if missing:
+            yield RowError(1, f"the header lacks {', '.join(sorted(missing))}")
+            return
+        for record in reader:
+            line = reader.line_num
+            if not any((value or "").strip() for value in record.values()):
+                continue
+            cleaned = {k: (v or "").strip() for k, v in record.items() if k is not None}
+            if None in record:
+                yield RowError(line, "more fields than the header has")
+                continue
+            yield _parse(line, cleaned, namespace, currency)
+    elif suffix in (".jsonl", ".ndjson"):
+        for line, text in enumerate(stream, start=1):
+            if not text.strip():
+                continue
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as error:
+                yield RowError(line, f"not JSON: {error.msg}")
+                continue
+            except RecursionError:
+                yield RowError(line, "not JSON csdesk reads: nested too deeply")
+                continue
+            if not isinstance(data, dict):
+                yield RowError(line, "each line must be a JSON object")
+                continue
+            yield _parse(line, data, namespace, currency)
 
 
 def _parse(
@@ -336,10 +362,11 @@ class Journal:
         InvalidInputError: the journal belongs to another input file (or another version of it).
     """
 
+    @checked
     def __init__(self, path: str | Path, *, source: str, digest: str) -> None:
         self.path = str(path)
         self._db = connect(self.path, timeout=30, synchronous="NORMAL")
-        self._db.executescript(_SCHEMA)
+        setup(self._db, _SCHEMA, path)
         stored = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
         if not stored:
             with transaction(self._db, immediate=False):
@@ -356,6 +383,7 @@ class Journal:
             )
 
     @classmethod
+    @checked
     def open_existing(cls, path: str | Path) -> Journal:
         """Open a journal to read it (`csdesk refunds status`)."""
         if not Path(path).exists():
@@ -600,6 +628,7 @@ def _quote(
     return RefundRequest(order_id=order.id, amount=amount, reason=row.reason, lines=row.lines)
 
 
+@checked
 async def run_batch(
     rows: Iterator[BatchRow | RowError],
     *,

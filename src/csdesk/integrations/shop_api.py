@@ -43,6 +43,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import AwareDatetime, ConfigDict, Field
 
+from csdesk._checks import checked
 from csdesk._model import CsdeskModel
 from csdesk.errors import InvalidInputError, RemoteRejectedError, RemoteUnavailableError
 from csdesk.models import Order
@@ -120,6 +121,16 @@ class RetryPolicy:
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
+        numbers = (self.base, self.cap, self.max_retry_after, self.timeout)
+        if (
+            type(self.attempts) is not int
+            or any(isinstance(n, bool) or not isinstance(n, int | float) for n in numbers)
+            or any(n != n or n in (float("inf"), float("-inf")) for n in numbers)
+        ):
+            raise InvalidInputError(
+                "RetryPolicy: attempts is a whole number; base, cap, max_retry_after and timeout "
+                "are finite numbers of seconds"
+            )
         if self.attempts < 1 or self.base < 0 or self.cap < 0 or self.timeout <= 0:
             raise InvalidInputError(
                 "RetryPolicy: attempts must be at least 1, base and cap not negative, timeout "
@@ -191,6 +202,15 @@ def _refund_from(response: httpx.Response) -> RemoteRefund:
 
 class _Base:
     def __init__(self, base_url: str, token: str | None, retry: RetryPolicy, seed: int | None):
+        try:
+            url = httpx.URL(base_url)
+        except (httpx.InvalidURL, TypeError, ValueError):
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise InvalidInputError(
+                f"base_url must be an http(s) URL such as https://shop.example/api, got "
+                f"{base_url[:80]!r}"
+            )
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         self._token = _token(token)
@@ -230,6 +250,7 @@ class ShopClient(_Base):
         sleep: What waits between retries (``time.sleep``).
     """
 
+    @checked
     def __init__(
         self,
         base_url: str,
@@ -291,6 +312,7 @@ class ShopClient(_Base):
             self._sleep(self._pause(method, path, attempt, last, hint))
         raise self._gave_up(method, path, self.retry.attempts, last)
 
+    @checked
     def get_order(self, order_id: str) -> Order:
         """``GET /orders/{id}``: the order in csdesk's schema.
 
@@ -300,6 +322,7 @@ class ShopClient(_Base):
         """
         return Order.model_validate(self._request("GET", f"/orders/{order_id}").json())
 
+    @checked
     def create_refund(self, request: RefundRequest, *, idempotency_key: str) -> RemoteRefund:
         """``POST /refunds`` with ``Idempotency-Key``: the same key on every retry.
 
@@ -316,10 +339,12 @@ class ShopClient(_Base):
         )
         return _refund_from(response)
 
+    @checked
     def get_refund(self, refund_id: str) -> RemoteRefund:
         """``GET /refunds/{id}``."""
         return _refund_from(self._request("GET", f"/refunds/{refund_id}"))
 
+    @checked
     def find_refund(self, idempotency_key: str) -> RemoteRefund | None:
         """``GET /refunds?idempotency_key=K``: the refund made with that key, or ``None``."""
         try:
@@ -342,6 +367,7 @@ class AsyncShopClient(_Base):
             than sending the request (measured: 40 % of a batch run's CPU).
     """
 
+    @checked
     def __init__(
         self,
         base_url: str,

@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from csdesk._checks import checked
 from csdesk.errors import (
     ConcurrencyConflictError,
     IdempotencyConflictError,
@@ -49,7 +50,7 @@ from csdesk.errors import (
     NotFoundError,
 )
 from csdesk.events import Actor, DomainEvent
-from csdesk.integrations._sqlite import connect, transaction
+from csdesk.integrations._sqlite import connect, setup, transaction
 from csdesk.ledger import PaymentLedger
 from csdesk.models import AfterSaleCase, Order, Refund
 from csdesk.money import Money
@@ -99,11 +100,12 @@ class SqliteStore:
         timeout: Seconds to wait for another connection's write lock.
     """
 
+    @checked
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = str(path)
         self._connection = connect(self.path, timeout=timeout)
         self._connection.execute("PRAGMA foreign_keys=ON")
-        self._connection.executescript(_SCHEMA)
+        setup(self._connection, _SCHEMA, path)
 
     def close(self) -> None:
         """Close the connection."""
@@ -123,6 +125,7 @@ class SqliteStore:
         cls = entity if isinstance(entity, type) else type(entity)
         return cls.__name__.lower()
 
+    @checked
     def insert(self, entity: BaseModel, events: Sequence[DomainEvent] = ()) -> None:
         """Store a new entity (and the events that created it).
 
@@ -146,6 +149,7 @@ class SqliteStore:
             raise InvalidInputError(f"{kind} {fields['id']} is already stored") from None
         self._append(connection, kind, events)
 
+    @checked
     def load(self, cls: type[EntityT], entity_id: str) -> EntityT:
         """Load an entity by id.
 
@@ -159,6 +163,7 @@ class SqliteStore:
             raise NotFoundError(f"no {self._kind(cls)} with id {entity_id!r}")
         return cls.model_validate_json(row[0])
 
+    @checked
     def save(self, entity: Any, events: Sequence[DomainEvent], *, expected_version: int) -> None:
         """Write the entity and its events if it is still at ``expected_version``.
 
@@ -192,6 +197,7 @@ class SqliteStore:
             raise ConcurrencyConflictError(kind, entity.id, expected_version)
         self._append(connection, kind, events)
 
+    @checked
     def run(
         self,
         workflow: type[Workflow[Any]],
@@ -250,6 +256,7 @@ class SqliteStore:
         rows = self._connection.execute(query + " ORDER BY seq").fetchall()
         return [DomainEvent.from_json(row[0]) for row in rows]
 
+    @checked
     def mark_delivered(self, event_ids: Sequence[str], *, at: datetime) -> None:
         """Record that a relay delivered these events."""
         with self._transaction() as connection:
@@ -278,13 +285,16 @@ class RefundDesk:
       and mirrors it on the tender's ledger.
     """
 
+    @checked
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
 
+    @checked
     def ledger(self, payment_id: str) -> PaymentLedger:
         """The ledger of one tender."""
         return self.store.load(PaymentLedger, payment_id)
 
+    @checked
     def refunds(self, order_id: str) -> list[Refund]:
         """Every refund of an order, in the order they were requested."""
         rows = self.store._connection.execute(
@@ -324,6 +334,7 @@ class RefundDesk:
                 shipping = refund.shipping if shipping is None else shipping + refund.shipping
         return units, shipping
 
+    @checked
     def request(
         self,
         order_id: str,
@@ -415,6 +426,7 @@ class RefundDesk:
             )
             return quote, list(made.refunds)
 
+    @checked
     def command(
         self, refund_id: str, event: str, *, actor: Actor, now: datetime, **payload: Any
     ) -> list[DomainEvent]:

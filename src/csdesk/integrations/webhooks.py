@@ -41,9 +41,10 @@ from types import TracebackType
 
 import httpx
 
+from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.errors import InvalidInputError, WebhookSignatureError
-from csdesk.integrations._sqlite import connect, transaction
+from csdesk.integrations._sqlite import connect, setup, transaction
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -61,6 +62,7 @@ SIGNATURE_HEADER = "Csdesk-Signature"
 log = logging.getLogger("csdesk.integrations.webhooks")
 
 
+@checked
 def sign(body: bytes, secret: str, timestamp: int) -> str:
     """The hex HMAC-SHA256 of ``"<timestamp>." + body`` under ``secret``."""
     if not secret:
@@ -69,6 +71,7 @@ def sign(body: bytes, secret: str, timestamp: int) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+@checked
 def signature_header(body: bytes, secrets: Sequence[str], *, now: datetime) -> str:
     """The ``Csdesk-Signature`` value for ``body``: one ``v1`` per active secret (newest first)."""
     if not secrets:
@@ -77,6 +80,7 @@ def signature_header(body: bytes, secrets: Sequence[str], *, now: datetime) -> s
     return f"t={timestamp}," + ",".join(f"v1={sign(body, s, timestamp)}" for s in secrets)
 
 
+@checked
 def verify_webhook(
     body: bytes,
     header: str | None,
@@ -197,6 +201,7 @@ class WebhookRelay:
         transport: An ``httpx`` transport (tests).
     """
 
+    @checked
     def __init__(
         self,
         path: str | Path,
@@ -229,7 +234,7 @@ class WebhookRelay:
             is None
         ):
             raise InvalidInputError(f"{path} has no outbox table: is it a csdesk SqliteStore?")
-        self._db.executescript(_SCHEMA)
+        setup(self._db, _SCHEMA, path)
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
@@ -288,6 +293,7 @@ class WebhookRelay:
             (subscriber.name, now.isoformat(), limit),
         ).fetchall()
 
+    @checked
     def run_once(self, *, now: datetime, limit: int = 500) -> DeliveryReport:
         """One pass: enqueue new events, then attempt every due delivery once."""
         require_aware(now, "now")
@@ -372,6 +378,7 @@ class WebhookRelay:
             (str(a), int(b), str(c)) for a, b, c in self._db.execute(query + " ORDER BY seq", args)
         ]
 
+    @checked
     def requeue(self, subscriber: str, seq: int, *, now: datetime) -> bool:
         """Give a dead-lettered delivery a new round of attempts."""
         cursor = self._db.execute(
@@ -381,6 +388,7 @@ class WebhookRelay:
         )
         return cursor.rowcount == 1
 
+    @checked
     def skip(self, subscriber: str, seq: int) -> bool:
         """Give up on a dead-lettered delivery, letting its aggregate's later events go."""
         cursor = self._db.execute(

@@ -12,6 +12,7 @@ from typing import Any, Self, TypeVar
 
 from pydantic import ConfigDict, Field
 
+from csdesk._checks import checked
 from csdesk._model import ConfigModel
 from csdesk.errors import PolicyError, UnknownPresetError
 
@@ -78,6 +79,7 @@ class Policy(ConfigModel):
             ) from None
 
 
+@checked
 def preset_names(kind: str) -> list[str]:
     """The names of the built-in presets of one kind (``"returns"``, ``"timers"``)."""
     folder = resources.files("csdesk.policies") / "presets" / kind
@@ -86,6 +88,7 @@ def preset_names(kind: str) -> list[str]:
     )
 
 
+@checked
 def load_policy(cls: type[PolicyT], source: str | Path | dict[str, Any], *, kind: str) -> PolicyT:
     """Load a policy from a built-in preset name, a TOML or JSON file, or a mapping.
 

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, model_validator
 
+from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.errors import InvalidInputError
 from csdesk.policies._base import Policy, load_policy
@@ -55,6 +56,7 @@ class ArrivalPreset(Policy):
     methods: dict[str, MethodTiming]
 
 
+@checked
 @cache
 def arrival_preset(name: str = "typical") -> ArrivalPreset:
     """A built-in arrival preset by name (``typical``)."""
@@ -77,6 +79,7 @@ def _add(calendar: WorkingDayCalendar, day: date, count: int) -> date:
     return calendar.add_working_days(day, count) if count else day
 
 
+@checked
 def estimate_arrival(
     method: str,
     succeeded_at: datetime,

@@ -25,6 +25,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from csdesk._checks import checked
 from csdesk._model import ConfigModel, require_aware
 
 __all__ = ["CrisisDetector", "CrisisPolicy", "Incident", "IncidentChange"]
@@ -95,6 +96,7 @@ class _Key:
 class CrisisDetector:
     """A streaming detector over complaint events; bounded memory per key and in keys."""
 
+    @checked
     def __init__(self, policy: CrisisPolicy | None = None) -> None:
         self.policy = policy or CrisisPolicy()
         self._bucket = (
@@ -125,6 +127,7 @@ class CrisisDetector:
     def _window(self, state: _Key) -> tuple[int, float]:
         return state.current, (state.total - state.current) / self.policy.baseline_windows
 
+    @checked
     def observe(
         self,
         complaint_id: str,
@@ -201,6 +204,7 @@ class CrisisDetector:
         if len(incident.complaints) < self.policy.max_linked:
             incident.complaints.append(complaint_id)
 
+    @checked
     def sweep(self, now: datetime) -> list[IncidentChange]:
         """Clear incidents whose keys went quiet (call from the host's scheduler)."""
         require_aware(now, "now")

@@ -32,6 +32,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
+from csdesk._checks import checked
 from csdesk._model import CsdeskModel, require_aware
 from csdesk.errors import CurrencyMismatchError, OverRefundError, QuantityError
 from csdesk.ledger import PaymentLedger
@@ -107,6 +108,7 @@ class RefundPolicy(Policy):
         return value
 
 
+@checked
 @cache
 def refund_policy(name: str) -> RefundPolicy:
     """A built-in refund policy: ``cn_default``, ``eu_default``, ``uk_default``, ``generic``."""
@@ -389,6 +391,7 @@ def _fit(
     return fitted
 
 
+@checked
 def quote_refund(
     order: Order,
     *,

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, Field
 
+from csdesk._checks import checked
 from csdesk._model import CsdeskModel, require_aware
 from csdesk.errors import InvalidInputError
 from csdesk.models import Order, OrderLine, StatutoryBasis
@@ -117,6 +118,7 @@ class ReturnWindow(CsdeskModel):
         return self.status is WindowStatus.OPEN
 
 
+@checked
 @cache
 def return_policy(name: str) -> ReturnPolicy:
     """A built-in return policy preset by name.
@@ -142,6 +144,7 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)
 
 
+@checked
 def window_end(
     anchor: datetime,
     policy: ReturnPolicy,
@@ -183,6 +186,7 @@ def _exclusion(line: OrderLine, policy: ReturnPolicy) -> str | None:
     return None
 
 
+@checked
 def return_window(
     order: Order,
     line: OrderLine | str,

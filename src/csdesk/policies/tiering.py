@@ -35,6 +35,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
+from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.models import Customer, CustomerTier, Order, TicketCategory, TicketPriority
 from csdesk.money import Money
@@ -172,6 +173,7 @@ class TieringPolicy(Policy):
     mediation_working_days: int = 45
 
 
+@checked
 @cache
 def tiering_policy(name: str) -> TieringPolicy:
     """A built-in tiering preset: ``seeds`` (the source documents' desks) or ``itil``."""
@@ -378,6 +380,7 @@ def _deadlines(
     )
 
 
+@checked
 def assess(
     complaint: Complaint,
     *,

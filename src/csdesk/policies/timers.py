@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, model_validator
 
+from csdesk._checks import checked
 from csdesk._model import ConfigModel
 from csdesk.policies._base import Policy, load_policy
 from csdesk.policies._calendar import WorkingDayCalendar
@@ -80,6 +81,7 @@ class TimerPreset(Policy):
     refund_by: TimerSpec | None = None
 
 
+@checked
 @cache
 def timer_preset(name: str) -> TimerPreset:
     """A built-in timer preset by name.

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
+from csdesk._checks import checked
 from csdesk._model import ConfigModel
 from csdesk.errors import PolicyError, TemplateError
 from csdesk.money import Money
@@ -104,6 +105,7 @@ class ReplyTemplate(ConfigModel):
     fixtures: tuple[dict[str, Any], ...] = ()
 
 
+@checked
 def load_template(source: str | Path | Mapping[str, Any]) -> ReplyTemplate:
     """Load a template from a TOML file or a mapping.
 
@@ -117,7 +119,7 @@ def load_template(source: str | Path | Mapping[str, Any]) -> ReplyTemplate:
         where = str(source)
         try:
             data = tomllib.loads(Path(source).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        except (OSError, ValueError, tomllib.TOMLDecodeError) as error:
             raise PolicyError(
                 f"cannot read template {where}: {error} (templates are UTF-8 TOML files)",
                 source=where,

@@ -23,6 +23,7 @@ from functools import lru_cache
 from babel import Locale
 from babel.core import get_global
 
+from csdesk._checks import checked
 from csdesk._locale import get_locale
 
 __all__ = ["LocaleChain", "locale_chain", "maximize"]
@@ -37,6 +38,7 @@ class LocaleChain:
     chain: tuple[str, ...]
 
 
+@checked
 @lru_cache(maxsize=1024)
 def maximize(tag: str) -> Locale:
     """The tag with its likely script and territory filled in (zh-TW → zh_Hant_TW)."""
@@ -84,6 +86,7 @@ def _key(tag: str) -> str:
     return f"{locale.language}_{locale.script}_{locale.territory}"
 
 
+@checked
 def locale_chain(tag: str, *, available: Iterable[str], default: str = "en") -> LocaleChain:
     """Choose the wording variant for ``tag`` among ``available`` ones.
 

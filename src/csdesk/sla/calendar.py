@@ -37,6 +37,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.errors import CalendarCoverageError, CalendarError, InvalidInputError
 
@@ -83,6 +84,7 @@ class BusinessCalendar:
         InvalidInputError: an unknown zone, weekday key or time, or a naive leave.
     """
 
+    @checked
     def __init__(
         self,
         *,
@@ -165,6 +167,7 @@ class BusinessCalendar:
             key = WEEKDAYS[day.weekday()]
         return self._weekly.get(key, ())
 
+    @checked
     def is_working_day(self, day: date, /) -> bool:
         """Whether ``day`` (a local date) has any opening hours.
 
@@ -173,6 +176,7 @@ class BusinessCalendar:
         """
         return bool(self._template(day))
 
+    @checked
     def add_working_days(self, day: date, count: int, /) -> date:
         """The working day ``count`` working days after ``day`` (before it when negative).
 
@@ -190,6 +194,7 @@ class BusinessCalendar:
                 remaining -= 1
         return day
 
+    @checked
     def working_days_between(self, start: date, end: date, *, include_start: bool = False) -> int:
         """Working days in ``(start, end]``, or ``[start, end]`` with ``include_start``.
 
@@ -281,6 +286,7 @@ class BusinessCalendar:
     def _out(self, micros: int, like: datetime) -> datetime:
         return (_EPOCH + timedelta(microseconds=micros)).astimezone(like.tzinfo)
 
+    @checked
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two instants; zero when ``end <= start``."""
         a, b = _micros(require_aware(start, "start")), _micros(require_aware(end, "end"))
@@ -289,6 +295,7 @@ class BusinessCalendar:
         self._covering(a, b)
         return timedelta(microseconds=self._business_before(b) - self._business_before(a))
 
+    @checked
     def is_open(self, moment: datetime) -> bool:
         """Whether ``moment`` falls in an open interval (opening included, closing excluded)."""
         m = _micros(require_aware(moment, "moment"))
@@ -296,6 +303,7 @@ class BusinessCalendar:
         i = bisect_right(self._starts, m) - 1
         return i >= 0 and m < self._ends[i]
 
+    @checked
     def next_open(self, moment: datetime) -> datetime:
         """``moment`` if open, else the next opening time."""
         m = _micros(require_aware(moment, "moment"))
@@ -324,6 +332,7 @@ class BusinessCalendar:
         self._check_coverage(self._first_day - timedelta(days=1))
         self._ensure(self._first_day - timedelta(days=_CHUNK_DAYS), self._end_day)
 
+    @checked
     def add(self, start: datetime, duration: timedelta) -> datetime:
         """The earliest instant at which ``duration`` of business time has passed since ``start``.
 
@@ -343,6 +352,7 @@ class BusinessCalendar:
                 return self._out(self._starts[j] + target - self._cum_before[j], start)
             self._grow_forward(start)
 
+    @checked
     def subtract(self, start: datetime, duration: timedelta) -> datetime:
         """The latest instant from which ``duration`` of business time runs to ``start``.
 
@@ -365,6 +375,7 @@ class BusinessCalendar:
             self._grow_backward(start)
 
     @classmethod
+    @checked
     def china(
         cls,
         *,

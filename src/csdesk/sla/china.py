@@ -25,6 +25,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from csdesk._checks import checked
 from csdesk.sla.calendar import BusinessCalendar
 
 __all__ = ["CHINA_NOTICES", "china_calendar", "china_days"]
@@ -58,6 +59,7 @@ CHINA_NOTICES: Mapping[int, str] = {
 """The notice behind each covered year."""
 
 
+@checked
 def china_calendar(
     *,
     weekly: Mapping[str, Sequence[tuple[str, str]]],

@@ -29,6 +29,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
+from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.events import DomainEvent
 from csdesk.models import Ticket, TicketPriority
@@ -113,6 +114,7 @@ class SlaPolicy(Policy):
         return True
 
 
+@checked
 def select_policy(ticket: Ticket, policies: Sequence[SlaPolicy]) -> SlaPolicy | None:
     """The first policy whose conditions match the ticket, or None."""
     return next((policy for policy in policies if policy.matches(ticket)), None)
@@ -159,6 +161,7 @@ class SlaReport(CsdeskModel):
     statuses: tuple[SlaStatus, ...]
     policy_changes: tuple[tuple[AwareDatetime, str | None], ...]
 
+    @checked
     def status(self, metric: str, instance: int = 1) -> SlaStatus:
         """One metric instance.
 
@@ -344,6 +347,7 @@ def _policy_changes(
     return changes
 
 
+@checked
 def sla_report(
     ticket: Ticket,
     events: Iterable[DomainEvent],

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from csdesk._checks import checked
+from csdesk.errors import InvalidInputError
 from csdesk._model import CsdeskModel
 from csdesk.models import Ticket
 from csdesk.sla.clocks import SlaReport
@@ -72,6 +74,7 @@ def _percentile(histogram: Counter[int], share: Decimal) -> timedelta | None:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@checked
 def service_metrics(batch: Iterable[tuple[Ticket, SlaReport]]) -> ServiceMetrics:
     """Summarise ``(ticket, report)`` pairs (from `csdesk.sla.sla_report`) in one pass."""
     met: Counter[tuple[str, str, str]] = Counter()
@@ -80,7 +83,12 @@ def service_metrics(batch: Iterable[tuple[Ticket, SlaReport]]) -> ServiceMetrics
     resolution: Counter[int] = Counter()
     overdue: list[str] = []
     count = 0
-    for ticket, report in batch:
+    for pair in batch:
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise InvalidInputError(
+                f"service_metrics reads (ticket, report) pairs, got {type(pair).__name__}"
+            )
+        ticket, report = pair
         count += 1
         groups = [
             ("all", "*"),

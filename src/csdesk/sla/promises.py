@@ -25,6 +25,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.errors import InvalidInputError
 from csdesk.sla.calendar import BusinessCalendar
@@ -73,6 +74,7 @@ def _close_of_business(calendar: BusinessCalendar, moment: datetime) -> datetime
     return max(closing, moment).astimezone(moment.tzinfo)
 
 
+@checked
 def promise(
     start: datetime,
     estimate: timedelta,

@@ -22,8 +22,9 @@ from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from statemachine import StateChart
-from statemachine.exceptions import TransitionNotAllowed
+from statemachine.exceptions import StateMachineError, TransitionNotAllowed
 
+from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.errors import (
     CorruptStateError,
@@ -82,6 +83,36 @@ class Workflow(StateChart[ModelT], Generic[ModelT]):
 
     _record: _Record
 
+    def __init__(
+        self,
+        model: ModelT | None = None,
+        state_field: str = "state",
+        start_value: Any = None,
+        listeners: list[object] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        name = type(self).__name__
+        if not all(hasattr(model, field) for field in ("id", "state", "version")):
+            raise InvalidInputError(
+                f"{name} runs on a model with id, state and version (an Order, AfterSaleCase, "
+                f"Refund or Ticket), got {type(model).__name__}"
+            )
+        if state_field != "state" or start_value is not None:
+            raise InvalidInputError(f"{name}: csdesk workflows keep their state in model.state")
+        state = model.state  # type: ignore[union-attr]
+        if not isinstance(state, str) or state not in _states(type(self)):
+            raise CorruptStateError(
+                str(state),
+                workflow=self.workflow_name,
+                entity_id=str(model.id),  # type: ignore[union-attr]
+                event="(build)",
+                states=_states(type(self)),
+            )
+        try:
+            super().__init__(model=model, listeners=listeners, **kwargs)
+        except (StateMachineError, TypeError, ValueError, AttributeError) as error:
+            raise InvalidInputError(f"{name}: {error}") from None
+
     def refuse(self, reason: str) -> NoReturn:
         """Refuse the command with a business reason (call from a validator)."""
         raise _RejectionError(reason)
@@ -139,6 +170,7 @@ def _topology(workflow: type[Workflow[Any]]) -> Mapping[str, tuple[str, ...]]:
     return {state: tuple(names) for state, names in table.items()}
 
 
+@checked
 def allowed_events(workflow: type[Workflow[Any]], state: str) -> tuple[str, ...]:
     """The events that have a transition out of ``state``, guards not evaluated.
 
@@ -177,11 +209,13 @@ def creation_event(
     )
 
 
+@checked
 def mermaid(workflow: type[Workflow[Any]]) -> str:
     """The workflow's state diagram in Mermaid syntax, generated from the machine itself."""
     return format(workflow, "mermaid")
 
 
+@checked
 def fire(
     workflow: type[Workflow[ModelT]],
     model: ModelT,

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 from statemachine import State
 
+from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.errors import InvalidInputError, QuantityError, TransitionRejectedError
 from csdesk.events import Actor, DomainEvent
@@ -346,6 +347,7 @@ def _condition(
         raise ValueError(f"unknown condition {value!r} for line {line_id}; use {allowed}") from None
 
 
+@checked
 def open_case(
     order: Order,
     *,

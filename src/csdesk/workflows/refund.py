@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from statemachine import State
 
+from csdesk._checks import checked
 from csdesk.errors import TransitionRejectedError
 from csdesk.events import Actor, ActorKind, DomainEvent
 from csdesk.ledger import PaymentLedger
@@ -160,6 +161,7 @@ class RefundWorkflow(Workflow[Refund]):
         self.detail(amount=self.model.amount, payment_id=self.model.payment_id, reference=reference)
 
 
+@checked
 def apply_to_ledger(ledger: PaymentLedger, events: Sequence[DomainEvent]) -> PaymentLedger:
     """Mirror a refund's events on its tender's ledger (the only way refunds touch it)."""
     for event in events:
@@ -196,6 +198,7 @@ class RefundRequest:
     events: tuple[DomainEvent, ...]
 
 
+@checked
 def request_refunds(
     order: Order,
     quote: RefundQuote,

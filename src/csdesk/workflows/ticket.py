@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from statemachine import State
 
+from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.events import Actor, DomainEvent
 from csdesk.models import Channel, Ticket, TicketCategory, TicketPriority
@@ -149,6 +150,7 @@ class TicketWorkflow(Workflow[Ticket]):
         self.detail(**{name: value for name, value in changes.items() if value is not None})
 
 
+@checked
 def open_ticket(
     *,
     id: str,

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime
 
+from csdesk._checks import checked
 from csdesk._model import CsdeskModel, require_aware
 from csdesk.errors import InvalidInputError
 from csdesk.models import AfterSaleCase, CaseType, Order
@@ -106,6 +107,7 @@ def _deadlines(
     return [deadline for deadline in found if deadline is not None]
 
 
+@checked
 def order_deadlines(
     order: Order, preset: TimerPreset, calendar: WorkingDayCalendar | None = None
 ) -> list[Deadline]:
@@ -136,6 +138,7 @@ def order_deadlines(
     return found if pay_by is None else [pay_by, *found]
 
 
+@checked
 def case_deadlines(
     case: AfterSaleCase, preset: TimerPreset, calendar: WorkingDayCalendar | None = None
 ) -> list[Deadline]:
@@ -162,6 +165,7 @@ def case_deadlines(
     return _deadlines(rows, preset=preset, calendar=cal)
 
 
+@checked
 def deadlines(
     entity: Order | AfterSaleCase,
     preset: TimerPreset,
@@ -179,6 +183,7 @@ def deadlines(
     raise InvalidInputError(f"deadlines are for an Order or an AfterSaleCase, got {entity!r}")
 
 
+@checked
 def due_events(
     entity: Order | AfterSaleCase,
     now: datetime,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from csdesk._checks import checked
 from csdesk.errors import BudgetExceededError
 
 __all__ = ["BudgetStore", "Charge", "MemoryBudgetStore", "Usage"]
@@ -106,10 +107,12 @@ class MemoryBudgetStore:
         self._grants: dict[str, tuple[Charge, ...]] = {}
         self._lock = threading.Lock()
 
+    @checked
     def usage(self, pool: str, period: str) -> Usage:
         """What ``pool`` has used in ``period``."""
         return self._used.get((pool, period), _ZERO)
 
+    @checked
     def commit(self, key: str, charges: Sequence[Charge]) -> bool:
         """Apply every charge or none; ``False`` if ``key`` was committed before."""
         with self._lock:
@@ -122,6 +125,7 @@ class MemoryBudgetStore:
             self._grants[key] = tuple(charges)
             return True
 
+    @checked
     def release(self, key: str) -> bool:
         """Undo the charges committed under ``key``."""
         with self._lock:

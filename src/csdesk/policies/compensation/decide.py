@@ -29,6 +29,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.errors import ApprovalRequiredError, InvalidInputError
 from csdesk.money import Money
@@ -200,6 +201,7 @@ _FOOD_148 = (
 )
 
 
+@checked
 def statutory_claim(incident: FraudClaim | FoodSafetyClaim) -> StatutoryClaim:
     """The statutory amount of a fraud or food-safety claim (Chinese law, amounts in CNY).
 
@@ -336,6 +338,7 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(("csdesk.compensation", *parts)).encode()).hexdigest()[:32]
 
 
+@checked
 def period_key(period: str, moment: datetime) -> str:
     """The label of the ``day`` / ``week`` / ``month`` / ``year`` that ``moment`` falls in.
 
@@ -677,6 +680,7 @@ def _tier(policy: CompensationPolicy, role: Role) -> AuthorityTier | None:
     return None
 
 
+@checked
 def decide(
     policy: CompensationPolicy,
     incident: Incident,
@@ -1111,6 +1115,7 @@ def _authority(run: _Pipeline, offers: list[Offer], day: str) -> Role | None:
     return required
 
 
+@checked
 def grant(
     decision: Decision,
     store: BudgetStore,

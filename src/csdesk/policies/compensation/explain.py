@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from csdesk._checks import checked
 from csdesk.money import Money
 from csdesk.replies.locales import locale_chain
 
@@ -125,6 +126,7 @@ def _offer_line(offer: Offer, lang: str, locale: str) -> str:
     return f"{text} (rule {offer.rule_id})"
 
 
+@checked
 def explain(decision: Decision, locale: str = "en") -> str:
     """Word ``decision`` for an agent in ``locale`` (Chinese or English)."""
     lang = _words(locale)

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from csdesk._checks import checked
 from csdesk._model import ConfigModel
 from csdesk.models import CustomerTier
 from csdesk.money import Money, Rounding, currency_digits
@@ -826,6 +827,8 @@ class CompensationPolicy(Policy):
 
     def money(self, value: Decimal) -> Money:
         """``value`` in the policy's currency, quantized to its minor unit (cached)."""
+        if type(value) is not Decimal:
+            return Money(value, self.currency).quantize(self.rounding)
         cache = self.money_cache
         found = cache.get(value)
         if found is None:
@@ -843,6 +846,7 @@ class CompensationPolicy(Policy):
         return frozenset(windows)
 
 
+@checked
 def compensation_policy(source: str | Path | dict[str, Any]) -> CompensationPolicy:
     """Load a compensation policy: a built-in preset's name, a TOML or JSON file, or a mapping.
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from csdesk._checks import checked
 from csdesk.policies.compensation.incidents import Incident, parse_incident
 
 __all__ = ["sample_incidents"]
@@ -29,6 +30,7 @@ _SKUS = ("MUG", "THERMOS", "SOCKS", "CAKE", "KETTLE")
 _CAUSES = ("damaged", "wrong_item", "late_delivery", "quality", "not_as_described", "service")
 
 
+@checked
 def sample_incidents(
     count: int, *, seed: int = 7, customers: int | None = None, start: datetime | None = None
 ) -> Iterator[Incident]:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from csdesk._checks import checked
 from csdesk.errors import BudgetExceededError, InvalidInputError
 from csdesk.money import Money
 from csdesk.policies.compensation.budget import MemoryBudgetStore
@@ -251,6 +252,7 @@ def _ordered(incidents: Iterable[Incident]) -> Iterable[Any]:
         yield incident
 
 
+@checked
 def simulate(
     policy: CompensationPolicy, incidents: Iterable[Incident], *, agent: Agent | None = None
 ) -> SimulationReport:
@@ -338,6 +340,7 @@ def _shape(decision: Decision) -> tuple[object, ...]:
     )
 
 
+@checked
 def compare(
     a: CompensationPolicy,
     b: CompensationPolicy,
@@ -400,6 +403,7 @@ class ReviewAnalysis:
         }
 
 
+@checked
 def review_analysis(
     incidents: Iterable[Incident], *, time_zone: str = "Asia/Shanghai"
 ) -> ReviewAnalysis:
