@@ -10,6 +10,7 @@ the test and names the call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import importlib
 import inspect
@@ -126,10 +127,8 @@ def _call(target: Callable[..., Any], parameters: list[inspect.Parameter], value
 
 def _settle(result: Any) -> None:
     if inspect.iscoroutine(result):
-        try:
+        with contextlib.suppress(CsdeskError):
             asyncio.run(result)
-        except CsdeskError:
-            pass
     elif inspect.isgenerator(result) or type(result).__name__ == "generator":
         try:
             for _ in zip(range(5), result, strict=False):
@@ -138,11 +137,17 @@ def _settle(result: Any) -> None:
             pass
 
 
-def _check(label: str, call: Callable[[], Any], failures: list[str]) -> None:
+def _check(
+    label: str,
+    target: Callable[..., Any],
+    parameters: list[inspect.Parameter],
+    value: Any,
+    failures: list[str],
+) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            _settle(call())
+            _settle(_call(target, parameters, value))
     except CsdeskError:
         pass
     except Exception as error:
@@ -161,15 +166,11 @@ def test_every_public_callable_refuses_garbage_with_a_csdesk_error(
         if parameters is None:
             continue
         for value in GARBAGE:
-            _check(f"{label}({value!r})", lambda: _call(target, parameters, value), failures)
+            _check(f"{label}({value!r})", target, parameters, value, failures)
             # each parameter alone, the others left to their defaults when they have one
             required = [p for p in parameters if p.default is inspect.Parameter.empty]
             if len(parameters) > len(required):
-                _check(
-                    f"{label}(required={value!r})",
-                    lambda: _call(target, required, value),
-                    failures,
-                )
+                _check(f"{label}(required={value!r})", target, required, value, failures)
     assert not failures, f"{len(failures)} calls escaped the error tree:\n" + "\n".join(failures)
 
 
@@ -217,9 +218,5 @@ def test_every_public_method_refuses_garbage_with_a_csdesk_error() -> None:
             if not parameters:
                 continue
             for value in GARBAGE:
-                _check(
-                    f"{kind}.{name}({value!r})",
-                    lambda: _call(method, parameters, value),
-                    failures,
-                )
+                _check(f"{kind}.{name}({value!r})", method, parameters, value, failures)
     assert not failures, f"{len(failures)} calls escaped the error tree:\n" + "\n".join(failures)

@@ -70,7 +70,7 @@ from csdesk.models import (
     TicketCategory,
     TicketPriority,
 )
-from csdesk.money import MAX_AMOUNT, Money, allocate, currency_digits, prorate, sum_money
+from csdesk.money import Money, allocate, currency_digits, prorate, sum_money
 
 __all__ = [
     "Actor",
@@ -101,7 +101,6 @@ __all__ = [
     "LedgerEntryKind",
     "LedgerError",
     "LineDraft",
-    "MAX_AMOUNT",
     "Money",
     "MoneyError",
     "NaiveDatetimeError",

@@ -17,8 +17,8 @@ from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from csdesk._checks import checked
-from csdesk.errors import InvalidInputError
 from csdesk._model import CsdeskModel
+from csdesk.errors import InvalidInputError
 from csdesk.models import Ticket
 from csdesk.sla.clocks import SlaReport
 
