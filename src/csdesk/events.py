@@ -30,7 +30,7 @@ from enum import Enum, StrEnum
 from typing import Annotated, Any
 from uuid import uuid4
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, JsonValue, Strict
 
 from csdesk._model import CsdeskModel
 from csdesk.money import Money
@@ -65,7 +65,7 @@ class AggregateRef(CsdeskModel):
 
     kind: str = Field(min_length=1)
     id: str = Field(min_length=1)
-    version: int = Field(ge=0)
+    version: Annotated[int, Strict()] = Field(ge=0)
 
 
 def _jsonable(value: Any) -> Any:

@@ -23,7 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, Strict
 
 from csdesk._checks import checked
 from csdesk._model import CsdeskModel
@@ -76,7 +76,7 @@ class PaymentLedger(CsdeskModel):
     payment_id: str = Field(min_length=1)
     currency: str
     entries: tuple[LedgerEntry, ...] = ()
-    version: Annotated[int, Field(ge=0)] = 0
+    version: Annotated[int, Strict(), Field(ge=0)] = 0
     state: str = "open"
 
     @classmethod
@@ -84,7 +84,15 @@ class PaymentLedger(CsdeskModel):
     def open(
         cls, payment_id: str, captured: Money, *, at: datetime, reference: str | None = None
     ) -> PaymentLedger:
-        """A ledger for a tender that captured ``captured``."""
+        """A ledger for a tender that captured ``captured``.
+
+        Raises:
+            LedgerError: ``captured`` is not a positive whole number of minor units.
+        """
+        if not captured.is_quantized or captured <= Money.zero(captured.currency):
+            raise LedgerError(
+                f"a capture is a positive whole number of minor units, got {captured}"
+            )
         capture = LedgerEntry(
             kind=LedgerEntryKind.CAPTURE, amount=captured, at=at, reference=reference
         )
@@ -224,7 +232,17 @@ class PaymentLedger(CsdeskModel):
     def chargeback(
         self, amount: Money, *, at: datetime, reference: str | None = None
     ) -> PaymentLedger:
-        """A chargeback took ``amount`` back through the card network."""
+        """A chargeback took ``amount`` back through the card network.
+
+        Raises:
+            OverRefundError: more than was captured and not yet refunded or charged back; a
+                provider that reports that has a bug or a duplicate notice.
+        """
+        room = self.captured - self.refunded - self.charged_back
+        if amount.currency == self.currency and amount > room:
+            raise OverRefundError(
+                f"payment {self.payment_id} (chargeback)", requested=amount, refundable=room
+            )
         return self._append(
             LedgerEntry(kind=LedgerEntryKind.CHARGEBACK, amount=amount, at=at, reference=reference)
         )

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, Strict, field_validator, model_validator
 
 from csdesk._checks import checked
 from csdesk._locale import get_locale
@@ -174,7 +174,7 @@ class Shipment(CsdeskModel):
     id: Id
     carrier: str = Field(min_length=1)
     tracking_number: str = Field(min_length=1)
-    lines: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    lines: dict[str, Annotated[int, Strict(), Field(gt=0)]] = Field(default_factory=dict)
     shipped_at: AwareDatetime | None = None
     promised_delivery: AwareDatetime | None = None
     delivered_at: AwareDatetime | None = None
@@ -303,11 +303,18 @@ class OrderLine(CsdeskModel):
     id: Id
     sku: Id
     name: str
-    quantity: Annotated[int, Field(gt=0)]
+    quantity: Annotated[int, Strict(), Field(gt=0)]
     unit_price: Money
     split: PaidSplit
     category: str | None = None
     non_returnable_confirmed: bool = False
+
+    @field_validator("unit_price")
+    @classmethod
+    def _not_negative(cls, value: Money) -> Money:
+        if value < Money.zero(value.currency):
+            raise ValueError(f"unit_price must be >= 0, got {value}; give discounts separately")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -344,7 +351,7 @@ class RefundDue(CsdeskModel):
     payment_id: Id
     amount: Money
     reason: str
-    lines: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    lines: dict[str, Annotated[int, Strict(), Field(gt=0)]] = Field(default_factory=dict)
     created_at: AwareDatetime
     settled: bool = False
 
@@ -399,8 +406,8 @@ class CaseLine(CsdeskModel):
     """One order line in an after-sale case: units asked for, units received, their condition."""
 
     line_id: Id
-    requested: Annotated[int, Field(gt=0)]
-    received: Annotated[int, Field(ge=0)] = 0
+    requested: Annotated[int, Strict(), Field(gt=0)]
+    received: Annotated[int, Strict(), Field(ge=0)] = 0
     condition: Condition | None = None
 
 
@@ -440,7 +447,7 @@ class AfterSaleCase(CsdeskModel):
     canceled_at: AwareDatetime | None = None
     cancel_reason: str | None = None
     state: str = "requested"
-    version: Annotated[int, Field(ge=0)] = 0
+    version: Annotated[int, Strict(), Field(ge=0)] = 0
 
     @checked
     def line(self, line_id: str) -> CaseLine:
@@ -475,7 +482,7 @@ class Refund(CsdeskModel):
     amount: Money
     reason: str = Field(min_length=1)
     statutory_basis: StatutoryBasis = StatutoryBasis.NONE
-    lines: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    lines: dict[str, Annotated[int, Strict(), Field(gt=0)]] = Field(default_factory=dict)
     shipping: Money | None = None
     idempotency_key: str = Field(min_length=1)
     request_key: str = Field(min_length=1)
@@ -485,14 +492,14 @@ class Refund(CsdeskModel):
     over_refund_reason: str | None = None
     provider_reference: str | None = None
     failure_reason: str | None = None
-    attempts: Annotated[int, Field(ge=0)] = 0
+    attempts: Annotated[int, Strict(), Field(ge=0)] = 0
     submitted_at: AwareDatetime | None = None
     succeeded_at: AwareDatetime | None = None
     failed_at: AwareDatetime | None = None
     canceled_at: AwareDatetime | None = None
     reversed_at: AwareDatetime | None = None
     state: str = "requested"
-    version: Annotated[int, Field(ge=0)] = 0
+    version: Annotated[int, Strict(), Field(ge=0)] = 0
 
     @field_validator("amount")
     @classmethod
@@ -554,7 +561,7 @@ class Ticket(CsdeskModel):
     created_at: AwareDatetime
     solved_at: AwareDatetime | None = None
     state: str = "new"
-    version: Annotated[int, Field(ge=0)] = 0
+    version: Annotated[int, Strict(), Field(ge=0)] = 0
 
 
 class LineDraft(CsdeskModel):
@@ -571,13 +578,20 @@ class LineDraft(CsdeskModel):
     id: str | None = None
     sku: Id
     name: str
-    quantity: Annotated[int, Field(gt=0)]
+    quantity: Annotated[int, Strict(), Field(gt=0)]
     unit_price: Money
     line_discount: Money | None = None
     discountable: bool = True
     tax: Money | None = None
     category: str | None = None
     non_returnable_confirmed: bool = False
+
+    @field_validator("unit_price")
+    @classmethod
+    def _not_negative(cls, value: Money) -> Money:
+        if value < Money.zero(value.currency):
+            raise ValueError(f"unit_price must be >= 0, got {value}; give discounts separately")
+        return value
 
 
 class Order(CsdeskModel):
@@ -609,10 +623,10 @@ class Order(CsdeskModel):
     completed_at: AwareDatetime | None = None
     canceled_at: AwareDatetime | None = None
     cancel_reason: str | None = None
-    canceled_units: dict[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    canceled_units: dict[str, Annotated[int, Strict(), Field(gt=0)]] = Field(default_factory=dict)
     refunds_due: tuple[RefundDue, ...] = ()
     state: str = "pending_payment"
-    version: Annotated[int, Field(ge=0)] = 0
+    version: Annotated[int, Strict(), Field(ge=0)] = 0
 
     @model_validator(mode="after")
     def _conserved(self) -> Self:
@@ -723,6 +737,11 @@ class Order(CsdeskModel):
         require_aware(placed_at, "placed_at")
         if pay_by is not None:
             require_aware(pay_by, "pay_by")
+            if pay_by <= placed_at:
+                raise InvalidOrderError(
+                    f"pay_by ({pay_by.isoformat()}) is not after placed_at "
+                    f"({placed_at.isoformat()})"
+                )
         drafts = [d if isinstance(d, LineDraft) else LineDraft.model_validate(d) for d in lines]
         if not drafts:
             raise InvalidOrderError("an order needs at least one line", model="Order")

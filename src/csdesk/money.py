@@ -22,6 +22,7 @@ Examples:
 from __future__ import annotations
 
 import decimal
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import reduce
@@ -109,6 +110,7 @@ _exact_add: Final = _EXACT.add
 _exact_subtract: Final = _EXACT.subtract
 _bounded_multiply: Final = _BOUNDED.multiply
 _bounded_divide: Final = _BOUNDED.divide
+_DIGITS_ONLY: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 _KNOWN_CURRENCIES: Final[frozenset[str]] = frozenset(list_currencies())
 _DIGITS: dict[str, int] = {}
 _QUANTUM: dict[str, Decimal] = {}
@@ -186,12 +188,15 @@ def _to_decimal(value: object, *, what: str = "amount") -> Decimal:
     elif isinstance(value, int | Decimal):
         result = Decimal(value)
     elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip())
-        except decimal.InvalidOperation:
+        text = value.strip()
+        if not _DIGITS_ONLY.fullmatch(text):
+            shown = value if len(value) <= 40 else value[:40] + "…"
             raise InvalidAmountError(
-                f"{what} {value!r} is not a number; pass digits such as '12.30'", value=value
-            ) from None
+                f"{what} {shown!r} is not a plain decimal; write ASCII digits with an optional "
+                "sign and point, such as '12.30' (no exponent, separators or spaces inside)",
+                value=shown,
+            )
+        result = Decimal(text)
     else:
         raise InvalidAmountError(
             f"{what} {value!r} ({type(value).__name__}) is not accepted; pass a decimal.Decimal, "

@@ -41,6 +41,7 @@ def calendars(draw: st.DrawFn) -> BusinessCalendar:
             max_size=2,
         )
     )
+    makeup = {day: weekday for day, weekday in makeup.items() if day not in holidays}
     zone = draw(st.sampled_from(ZONES))
     tz = ZoneInfo(zone)
     leaves: list[tuple[datetime, datetime]] = []

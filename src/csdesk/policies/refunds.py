@@ -32,9 +32,14 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from csdesk._checks import checked
+from csdesk._checks import checked, parse_enum
 from csdesk._model import CsdeskModel, require_aware
-from csdesk.errors import CurrencyMismatchError, OverRefundError, QuantityError
+from csdesk.errors import (
+    CurrencyMismatchError,
+    InvalidAmountError,
+    OverRefundError,
+    QuantityError,
+)
 from csdesk.ledger import PaymentLedger
 from csdesk.models import Order, Payment, PaymentMethod, StatutoryBasis
 from csdesk.money import Money, Rounding, allocate
@@ -427,7 +432,8 @@ def quote_refund(
             how much can.
     """
     require_aware(now, "now")
-    why, ground = RefundReason(reason), StatutoryBasis(basis)
+    why = parse_enum(RefundReason, reason, "refund reason")
+    ground = parse_enum(StatutoryBasis, basis, "statutory basis")
     zero = Money.zero(order.currency)
     done = dict(refunded_units or {})
     steps: list[QuoteStep] = []
@@ -437,6 +443,11 @@ def quote_refund(
     if goodwill is not None:
         if goodwill.currency != order.currency:
             raise CurrencyMismatchError(order.currency, goodwill.currency, operation="refund")
+        if goodwill <= zero or not goodwill.is_quantized:
+            raise InvalidAmountError(
+                f"a goodwill refund is a positive whole number of minor units, got {goodwill}",
+                value=str(goodwill),
+            )
         goods = goods + goodwill
         steps.append(
             QuoteStep(

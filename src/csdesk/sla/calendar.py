@@ -35,10 +35,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
+from csdesk._zones import get_zone
 from csdesk.errors import CalendarCoverageError, CalendarError, InvalidInputError
 
 __all__ = ["WEEKDAYS", "BusinessCalendar"]
@@ -48,6 +48,21 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
 _CHUNK_DAYS: Final = 400
 _MAX_SEARCH_DAYS: Final = 366 * 30
+
+
+def _days(values: Iterable[object], what: str) -> list[date]:
+    """``values`` as dates; a string, a datetime or anything else is refused, never ignored."""
+    if isinstance(values, str | bytes):
+        raise InvalidInputError(f"{what} is a collection of dates, got a string")
+    found = []
+    for value in values:
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise InvalidInputError(
+                f"{what}: {value!r} is not a date; pass datetime.date objects "
+                "(date.fromisoformat('2026-10-01') for text)"
+            )
+        found.append(value)
+    return found
 
 
 def _micros(moment: datetime) -> int:
@@ -96,18 +111,25 @@ class BusinessCalendar:
         coverage: tuple[int, int] | None = None,
         name: str = "calendar",
     ) -> None:
-        try:
-            self.zone = ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidInputError(f"unknown IANA time zone {tz!r}") from None
+        self.zone = get_zone(tz)
         self.name = name
+        if coverage is not None and not (
+            isinstance(coverage, tuple)
+            and len(coverage) == 2
+            and all(type(year) is int for year in coverage)
+            and coverage[0] <= coverage[1]
+        ):
+            raise InvalidInputError("coverage is (first_year, last_year), e.g. (2018, 2026)")
         self.coverage = coverage
         self._weekly = self._parse_weekly(weekly)
-        self.holidays: frozenset[date] = frozenset(holidays)
+        self.holidays: frozenset[date] = frozenset(_days(holidays, "holidays"))
         self.makeup_workdays: dict[date, str] = dict(makeup_workdays or {})
         for day, template in self.makeup_workdays.items():
+            _days([day], "makeup_workdays")
             if template not in WEEKDAYS:
                 raise InvalidInputError(f"makeup_workdays[{day}]: {template!r} is not mon..sun")
+            if day in self.holidays:
+                raise InvalidInputError(f"{day} is both a holiday and a make-up working day")
         self._leaves = sorted(self._parse_leaves(leaves))
         # The index: merged open intervals [starts[i], ends[i]) in UTC microseconds, with the
         # business time before each (cum_before) and up to its end (cum_end), for local days
@@ -144,11 +166,17 @@ class BusinessCalendar:
     @staticmethod
     def _parse_leaves(leaves: Iterable[tuple[datetime, datetime]]) -> list[tuple[int, int]]:
         parsed = []
-        for start, end in leaves:
+        for leave in leaves:
+            if not (isinstance(leave, tuple | list) and len(leave) == 2):
+                raise InvalidInputError("each leave is a (start, end) pair of aware datetimes")
+            start, end = leave
             require_aware(start, "leaves start")
             require_aware(end, "leaves end")
-            if end > start:
-                parsed.append((_micros(start), _micros(end)))
+            if end <= start:
+                raise InvalidInputError(
+                    f"a leave ends ({end.isoformat()}) before it starts ({start.isoformat()})"
+                )
+            parsed.append((_micros(start), _micros(end)))
         return parsed
 
     # days --------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 
 from statemachine import State
 
-from csdesk._checks import checked
+from csdesk._checks import checked, parse_enum
 from csdesk._model import require_aware
 from csdesk.errors import InvalidInputError, QuantityError, TransitionRejectedError
 from csdesk.events import Actor, DomainEvent
@@ -339,12 +339,8 @@ def _condition(
 ) -> Condition:
     value = condition.get(line_id) if isinstance(condition, Mapping) else condition
     if value is None:
-        raise ValueError(f"no condition given for line {line_id}")
-    try:
-        return Condition(value)
-    except ValueError:
-        allowed = ", ".join(c.value for c in Condition)
-        raise ValueError(f"unknown condition {value!r} for line {line_id}; use {allowed}") from None
+        raise InvalidInputError(f"no condition given for line {line_id}")
+    return parse_enum(Condition, value, f"condition for line {line_id}")
 
 
 @checked
@@ -398,9 +394,9 @@ def open_case(
         QuantityError: a unit count is not a positive int.
     """
     require_aware(now, "now")
-    kind = CaseType(type)
+    kind = parse_enum(CaseType, type, "case type")
     basis = (
-        StatutoryBasis(statutory_basis)
+        parse_enum(StatutoryBasis, statutory_basis, "statutory basis")
         if statutory_basis
         else (policy.basis if kind.needs_return else StatutoryBasis.NONE)
     )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, Strict, TypeAdapter, model_validator
 
 from csdesk._model import CsdeskModel
 from csdesk.errors import InvalidInputError
@@ -126,7 +126,7 @@ class Received(CsdeskModel):
     """What a customer received in compensation over one rolling window."""
 
     amount: Money
-    count: Annotated[int, Field(ge=0)] = 0
+    count: Annotated[int, Strict(), Field(ge=0)] = 0
 
 
 class CustomerSnapshot(CsdeskModel):
@@ -148,7 +148,7 @@ class CustomerSnapshot(CsdeskModel):
     tier: CustomerTier = CustomerTier.REGULAR
     received: dict[Annotated[int, Field(gt=0, le=366)], Received] = Field(default_factory=dict)
     risk_flags: frozenset[Annotated[str, Field(min_length=1)]] = frozenset()
-    orders: Annotated[int, Field(ge=0)] = 1
+    orders: Annotated[int, Strict(), Field(ge=0)] = 1
 
     def window(self, days: int) -> Received | None:
         """What the customer received over the last ``days`` days, if the host said."""
@@ -241,14 +241,14 @@ class LateShipment(_IncidentBase):
     """The shop shipped after the time it promised (发货超时)."""
 
     kind: Literal[IncidentKind.LATE_SHIPMENT] = IncidentKind.LATE_SHIPMENT
-    days_late: Annotated[int, Field(ge=1)]
+    days_late: Annotated[int, Strict(), Field(ge=1)]
 
 
 class LateDelivery(_IncidentBase):
     """The parcel arrived after the promised delivery date."""
 
     kind: Literal[IncidentKind.LATE_DELIVERY] = IncidentKind.LATE_DELIVERY
-    days_late: Annotated[int, Field(ge=1)]
+    days_late: Annotated[int, Strict(), Field(ge=1)]
 
 
 class OutOfStockCancel(_IncidentBase):
@@ -290,7 +290,7 @@ class PriceDrop(_IncidentBase):
 
     kind: Literal[IncidentKind.PRICE_DROP] = IncidentKind.PRICE_DROP
     difference: Money
-    days_since_purchase: Annotated[int, Field(ge=0)]
+    days_since_purchase: Annotated[int, Strict(), Field(ge=0)]
     caused_by_coupon: bool = False
 
 
@@ -302,7 +302,7 @@ class Review(_IncidentBase):
     """
 
     kind: Literal[IncidentKind.REVIEW] = IncidentKind.REVIEW
-    rating: Annotated[int, Field(ge=1, le=3)]
+    rating: Annotated[int, Strict(), Field(ge=1, le=3)]
     root_cause: RootCause | None = None
     root_cause_confirmed: bool = False
 
