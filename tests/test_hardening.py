@@ -81,22 +81,13 @@ SILENTLY_ACCEPTED: dict[str, Callable[[], object]] = {
     "zero units": lambda: _quote(lines={"1": 0}, reason="faulty"),
     "negative units": lambda: _quote(lines={"1": -1}, reason="faulty"),
     "bool units": lambda: _quote(lines={"1": True}, reason="faulty"),
-    "holidays as strings": lambda: BusinessCalendar(
-        weekly=WEEKLY, tz="UTC", holidays=["2026-10-01"]
+    "holidays as strings": lambda: _calendar(holidays=["2026-10-01"]),
+    "holidays as one string": lambda: _calendar(holidays="2026-10-01"),
+    "holidays as datetimes": lambda: _calendar(holidays=[AT]),
+    "make-up days as strings": lambda: _calendar(makeup_workdays={"2026-10-10": "mon"}),
+    "a day both holiday and make-up": lambda: _calendar(
+        holidays=[date(2026, 10, 10)], makeup_workdays={date(2026, 10, 10): "mon"}
     ),
-    "holidays as one string": lambda: BusinessCalendar(
-        weekly=WEEKLY, tz="UTC", holidays="2026-10-01"
-    ),
-    "holidays as datetimes": lambda: BusinessCalendar(weekly=WEEKLY, tz="UTC", holidays=[AT]),
-    "make-up days as strings": lambda: BusinessCalendar(
-        weekly=WEEKLY, tz="UTC", makeup_workdays={"2026-10-10": "mon"}
-    ),
-    "a day both holiday and make-up": lambda: BusinessCalendar(
-        weekly=WEEKLY,
-        tz="UTC",
-        holidays=[date(2026, 10, 10)],
-        makeup_workdays={date(2026, 10, 10): "mon"},
-    ),  # fmt: skip
     "a leave that ends before it starts": lambda: BusinessCalendar(
         weekly=WEEKLY, tz="UTC", leaves=[(AT, AT - timedelta(days=1))]
     ),
