@@ -31,7 +31,7 @@ from csdesk.errors import (
     PrecisionError,
 )
 from csdesk.money import Money, allocate, prorate_many
-from csdesk.privacy import mask_address, mask_email, mask_name, mask_phone
+from csdesk.privacy import mask_address, mask_email, mask_name, mask_phone, scrub
 
 __all__ = [
     "AfterSaleCase",
@@ -562,6 +562,11 @@ class Ticket(CsdeskModel):
     solved_at: AwareDatetime | None = None
     state: str = "new"
     version: Annotated[int, Strict(), Field(ge=0)] = 0
+
+    def __repr_args__(self) -> Any:
+        # The subject is the customer's own words: phones and e-mails in it show masked.
+        for key, value in super().__repr_args__():
+            yield key, (scrub(value) if key == "subject" else value)
 
 
 class LineDraft(CsdeskModel):

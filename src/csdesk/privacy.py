@@ -8,8 +8,8 @@ name) and nothing that identifies the customer to a stranger.
 Examples:
     >>> mask_phone("+86 138-1234-5678"), mask_email("zhang.wei@example.com")
     ('+86 138****5678', 'z********@example.com')
-    >>> mask_name("张三丰"), mask_name("Wei Zhang")
-    ('张**', 'W** Z****')
+    >>> mask_name("张三丰"), mask_name("Wei Zhang"), mask_name("张 三")
+    ('张**', 'W** Z****', '张 *')
     >>> mask_address("广东省深圳市南山区科技园路1号")
     '广东省深圳市*********'
 """
@@ -21,7 +21,7 @@ from typing import Literal
 
 from csdesk._checks import checked
 
-__all__ = ["PiiKind", "mask", "mask_address", "mask_email", "mask_name", "mask_phone"]
+__all__ = ["PiiKind", "mask", "mask_address", "mask_email", "mask_name", "mask_phone", "scrub"]
 
 PiiKind = Literal["phone", "email", "name", "address"]
 """The kinds of customer data csdesk knows how to mask."""
@@ -67,14 +67,21 @@ def mask_email(email: str) -> str:
 
 @checked
 def mask_name(name: str) -> str:
-    """Keep the first character of each word (of the whole name for CJK names).
+    """Keep the first character of the name, and the initial of each later word of 2+ letters.
+
+    A one-letter word after the first is starred (``"张 三"`` → ``"张 *"``, ``"A B"`` →
+    ``"A *"``), and a name of one character is starred whole: a mask never shows a whole name.
 
     Examples:
-        >>> mask_name("欧阳娜娜")
-        '欧***'
+        >>> mask_name("欧阳娜娜"), mask_name("A B"), mask_name("张")
+        ('欧***', 'A *', '*')
     """
     words = name.split()
-    return " ".join(word[:1] + _STAR * (len(word) - 1) for word in words)
+    if sum(len(word) for word in words) <= 1:
+        return _STAR * len("".join(words))
+    shown = [words[0][:1] + _STAR * (len(words[0]) - 1)] if words else []
+    shown += [word[:1] + _STAR * (len(word) - 1) if len(word) >= 2 else _STAR for word in words[1:]]
+    return " ".join(shown)
 
 
 @checked
@@ -100,3 +107,24 @@ def mask(value: str, kind: PiiKind) -> str:
         "address": mask_address,
     }
     return maskers[kind](value)
+
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[\s-]?)?(?:\d[\s-]?){6,14}\d(?![\w.])")
+
+
+def scrub(text: str) -> str:
+    """Mask the phone numbers and e-mail addresses inside free text (a subject, a message).
+
+    Sequences of 8 to 16 digits (with optional spaces, dashes and a ``+`` country code) count as
+    phones; amounts with a decimal point, dates and short ids do not. Names and postal addresses
+    cannot be told apart from other words, so fields that hold them are masked by kind instead.
+
+    Examples:
+        >>> scrub("客户 13812345678 来电, mail zhang.wei@example.com, order SO-1, ¥128.50")
+        '客户 138****5678 来电, mail z********@example.com, order SO-1, ¥128.50'
+    """
+    if not isinstance(text, str):
+        return text
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)

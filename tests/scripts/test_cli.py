@@ -162,10 +162,10 @@ def test_policy_simulate_names_the_bad_line_and_the_bad_policy(tmp_path: Path) -
     history = tmp_path / "h.jsonl"
     history.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = runner.invoke(cli, ["policy", "simulate", "shop_standard", str(history)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"{history}, line 2: invalid incident" in result.output
     result = runner.invoke(cli, ["policy", "simulate", "nope", str(history)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no compensation preset named 'nope'" in result.output
 
 

@@ -72,7 +72,7 @@ def test_sla_due_names_a_bad_line(tmp_path: Path) -> None:
         ["sla", "due", "-", "--policy", str(policy)],
         input=json.dumps(TICKET) + "\n" + json.dumps(bad) + "\n",
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "-, line 2:" in result.output
     assert "naive datetime" in result.output
 
@@ -88,10 +88,10 @@ def test_replies_render_fills_money_and_reports_slots() -> None:
     assert "CN¥10.00" in data["text"]
     assert data["text_locale"] == "en"
     missing = CliRunner().invoke(cli, ["replies", "render", "late_delivery_apology"], input="{}")
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2
     assert "missing variable" in missing.output
     unknown = CliRunner().invoke(cli, ["replies", "render", "nope"], input="{}")
-    assert unknown.exit_code == 1
+    assert unknown.exit_code == 2
     assert "late_delivery_apology" in unknown.output
 
 

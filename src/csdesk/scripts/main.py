@@ -41,6 +41,7 @@ from csdesk.policies.compensation import (
 from csdesk.policies.compensation.samples import sample_incidents
 from csdesk.replies import builtin_templates, load_template
 from csdesk.replies.lint import lint
+from csdesk.scripts._cli import BadInput, CsdeskGroup
 from csdesk.scripts.demo import (
     SHANGHAI,
     Batch,
@@ -60,7 +61,7 @@ __all__ = ["cli", "main"]
 LOCALE = "zh-CN"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CsdeskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="csdesk")
 @click.option("-v", "--verbose", is_flag=True, help="Log retries and other warnings to stderr.")
 def cli(verbose: bool) -> None:
@@ -147,7 +148,7 @@ def _incidents(path: str) -> Iterator[Incident]:
             try:
                 yield parse_incident(line)
             except CsdeskError as error:
-                raise click.ClickException(f"{path}, line {number}: {error}") from None
+                raise BadInput(f"{path}, line {number}: {error}") from None
     finally:
         if stream is not sys.stdin:
             stream.close()
@@ -157,7 +158,7 @@ def _load_policy(name: str) -> CompensationPolicy:
     try:
         return compensation_policy(name)
     except CsdeskError as error:
-        raise click.ClickException(str(error)) from None
+        raise BadInput(str(error)) from None
 
 
 @policy.command("simulate")
@@ -189,7 +190,7 @@ def simulate_command(
     Try it on synthetic history: csdesk policy sample 2000 > history.jsonl, then
     csdesk policy simulate shop_standard history.jsonl.
 
-    Exit codes: 0 done; 1 a policy or an incident is invalid (the message says which line).
+    Exit codes: 0 done; 2 a policy or an incident is invalid (the message says which line).
     """
     first = _load_policy(policy_name)
     agent = Agent(id=f"simulated-{role}", role=role)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from csdesk.integrations.refund_batch import (
     BatchSummary,
     Journal,
     OrderSource,
+    RowError,
     StoreOrders,
     file_digest,
     read_rows,
@@ -30,6 +33,7 @@ from csdesk.integrations.refund_batch import (
 from csdesk.integrations.shop_api import TOKEN_ENV, AsyncShopClient, RetryPolicy
 from csdesk.integrations.sqlite_store import SqliteStore
 from csdesk.policies.refunds import refund_policy
+from csdesk.scripts._cli import BadInput
 
 __all__ = ["refunds"]
 
@@ -119,6 +123,7 @@ def run_command(
         raise click.UsageError(f"--shop-url (or ${URL_ENV}) is needed unless --dry-run")
     if shop_url is None and orders_db is None:
         raise click.UsageError("give --shop-url or --orders-db to read the orders from")
+    rows = _first_row_checked(file, read_rows(file, namespace=digest[:16], currency=currency))
     journal = None
     if not dry_run:
         where = journal_path or file.with_name(file.name + ".journal")
@@ -126,7 +131,6 @@ def run_command(
             journal = Journal(where, source=str(file), digest=digest)
         except CsdeskError as error:
             raise click.UsageError(str(error)) from None
-    rows = read_rows(file, namespace=digest[:16], currency=currency)
     retry = RetryPolicy(attempts=attempts, timeout=timeout)
     try:
         summary = asyncio.run(
@@ -155,6 +159,19 @@ def run_command(
         _print_summary(Console(), summary)
     if not summary.ok:
         raise SystemExit(1)
+
+
+def _first_row_checked(file: Path, rows: Iterator[Any]) -> Iterator[Any]:
+    """The rows, once the file is known to have a usable header and at least one row."""
+    try:
+        first = next(rows, None)
+    except CsdeskError as error:
+        raise BadInput(str(error)) from None
+    if first is None:
+        raise BadInput(f"{file}: no rows (an empty file, or a header only)")
+    if isinstance(first, RowError) and first.line == 1:
+        raise BadInput(f"{file}: {first.message}")
+    return itertools.chain([first], rows)
 
 
 async def _run(

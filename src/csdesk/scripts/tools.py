@@ -23,6 +23,7 @@ from csdesk.integrations.webhooks import Subscriber, WebhookRelay
 from csdesk.models import Ticket
 from csdesk.money import Money
 from csdesk.replies import builtin_templates, load_template, render
+from csdesk.scripts._cli import BadInput
 from csdesk.sla import BusinessCalendar, SlaPolicy, sla_report
 
 __all__ = ["outbox", "render_command", "sla"]
@@ -101,7 +102,7 @@ def due_command(
     "events": [{…}, …]} with the events the ticket workflow produced (replies, status changes),
     which the clocks need to know what was answered and what is paused.
 
-    Exit codes: 0 done; 1 a policy or a ticket line is invalid (the message names the line).
+    Exit codes: 0 done; 2 a policy or a ticket line is invalid (the message names the line).
     """
     try:
         loaded = [SlaPolicy.from_data(_load(path), source=str(path)) for path in policies]
@@ -115,7 +116,7 @@ def due_command(
         if now.tzinfo is None:
             raise click.BadParameter("--now needs an offset, e.g. 2026-09-30T17:00:00+08:00")
     except (CsdeskError, OSError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
+        raise BadInput(str(error)) from None
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for name in ("Ticket", "Metric", "Deadline", "Left", "State"):
         table.add_column(name, no_wrap=True)
@@ -123,7 +124,7 @@ def due_command(
         try:
             report = sla_report(ticket, events, policies=loaded, calendar=cal, now=now)
         except CsdeskError as error:
-            raise click.ClickException(f"{tickets}, line {number}: {error}") from None
+            raise BadInput(f"{tickets}, line {number}: {error}") from None
         rows = []
         for status in report.statuses:
             state = _state(status)
@@ -195,7 +196,7 @@ def _tickets(path: str) -> Iterator[tuple[int, tuple[Ticket, list[DomainEvent]]]
                 else:
                     ticket, events = Ticket.model_validate(data), []
             except (ValueError, CsdeskError) as error:
-                raise click.ClickException(f"{path}, line {number}: {error}") from None
+                raise BadInput(f"{path}, line {number}: {error}") from None
             yield number, (ticket, events)
     finally:
         if stream is not sys.stdin:
@@ -243,7 +244,7 @@ def render_command(
 ) -> None:
     """Render TEMPLATE (a built-in id such as late_delivery_apology, or a .toml file).
 
-    The reply goes to stdout. Exit codes: 0 rendered and sendable; 1 bad template, context or
+    The reply goes to stdout. Exit codes: 0 rendered and sendable; 2 bad template, context or
     locale; 3 rendered, but agent slots are still empty (not sendable).
     """
     try:
@@ -253,18 +254,20 @@ def render_command(
             catalogue = builtin_templates()
             if template_name not in catalogue:
                 known = ", ".join(sorted(catalogue))
-                raise click.ClickException(
-                    f"no built-in template {template_name!r}; they are {known}"
-                )
+                raise BadInput(f"no built-in template {template_name!r}; they are {known}")
             template = catalogue[template_name]
+        if context_path == "-" and sys.stdin.isatty():
+            raise BadInput("give the template's variables with --context FILE, or pipe JSON in")
         with _open(context_path) as stream:
             raw = json.load(stream)
+        if not isinstance(raw, dict):
+            raise BadInput(f"{context_path}: the context is a JSON object of variables")
         kinds = {v.name: v.type for v in template.variables}
         context = {k: _typed(v, kinds.get(k, "str")) for k, v in raw.items()}
         filled = dict(slot.split("=", 1) for slot in slots)
         result = render(template, context, locale=locale, tz=tz, slots=filled)
-    except (CsdeskError, ValueError, OSError) as error:
-        raise click.ClickException(str(error)) from None
+    except (CsdeskError, ValueError, OSError, RecursionError) as error:
+        raise BadInput(str(error)) from None
     if as_json:
         click.echo(
             json.dumps(

@@ -1,0 +1,55 @@
+"""What every ``csdesk`` command shares: how errors reach the terminal, and their exit codes.
+
+Exit codes, the same for every command: 0 done; 1 done, but the result has failures the command
+reports (rows that failed, lint errors, dead letters); 2 bad usage or bad input (a missing or
+unreadable file, a row or policy that does not validate, an unknown name): the message says what
+and where, and nothing was changed; 3 rendered but not sendable (``replies render``); 70 a bug in
+csdesk (no traceback unless ``CSDESK_DEBUG=1``); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from csdesk.errors import CsdeskError
+from csdesk.privacy import scrub
+
+__all__ = ["BadInput", "CsdeskGroup", "InternalError"]
+
+DEBUG_ENV = "CSDESK_DEBUG"
+
+
+class BadInput(click.ClickException):
+    """Bad usage or bad input: exit code 2, with a message that says what and where."""
+
+    exit_code = 2
+
+
+class InternalError(click.ClickException):
+    """An error csdesk did not expect: exit code 70 (EX_SOFTWARE), no traceback."""
+
+    exit_code = 70
+
+
+class CsdeskGroup(click.Group):
+    """A click group that turns csdesk errors into exit code 2 and hides tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except CsdeskError as error:
+            raise BadInput(f"[{error.code}] {scrub(str(error))}") from None
+        except (OSError, UnicodeError) as error:
+            raise BadInput(scrub(str(error))) from None
+        except Exception as error:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            raise InternalError(
+                f"unexpected {type(error).__name__} (a bug in csdesk: please report it with the "
+                f"command line; set {DEBUG_ENV}=1 for the traceback)"
+            ) from None
