@@ -18,7 +18,7 @@ from csdesk.scripts.main import cli
 
 TICKET = {
     "id": "T-1",
-    "category": "logistics",
+    "category": "order_problem",
     "customer_id": "C-1",
     "created_at": "2026-09-30T17:00:00+08:00",
 }
@@ -27,7 +27,7 @@ id = "sla"
 version = "1"
 source = "test"
 as_of = 2026-01-01
-[[targets]]
+[[targets.p3]]
 metric = "first_reply"
 minutes = 30
 """

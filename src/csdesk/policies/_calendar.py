@@ -51,3 +51,13 @@ class WeekdayCalendar:
             if self.is_working_day(day):
                 remaining -= 1
         return day
+
+
+def provisional(calendar: object, *days: date) -> bool:
+    """Whether ``calendar`` estimates (rather than knows) the holidays of any of ``days``.
+
+    True only for a calendar built with provisional years (`csdesk.sla.china_calendar` with
+    ``provisional=True``); every other calendar answers False.
+    """
+    check = getattr(calendar, "is_provisional", None)
+    return bool(check(*days)) if callable(check) and days else False

@@ -33,7 +33,7 @@ from csdesk._model import CsdeskModel, require_aware
 from csdesk.errors import InvalidInputError
 from csdesk.models import Order, OrderLine, StatutoryBasis
 from csdesk.policies._base import Policy, load_policy
-from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar
+from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar, provisional
 
 __all__ = [
     "ReturnPolicy",
@@ -99,6 +99,8 @@ class ReturnWindow(CsdeskModel):
         last_day: The window's last local day, for messages ("closed on 2026-03-08").
         exclusion: Why the line is excluded, with the rule, when it is.
         steps: How the answer was reached, one line per rule applied.
+        provisional: The window's days were counted on estimated holidays (a provisional
+            calendar); the last day may move when the official notice is published.
     """
 
     status: WindowStatus
@@ -111,6 +113,7 @@ class ReturnWindow(CsdeskModel):
     policy_version: str
     policy_hash: str
     steps: tuple[str, ...] = ()
+    provisional: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -243,6 +246,15 @@ def return_window(
         steps.append(f"customer not informed: +{policy.not_informed_extension_months} months")
     # Signed for today, the count starts tomorrow, but a request today is already in time.
     status = WindowStatus.OPEN if now < ends else WindowStatus.CLOSED
+    last_day = (ends - timedelta(days=1)).date()
+    estimated = policy.roll_over_non_working_last_day and provisional(
+        calendar, starts.date(), last_day
+    )
+    if estimated:
+        steps.append(
+            "PROVISIONAL: the last day was rolled over on estimated holidays, not the official "
+            "notice; it may move when the notice is published"
+        )
     steps.append(
         f"window [{starts.isoformat()}, {ends.isoformat()}): {status.value} at {now.isoformat()}"
     )
@@ -250,8 +262,9 @@ def return_window(
         status=status,
         starts_at=starts,
         ends_at=ends,
-        last_day=(ends - timedelta(days=1)).date(),
+        last_day=last_day,
         steps=tuple(steps),
+        provisional=estimated,
         **common,
     )
 

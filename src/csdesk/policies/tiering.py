@@ -40,7 +40,7 @@ from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.models import Customer, CustomerTier, Order, TicketCategory, TicketPriority
 from csdesk.money import Money
 from csdesk.policies._base import Policy, load_policy
-from csdesk.policies._calendar import WorkingDayCalendar
+from csdesk.policies._calendar import WorkingDayCalendar, provisional
 
 __all__ = [
     "Complaint",
@@ -194,6 +194,7 @@ class RegulatoryDeadline(CsdeskModel):
     name: str
     due: datetime
     source: str
+    provisional: bool = False
 
 
 class TierAssessment(CsdeskModel):
@@ -371,11 +372,13 @@ def _deadlines(
             name="accept_by",
             due=end_of(accept),
             source=f"{source} art. 14: {policy.accept_working_days} working days",
+            provisional=provisional(calendar, received.date(), accept),
         ),
         RegulatoryDeadline(
             name="mediation_by",
             due=end_of(mediate),
             source=f"{source} art. 21: {policy.mediation_working_days} working days",
+            provisional=provisional(calendar, received.date(), mediate),
         ),
     )
 

@@ -54,7 +54,7 @@ from csdesk.scripts.demo import (
     run_demo,
 )
 from csdesk.scripts.refunds import refunds
-from csdesk.scripts.tools import outbox, render_command, sla
+from csdesk.scripts.tools import calendar, outbox, render_command, sla
 
 __all__ = ["cli", "main"]
 
@@ -262,6 +262,7 @@ def sample_command(count: int, seed: int) -> None:
 cli.add_command(refunds)
 cli.add_command(sla)
 cli.add_command(outbox)
+cli.add_command(calendar)
 replies.add_command(render_command)
 
 

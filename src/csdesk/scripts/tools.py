@@ -24,9 +24,16 @@ from csdesk.models import Ticket
 from csdesk.money import Money
 from csdesk.replies import builtin_templates, load_template, render
 from csdesk.scripts._cli import BadInput
-from csdesk.sla import BusinessCalendar, SlaPolicy, sla_report
+from csdesk.sla import (
+    BusinessCalendar,
+    SlaPolicy,
+    china_calendar,
+    china_coverage,
+    load_china_year,
+    sla_report,
+)
 
-__all__ = ["outbox", "render_command", "sla"]
+__all__ = ["calendar", "outbox", "render_command", "sla"]
 
 SECRETS_ENV = "CSDESK_WEBHOOK_SECRETS"
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -74,7 +81,14 @@ def sla() -> None:
     type=click.Choice(["china", "weekdays"]),
     default="china",
     show_default=True,
-    help="china: official holidays and make-up days (2018-2026); weekdays: no holidays.",
+    help="china: official holidays and make-up days (2018-2026, and years loaded from "
+    "$CSDESK_CHINA_CALENDAR); weekdays: no holidays.",
+)
+@click.option(
+    "--provisional",
+    is_flag=True,
+    help="With --calendar china: estimate the two years after the official data (marked "
+    "provisional in the output) instead of failing.",
 )
 @click.option(
     "--hours",
@@ -95,6 +109,7 @@ def due_command(
     now_text: str | None,
     overdue: bool,
     as_json: bool,
+    provisional: bool,
 ) -> None:
     """Deadlines and overdue metrics of TICKETS (JSONL; - for stdin).
 
@@ -108,7 +123,7 @@ def due_command(
         loaded = [SlaPolicy.from_data(_load(path), source=str(path)) for path in policies]
         weekly = _hours(hours)
         cal = (
-            BusinessCalendar.china(weekly=weekly, tz=tz)
+            china_calendar(weekly=weekly, tz=tz, provisional=provisional)
             if calendar == "china"
             else BusinessCalendar(weekly=weekly, tz=tz)
         )
@@ -145,6 +160,7 @@ def due_command(
                                 "remaining_minutes": int(s.remaining.total_seconds() // 60),
                                 "state": state.lower(),
                                 "escalation_level": s.escalation_level,
+                                "provisional": s.provisional,
                             }
                             for s, state in rows
                         ],
@@ -160,6 +176,8 @@ def due_command(
                 else "paused"
             )
             left = int(status.remaining.total_seconds() // 60)
+            if status.provisional:
+                deadline += " (provisional)"
             table.add_row(ticket.id, status.metric, deadline, f"{left} min", state)
     if not as_json:
         Console().print(table)
@@ -195,12 +213,67 @@ def _tickets(path: str) -> Iterator[tuple[int, tuple[Ticket, list[DomainEvent]]]
                     events = [DomainEvent.model_validate(e) for e in data.get("events", [])]
                 else:
                     ticket, events = Ticket.model_validate(data), []
-            except (ValueError, CsdeskError) as error:
-                raise BadInput(f"{path}, line {number}: {error}") from None
+            except (ValueError, CsdeskError, RecursionError, AttributeError, TypeError) as error:
+                why = "nested too deeply" if isinstance(error, RecursionError) else error
+                if isinstance(error, AttributeError | TypeError):
+                    why = "each line is a JSON object: a ticket, or {ticket, events}"
+                raise BadInput(f"{path}, line {number}: {why}") from None
             yield number, (ticket, events)
     finally:
         if stream is not sys.stdin:
             stream.close()
+
+
+# -- calendar check ------------------------------------------------------------------------------
+
+
+@click.group()
+def calendar() -> None:
+    """The China calendar's official data: what it covers, and loading next year's notice."""
+
+
+@calendar.command("check")
+@click.option(
+    "--until",
+    "until_text",
+    required=True,
+    metavar="DATE",
+    help="The last day deadlines must reach (e.g. today + 90 days), as YYYY-MM-DD.",
+)
+@click.option(
+    "--load",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A year's notice as TOML or JSON to validate and load first (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def check_command(until_text: str, files: tuple[Path, ...], as_json: bool) -> None:
+    """Say whether the China calendar's official data reaches DATE, and validate year files.
+
+    Run it from cron each week with --until a quarter ahead: it fails in time for the State
+    Council's notice for next year (published each November) to be loaded, with --load to check
+    the file first, then with $CSDESK_CHINA_CALENDAR pointing at it.
+
+    Exit codes: 0 covered; 1 not covered (the message names the missing years); 2 a bad date or
+    a year file that does not validate.
+    """
+    try:
+        until = date.fromisoformat(until_text)
+    except ValueError:
+        raise BadInput(f"--until {until_text!r}: write a date as YYYY-MM-DD") from None
+    loaded = [load_china_year(path) for path in files]
+    report = china_coverage(until, today=datetime.now(UTC).date())
+    if as_json:
+        data = {**report.__dict__, "until": report.until.isoformat()}
+        data["loaded"] = [year.year for year in loaded]
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for year in loaded:
+            click.echo(f"loaded {year.year}: {year.notice} ({year.working_days()} working days)")
+        click.echo(report.message)
+    if not report.ok:
+        raise SystemExit(1)
 
 
 # -- replies render ------------------------------------------------------------------------------

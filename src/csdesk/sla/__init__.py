@@ -1,7 +1,16 @@
 """SLA: business calendars with China's make-up working days (调休), SLA clocks and promises."""
 
 from csdesk.sla.calendar import WEEKDAYS, BusinessCalendar
-from csdesk.sla.china import CHINA_NOTICES, china_calendar, china_days
+from csdesk.sla.china import (
+    CHINA_CALENDAR_ENV,
+    CHINA_NOTICES,
+    ChinaCoverage,
+    ChinaYear,
+    china_calendar,
+    china_coverage,
+    china_days,
+    load_china_year,
+)
 from csdesk.sla.clocks import (
     Escalation,
     SlaPolicy,
@@ -15,10 +24,13 @@ from csdesk.sla.metrics import Attainment, ServiceMetrics, service_metrics
 from csdesk.sla.promises import Promise, promise
 
 __all__ = [
+    "CHINA_CALENDAR_ENV",
     "CHINA_NOTICES",
     "WEEKDAYS",
     "Attainment",
     "BusinessCalendar",
+    "ChinaCoverage",
+    "ChinaYear",
     "Escalation",
     "Promise",
     "ServiceMetrics",
@@ -27,7 +39,9 @@ __all__ = [
     "SlaStatus",
     "SlaTarget",
     "china_calendar",
+    "china_coverage",
     "china_days",
+    "load_china_year",
     "promise",
     "select_policy",
     "service_metrics",

@@ -94,6 +94,8 @@ class BusinessCalendar:
         coverage: The first and last year the holiday data is known for; asking about a date
             outside raises `CalendarCoverageError` instead of guessing.
         name: A label for messages.
+        provisional_years: Years whose holidays are estimates, not official data; results
+            computed on their days say so (see `is_provisional`).
 
     Raises:
         InvalidInputError: an unknown zone, weekday key or time, or a naive leave.
@@ -110,6 +112,7 @@ class BusinessCalendar:
         leaves: Iterable[tuple[datetime, datetime]] = (),
         coverage: tuple[int, int] | None = None,
         name: str = "calendar",
+        provisional_years: frozenset[int] = frozenset(),
     ) -> None:
         self.zone = get_zone(tz)
         self.name = name
@@ -121,6 +124,9 @@ class BusinessCalendar:
         ):
             raise InvalidInputError("coverage is (first_year, last_year), e.g. (2018, 2026)")
         self.coverage = coverage
+        if not all(type(year) is int for year in provisional_years):
+            raise InvalidInputError("provisional_years is a set of years (ints)")
+        self.provisional_years: frozenset[int] = frozenset(provisional_years)
         self._weekly = self._parse_weekly(weekly)
         self.holidays: frozenset[date] = frozenset(_days(holidays, "holidays"))
         self.makeup_workdays: dict[date, str] = dict(makeup_workdays or {})
@@ -180,6 +186,16 @@ class BusinessCalendar:
         return parsed
 
     # days --------------------------------------------------------------------------------------
+
+    def is_provisional(self, *moments: date) -> bool:
+        """Whether these days, or the span between them, touch a year of estimated holidays.
+
+        See ``provisional=True`` of `csdesk.sla.china_calendar`.
+        """
+        if not self.provisional_years or not moments:
+            return False
+        years = [moment.year for moment in moments]
+        return any(year in self.provisional_years for year in range(min(years), max(years) + 1))
 
     def _check_coverage(self, day: date) -> None:
         if self.coverage and not self.coverage[0] <= day.year <= self.coverage[1]:

@@ -132,6 +132,9 @@ class SlaStatus(CsdeskModel):
         breached_at: The deadline, when it was missed.
         warning: Running and within the policy's warning window of the deadline.
         escalation_level: 0, or the highest escalation level reached after a breach.
+        provisional: The business time crossed days whose holidays are estimates, not official
+            data (a calendar with ``provisional=True``); the deadline may move when the
+            notice is published.
     """
 
     metric: Metric
@@ -151,6 +154,7 @@ class SlaStatus(CsdeskModel):
     breached_at: AwareDatetime | None
     warning: bool
     escalation_level: int
+    provisional: bool = False
 
 
 class SlaReport(CsdeskModel):
@@ -277,6 +281,8 @@ def _status(
         breached=breached,
         breached_at=deadline if breached else None,
         warning=warning,
+        provisional=clock.business
+        and clock.calendar.is_provisional(started.date(), (deadline or end).date()),
         escalation_level=escalation,
     )
 

@@ -45,6 +45,7 @@ class Promise:
         say_at: ``stretched_at`` rounded up to what a person would say.
         rounding: ``half_hour`` or ``close_of_business``.
         factor: The stretch applied.
+        provisional: Counted on estimated holidays (a provisional calendar); it may move.
     """
 
     expected_at: datetime
@@ -52,6 +53,7 @@ class Promise:
     say_at: datetime
     rounding: Literal["half_hour", "close_of_business"]
     factor: Decimal
+    provisional: bool = False
 
 
 def _factor(value: Decimal | int | str) -> Decimal:
@@ -99,6 +101,10 @@ def promise(
         local = stretched.astimezone(calendar.zone)
         floor = local.replace(minute=0 if local.minute < 30 else 30, second=0, microsecond=0)
         say = floor if floor == local else floor + timedelta(minutes=30)
-        return Promise(expected, stretched, say.astimezone(start.tzinfo), "half_hour", stretch)
+        estimated = calendar.is_provisional(start.date(), say.date())
+        return Promise(
+            expected, stretched, say.astimezone(start.tzinfo), "half_hour", stretch, estimated
+        )
     say_at = _close_of_business(calendar, stretched)
-    return Promise(expected, stretched, say_at, "close_of_business", stretch)
+    estimated = calendar.is_provisional(start.date(), say_at.date())
+    return Promise(expected, stretched, say_at, "close_of_business", stretch, estimated)

@@ -23,7 +23,7 @@ from csdesk._checks import checked
 from csdesk._model import CsdeskModel, require_aware
 from csdesk.errors import InvalidInputError
 from csdesk.models import AfterSaleCase, CaseType, Order
-from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar
+from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar, provisional
 from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
 
 __all__ = [
@@ -60,6 +60,7 @@ class Deadline(CsdeskModel):
         on_expiry: The event to fire then (see `TimerSpec.on_expiry`).
         active: Whether it still matters in the entity's current state.
         preset: The preset's id; ``policy_version`` its version.
+        provisional: Counted on estimated holidays (a provisional calendar); it may move.
     """
 
     kind: str
@@ -69,6 +70,7 @@ class Deadline(CsdeskModel):
     preset: str
     policy_version: str
     source: str
+    provisional: bool = False
 
 
 def _deadline(
@@ -82,9 +84,11 @@ def _deadline(
 ) -> Deadline | None:
     if spec is None or start is None:
         return None
+    due_at = spec.due(start, zone=ZoneInfo(preset.time_zone), calendar=calendar)
     return Deadline(
         kind=kind,
-        due_at=spec.due(start, zone=ZoneInfo(preset.time_zone), calendar=calendar),
+        due_at=due_at,
+        provisional=provisional(calendar, start.date(), due_at.date()),
         on_expiry=spec.on_expiry,
         active=active,
         preset=preset.id,
