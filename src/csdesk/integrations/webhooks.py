@@ -29,13 +29,18 @@ Examples:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -47,12 +52,15 @@ from csdesk.errors import InvalidInputError, WebhookSignatureError
 from csdesk.integrations._sqlite import connect, setup, transaction
 
 __all__ = [
+    "DEFAULT_SCHEDULE",
+    "MAX_RETRY_AFTER",
     "SIGNATURE_HEADER",
     "DeliveryReport",
     "Subscriber",
     "WebhookRelay",
     "sign",
     "signature_header",
+    "standard_signature",
     "verify_webhook",
 ]
 
@@ -108,7 +116,7 @@ def verify_webhook(
     signatures: list[str] = []
     for part in header.split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and value.isdigit() and len(value) <= 12:
             timestamp = int(value)
         elif name == "v1" and value:
             signatures.append(value)
@@ -159,14 +167,46 @@ class Subscriber:
 
 @dataclass
 class DeliveryReport:
-    """What one pass of the relay did."""
+    """What one pass of the relay did.
+
+    Attributes:
+        delivered: Deliveries a subscriber answered with a 2xx.
+        failed: Attempts that failed (and will be retried, or were dead-lettered).
+        dead: Deliveries dead-lettered in this pass.
+        waiting: Deliveries still pending after the pass, over all subscribers.
+        deferred: Deliveries not attempted in this pass because their subscriber was
+            unreachable, throttling or out of time (not counted as attempts).
+        disabled: Subscribers that answered 410 Gone in this pass and are now disabled.
+        errors: One line per failed attempt.
+    """
 
     delivered: int = 0
     failed: int = 0
     dead: int = 0
     waiting: int = 0
+    deferred: int = 0
+    disabled: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+
+DEFAULT_SCHEDULE: tuple[timedelta, ...] = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+    timedelta(days=1),
+    timedelta(days=1),
+)
+"""The waits before each retry: Standard Webhooks' schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+10 h) and two daily retries, so a receiver that is down is retried for 3 days 3 h 35 min 5 s
+after the first attempt, in 10 attempts, before the delivery is dead-lettered. Each wait varies
+by ±10 % (jitter) so that many deliveries do not retry at the same instant."""
+
+MAX_RETRY_AFTER = timedelta(days=1)
+"""The longest ``Retry-After`` a 429 or 503 answer can impose; a longer one counts as this."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS webhook_deliveries (
@@ -182,23 +222,54 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 );
 CREATE INDEX IF NOT EXISTS webhook_due ON webhook_deliveries (subscriber, state, next_at);
 CREATE TABLE IF NOT EXISTS webhook_cursor (subscriber TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    subscriber  TEXT PRIMARY KEY,
+    disabled_at TEXT NOT NULL,
+    reason      TEXT NOT NULL
+);
 """
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one POST did: ``ok``, or the problem, and what the answer asks of the sender."""
+
+    seq: int
+    event_type: str
+    sent_at: datetime
+    ok: bool = False
+    problem: str = ""
+    retry_after: timedelta | None = None
+    gone: bool = False
+    endpoint_down: bool = False
 
 
 class WebhookRelay:
     """Deliver a SQLite store's outbox to subscribers: signed, at least once, ordered.
 
     Order holds per aggregate: an event waits for the ones before it on the same entity.
+    Subscribers are served side by side, each in its own thread with its own budget, so a slow or
+    hanging receiver never delays (or makes stale) another's deliveries. Each delivery is signed
+    with the time it is actually sent.
 
     Args:
         path: The `SqliteStore` file whose ``outbox`` table holds the events.
         subscribers: Where to deliver.
         secrets: Signing secrets, newest first (two during a rotation).
-        max_attempts: Attempts before an event is dead-lettered.
-        base: The first backoff, in seconds (doubling, with jitter, up to ``cap``).
-        cap: The longest backoff, in seconds.
+        schedule: The waits before each retry (`DEFAULT_SCHEDULE`: about three days).
+        max_attempts: Attempts before an event is dead-lettered; by default one more than the
+            schedule's retries. Fewer cut the schedule short; more repeat its last wait.
+        jitter: Each wait is multiplied by a random factor within ``1 ± jitter``.
         timeout: Seconds per delivery attempt.
+        pass_seconds: Wall time one pass may spend on one subscriber; the rest waits for the
+            next pass (not counted as attempts).
+        standard_headers: Also send the Standard Webhooks headers (``webhook-id``,
+            ``webhook-timestamp``, ``webhook-signature``) for receivers that verify with a
+            Standard Webhooks library. A ``whsec_``-prefixed secret is base64-decoded for them.
         transport: An ``httpx`` transport (tests).
+        seed: Seeds the jitter (tests).
+        clock: What tells the time at the moment of sending (tests); the real UTC clock by
+            default.
     """
 
     @checked
@@ -208,24 +279,38 @@ class WebhookRelay:
         subscribers: Sequence[Subscriber],
         secrets: Sequence[str],
         *,
-        max_attempts: int = 8,
-        base: float = 2.0,
-        cap: float = 3600.0,
+        schedule: Sequence[timedelta] = DEFAULT_SCHEDULE,
+        max_attempts: int | None = None,
+        jitter: float = 0.1,
         timeout: float = 10.0,
+        pass_seconds: float = 30.0,
+        standard_headers: bool = False,
         transport: httpx.BaseTransport | None = None,
         seed: int | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        if not secrets or not all(secrets):
+        if not secrets or not all(isinstance(s, str) and s for s in secrets):
             raise InvalidInputError("give at least one non-empty webhook secret")
         names = [s.name for s in subscribers]
         if len(set(names)) != len(names):
             raise InvalidInputError("subscriber names must be unique")
+        if not schedule or any(
+            not isinstance(wait, timedelta) or wait < timedelta(0) for wait in schedule
+        ):
+            raise InvalidInputError("schedule is a non-empty list of non-negative timedeltas")
+        if max_attempts is not None and max_attempts < 1:
+            raise InvalidInputError("max_attempts must be at least 1")
+        if not 0 <= jitter < 1 or timeout <= 0 or pass_seconds <= 0:
+            raise InvalidInputError("jitter is within [0, 1); timeout and pass_seconds positive")
         self.subscribers = tuple(subscribers)
         self._secrets = tuple(secrets)
-        self.max_attempts = max_attempts
-        self.base = base
-        self.cap = cap
+        self.max_attempts = max_attempts or len(schedule) + 1
+        self.schedule = tuple(schedule)
+        self.jitter = jitter
+        self.pass_seconds = pass_seconds
+        self.standard_headers = standard_headers
         self._rng = random.Random(seed)
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._db = connect(path, timeout=30)
         if (
             self._db.execute(
@@ -255,6 +340,10 @@ class WebhookRelay:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    def wait_before_retry(self, retry: int) -> timedelta:
+        """The scheduled wait before retry number ``retry`` (1 for the first), before jitter."""
+        return self.schedule[min(retry, len(self.schedule)) - 1]
 
     def _enqueue(self, subscriber: Subscriber, now: datetime) -> None:
         row = self._db.execute(
@@ -295,77 +384,148 @@ class WebhookRelay:
 
     @checked
     def run_once(self, *, now: datetime, limit: int = 500) -> DeliveryReport:
-        """One pass: enqueue new events, then attempt every due delivery once."""
+        """One pass: enqueue new events, then attempt every due delivery once.
+
+        Subscribers are served in parallel. For one subscriber, deliveries go in order; a
+        timeout or connection failure, a 429 or a 410 ends that subscriber's pass (the rest are
+        ``deferred``, not counted as attempts), and so does its ``pass_seconds`` budget.
+        """
         require_aware(now, "now")
         report = DeliveryReport()
+        disabled = self.disabled()
+        work: dict[Subscriber, list[tuple[int, str]]] = {}
         for subscriber in self.subscribers:
             self._enqueue(subscriber, now)
-            for seq, body in self._due(subscriber, now, limit):
-                self._deliver(subscriber, seq, body, now, report)
-            (report_waiting,) = self._db.execute(
-                "SELECT COUNT(*) FROM webhook_deliveries WHERE subscriber = ? AND state = "
-                "'pending'",
-                (subscriber.name,),
-            ).fetchone()
-            report.waiting += report_waiting
+            if subscriber.name not in disabled:
+                work[subscriber] = self._due(subscriber, now, limit)
+        busy = {subscriber: due for subscriber, due in work.items() if due}
+        if busy:
+            with ThreadPoolExecutor(max_workers=len(busy)) as pool:
+                futures = {sub: pool.submit(self._send_all, sub, due) for sub, due in busy.items()}
+                outcomes = {sub: future.result() for sub, future in futures.items()}
+            for subscriber, results in outcomes.items():
+                for outcome in results:
+                    self._record(subscriber, outcome, report)
+                report.deferred += len(busy[subscriber]) - len(results)
+        (report.waiting,) = self._db.execute(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'"
+        ).fetchone()
         return report
 
-    def _deliver(
-        self, subscriber: Subscriber, seq: int, body: str, now: datetime, report: DeliveryReport
-    ) -> None:
+    def _send_all(self, subscriber: Subscriber, due: list[tuple[int, str]]) -> list[_Outcome]:
+        """POST ``due`` in order (in a worker thread: HTTP only, no database)."""
+        deadline = time.monotonic() + self.pass_seconds
+        results: list[_Outcome] = []
+        for seq, body in due:
+            outcome = self._post(subscriber, seq, body)
+            results.append(outcome)
+            if outcome.endpoint_down or outcome.gone or time.monotonic() > deadline:
+                break
+        return results
+
+    def _post(self, subscriber: Subscriber, seq: int, body: str) -> _Outcome:
         data = body.encode()
         event_id, event_type = _event_head(body)
+        sent_at = self._clock()
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature_header(data, self._secrets, now=now),
+            SIGNATURE_HEADER: signature_header(data, self._secrets, now=sent_at),
             "Csdesk-Event-Id": event_id,
             "Csdesk-Event-Type": event_type,
             "Idempotency-Key": event_id,
         }
+        if self.standard_headers:
+            timestamp = int(sent_at.timestamp())
+            headers["webhook-id"] = event_id
+            headers["webhook-timestamp"] = str(timestamp)
+            headers["webhook-signature"] = " ".join(
+                standard_signature(event_id, timestamp, data, secret) for secret in self._secrets
+            )
         try:
             response = self._http.post(subscriber.url, content=data, headers=headers)
         except httpx.TransportError as error:
-            problem = type(error).__name__
-        else:
-            if 200 <= response.status_code < 300:
-                self._db.execute(
-                    "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, "
-                    "delivered_at = ?, last_error = NULL WHERE subscriber = ? AND seq = ?",
-                    (now.isoformat(), subscriber.name, seq),
-                )
-                report.delivered += 1
-                return
-            problem = f"HTTP {response.status_code}"
+            return _Outcome(seq, event_type, sent_at, problem=type(error).__name__,
+                            endpoint_down=True)  # fmt: skip
+        status = response.status_code
+        if 200 <= status < 300:
+            return _Outcome(seq, event_type, sent_at, ok=True)
+        if status == 410:
+            return _Outcome(seq, event_type, sent_at, problem="HTTP 410 Gone", gone=True)
+        retry_after = _retry_after(response, sent_at) if status in (429, 503) else None
+        return _Outcome(
+            seq, event_type, sent_at, problem=f"HTTP {status}", retry_after=retry_after,
+            endpoint_down=status == 429,
+        )  # fmt: skip
+
+    def _record(self, subscriber: Subscriber, outcome: _Outcome, report: DeliveryReport) -> None:
+        if outcome.ok:
+            self._db.execute(
+                "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, "
+                "delivered_at = ?, last_error = NULL WHERE subscriber = ? AND seq = ?",
+                (outcome.sent_at.isoformat(), subscriber.name, outcome.seq),
+            )
+            report.delivered += 1
+            return
+        if outcome.gone:
+            self._disable(subscriber.name, outcome.sent_at, "the endpoint answered 410 Gone")
+            report.disabled.append(subscriber.name)
+            report.errors.append(f"{subscriber.name}: 410 Gone, disabled")
+            log.warning("webhook subscriber %s answered 410 Gone: disabled", subscriber.name)
+            return
         (attempts,) = self._db.execute(
             "SELECT attempts + 1 FROM webhook_deliveries WHERE subscriber = ? AND seq = ?",
-            (subscriber.name, seq),
+            (subscriber.name, outcome.seq),
         ).fetchone()
         dead = attempts >= self.max_attempts
-        wait = self._rng.uniform(0.5, 1.0) * min(self.cap, self.base * 2 ** (attempts - 1))
+        wait = self.wait_before_retry(attempts) * self._rng.uniform(
+            1 - self.jitter, 1 + self.jitter
+        )
+        if outcome.retry_after is not None:
+            wait = outcome.retry_after
         self._db.execute(
             "UPDATE webhook_deliveries SET attempts = ?, state = ?, next_at = ?, last_error = ? "
             "WHERE subscriber = ? AND seq = ?",
             (
                 attempts,
                 "dead" if dead else "pending",
-                (now + timedelta(seconds=wait)).isoformat(),
-                problem,
+                (outcome.sent_at + wait).isoformat(),
+                outcome.problem,
                 subscriber.name,
-                seq,
+                outcome.seq,
             ),
         )
         report.failed += 1
         report.dead += dead
-        report.errors.append(f"{subscriber.name} #{seq}: {problem}")
+        report.errors.append(f"{subscriber.name} #{outcome.seq}: {outcome.problem}")
         log.warning(
             "webhook %s #%d to %s: %s (attempt %d%s)",
-            event_type,
-            seq,
+            outcome.event_type,
+            outcome.seq,
             subscriber.name,
-            problem,
+            outcome.problem,
             attempts,
-            ", dead-lettered" if dead else "",
+            ", dead-lettered" if dead else f", next in {wait.total_seconds():.0f} s",
         )
+
+    def _disable(self, subscriber: str, at: datetime, reason: str) -> None:
+        self._db.execute(
+            "INSERT INTO webhook_endpoints (subscriber, disabled_at, reason) VALUES (?, ?, ?) "
+            "ON CONFLICT (subscriber) DO UPDATE SET disabled_at = excluded.disabled_at, "
+            "reason = excluded.reason",
+            (subscriber, at.isoformat(), reason),
+        )
+
+    def disabled(self) -> dict[str, str]:
+        """The disabled subscribers and why (a 410 Gone answer)."""
+        return dict(self._db.execute("SELECT subscriber, reason FROM webhook_endpoints"))
+
+    @checked
+    def enable(self, subscriber: str) -> bool:
+        """Deliver to a disabled subscriber again; its pending deliveries resume in order."""
+        cursor = self._db.execute(
+            "DELETE FROM webhook_endpoints WHERE subscriber = ?", (subscriber,)
+        )
+        return cursor.rowcount == 1
 
     def dead_letters(self, subscriber: str | None = None) -> list[tuple[str, int, str]]:
         """``(subscriber, seq, last error)`` of every dead-lettered delivery."""
@@ -405,6 +565,54 @@ class WebhookRelay:
                 "SELECT state, COUNT(*) FROM webhook_deliveries GROUP BY state"
             ).fetchall()
         )
+
+
+def _retry_after(response: httpx.Response, sent_at: datetime) -> timedelta | None:
+    """A 429/503's ``Retry-After`` (seconds or an HTTP date), at most `MAX_RETRY_AFTER`."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit() and len(value) <= 9:
+        wait = timedelta(seconds=int(value))
+    else:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            return None
+        wait = when - sent_at
+    return min(max(wait, timedelta(0)), MAX_RETRY_AFTER)
+
+
+def _standard_key(secret: str) -> bytes:
+    if secret.startswith("whsec_"):
+        try:
+            return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInputError(
+                "a whsec_ secret must be base64 after the prefix (Standard Webhooks)"
+            ) from None
+    return secret.encode()
+
+
+@checked
+def standard_signature(message_id: str, timestamp: int, body: bytes, secret: str) -> str:
+    """The Standard Webhooks ``webhook-signature`` entry: ``v1,<base64 HMAC-SHA256>``.
+
+    Signed content is ``"{message_id}.{timestamp}.{body}"``; a ``whsec_`` secret is base64-decoded
+    first, as the Standard Webhooks libraries do.
+
+    Examples:
+        >>> standard_signature("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+        ...                    b'{"test": 2432232314}', "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE='
+    """
+    if not secret:
+        raise InvalidInputError("a webhook secret cannot be empty")
+    content = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_standard_key(secret), content, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
 
 
 def _event_head(body: str) -> tuple[str, str]:

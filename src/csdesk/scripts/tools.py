@@ -391,14 +391,25 @@ def outbox() -> None:
 @click.option(
     "--interval", type=float, default=5.0, show_default=True, help="Seconds between passes."
 )
-@click.option("--max-attempts", type=click.IntRange(1, 100), default=8, show_default=True)
+@click.option(
+    "--max-attempts",
+    type=click.IntRange(1, 100),
+    default=None,
+    help="Attempts before a delivery is dead-lettered [default: 10, about three days].",
+)
+@click.option(
+    "--standard-headers",
+    is_flag=True,
+    help="Also send webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print each pass's report as JSON.")
 def relay_command(
     db: Path,
     subscribers: tuple[str, ...],
     once: bool,
     interval: float,
-    max_attempts: int,
+    max_attempts: int | None,
+    standard_headers: bool,
     as_json: bool,
 ) -> None:
     """Deliver the outbox's events to subscribers, signed, at least once, in order per aggregate.
@@ -419,7 +430,9 @@ def relay_command(
             raise click.UsageError(f"--subscriber {item!r}: write NAME=https://…")
         parsed.append(Subscriber(name, url))
     try:
-        relay = WebhookRelay(db, parsed, secrets, max_attempts=max_attempts)
+        relay = WebhookRelay(
+            db, parsed, secrets, max_attempts=max_attempts, standard_headers=standard_headers
+        )
     except CsdeskError as error:
         raise click.UsageError(str(error)) from None
     with relay:
@@ -430,8 +443,10 @@ def relay_command(
             else:
                 click.echo(
                     f"delivered {report.delivered}, failed {report.failed}, dead-lettered "
-                    f"{report.dead}, waiting {report.waiting}"
-                )
+                    f"{report.dead}, deferred {report.deferred}, waiting {report.waiting}"
+                    + (f"; disabled (410 Gone): {', '.join(report.disabled)}" if report.disabled
+                       else "")
+                )  # fmt: skip
             if once:
                 break
             time.sleep(interval)
