@@ -114,6 +114,9 @@ class CsdeskError(Exception):
     code: ClassVar[str] = "csdesk_error"
 
     def __init__(self, message: str) -> None:
+        from csdesk.privacy import scrub  # privacy imports the checks, which import errors
+
+        message = scrub(message)  # a phone or an e-mail in bad input never reaches a log whole
         super().__init__(message)
         self.message = message
 
@@ -177,17 +180,19 @@ def _field_error(detail: Mapping[str, Any]) -> FieldError:
     loc = ".".join(str(part) for part in detail.get("loc", ()))
     cause = detail.get("ctx", {}).get("error")
     if isinstance(cause, CsdeskError):
-        return FieldError(loc, cause.message, cause.code)
+        return FieldError(loc, cause.message, cause.code)  # already scrubbed
     if detail["type"] == "timezone_aware":
         message = (
             "naive datetime (no time zone); pass a timezone-aware datetime, "
             "e.g. datetime(2026, 3, 1, 9, 0, tzinfo=ZoneInfo('Asia/Shanghai'))"
         )
         return FieldError(loc, message, NaiveDatetimeError.code)
+    from csdesk.privacy import scrub
+
     message = str(detail["msg"])
     if detail["type"] == "value_error":
         message = message.removeprefix("Value error, ")
-    return FieldError(loc, message, str(detail["type"]))
+    return FieldError(loc, scrub(message), str(detail["type"]))
 
 
 class NaiveDatetimeError(InvalidInputError):

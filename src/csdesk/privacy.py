@@ -16,12 +16,22 @@ Examples:
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Literal
 
 from csdesk._checks import checked
 
-__all__ = ["PiiKind", "mask", "mask_address", "mask_email", "mask_name", "mask_phone", "scrub"]
+__all__ = [
+    "PiiKind",
+    "get_logger",
+    "mask",
+    "mask_address",
+    "mask_email",
+    "mask_name",
+    "mask_phone",
+    "scrub",
+]
 
 PiiKind = Literal["phone", "email", "name", "address"]
 """The kinds of customer data csdesk knows how to mask."""
@@ -110,15 +120,22 @@ def mask(value: str, kind: PiiKind) -> str:
 
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w.])(?:\+\d{1,3}[\s-]?)?(?:\d[\s-]?){6,14}\d(?![\w.])")
+_PHONE = re.compile(
+    r"(?<![\w.+-])(?:"
+    r"\+\d{1,3}[\s-]?\d(?:[\s-]?\d){6,13}"  # with a country code: +86 138 1234 5678
+    r"|1[3-9]\d(?:[\s-]?\d){8}"  # a mainland mobile: 13812345678, 138-1234-5678
+    r"|0\d{2,3}-\d{7,8}"  # a mainland landline: 021-12345678
+    r")(?![\w.])"
+)
 
 
 def scrub(text: str) -> str:
     """Mask the phone numbers and e-mail addresses inside free text (a subject, a message).
 
-    Sequences of 8 to 16 digits (with optional spaces, dashes and a ``+`` country code) count as
-    phones; amounts with a decimal point, dates and short ids do not. Names and postal addresses
-    cannot be told apart from other words, so fields that hold them are masked by kind instead.
+    Phones are numbers with a ``+`` country code, mainland mobiles (11 digits from 13 to 19,
+    dashes or spaces allowed) and mainland landlines (``021-12345678``); amounts, dates, times
+    and ids such as ``SO-20261111-0042`` are left alone. Names and postal addresses cannot be told
+    apart from other words, so fields that hold them are masked by kind instead.
 
     Examples:
         >>> scrub("客户 13812345678 来电, mail zhang.wei@example.com, order SO-1, ¥128.50")
@@ -128,3 +145,22 @@ def scrub(text: str) -> str:
         return text
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
     return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+class _Scrubbed(logging.Filter):
+    """Masks phones and e-mails in a record's message before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = scrub(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+def get_logger(name: str) -> logging.Logger:
+    """A csdesk logger whose records have phones and e-mails masked (see `scrub`)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, _Scrubbed) for f in logger.filters):
+        logger.addFilter(_Scrubbed())
+    return logger

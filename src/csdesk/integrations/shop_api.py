@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import logging
 import os
 import random
 import ssl
@@ -49,6 +48,7 @@ from csdesk.errors import InvalidInputError, RemoteRejectedError, RemoteUnavaila
 from csdesk.models import Order
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundReason
+from csdesk.privacy import get_logger
 
 __all__ = [
     "TOKEN_ENV",
@@ -62,7 +62,7 @@ __all__ = [
 TOKEN_ENV = "CSDESK_SHOP_TOKEN"
 """The environment variable the clients read the bearer token from."""
 
-log = logging.getLogger("csdesk.integrations.shop_api")
+log = get_logger("csdesk.integrations.shop_api")
 
 POOL_SIZE = 4
 """Connections per httpx pool in `AsyncShopClient` (see its ``connections`` argument)."""

@@ -33,7 +33,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import logging
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +49,7 @@ from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.errors import InvalidInputError, WebhookSignatureError
 from csdesk.integrations._sqlite import connect, setup, transaction
+from csdesk.privacy import get_logger
 
 __all__ = [
     "DEFAULT_SCHEDULE",
@@ -67,7 +67,7 @@ __all__ = [
 SIGNATURE_HEADER = "Csdesk-Signature"
 """The header that carries the signature."""
 
-log = logging.getLogger("csdesk.integrations.webhooks")
+log = get_logger("csdesk.integrations.webhooks")
 
 
 @checked
