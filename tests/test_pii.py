@@ -93,7 +93,7 @@ ERRORS: list[Callable[[], object]] = [
     lambda: Ticket(id="T-1", category=PHONES[0], customer_id="C-1", created_at=AT),
     lambda: Ticket(
         id="T-1", category="order_problem", customer_id=EMAILS[1], created_at=AT, subject=None
-    ),  # fmt: skip
+    ),
 ]
 
 
