@@ -158,6 +158,7 @@ class _Scrubbed(logging.Filter):
         return True
 
 
+@checked
 def get_logger(name: str) -> logging.Logger:
     """A csdesk logger whose records have phones and e-mails masked (see `scrub`)."""
     logger = logging.getLogger(name)
