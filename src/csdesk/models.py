@@ -19,7 +19,15 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 from csdesk._checks import checked
 from csdesk._locale import get_locale
@@ -57,6 +65,16 @@ __all__ = [
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _not_negative(value: Money) -> Money:
+    if value < Money.zero(value.currency):
+        raise ValueError(f"unit_price must be >= 0, got {value}; give discounts separately")
+    return value
+
+
+UnitPrice = Annotated[Money, AfterValidator(_not_negative)]
+"""A list price of one unit: never negative (discounts are given separately)."""
 
 
 class CustomerTier(StrEnum):
@@ -304,17 +322,10 @@ class OrderLine(CsdeskModel):
     sku: Id
     name: str
     quantity: Annotated[int, Strict(), Field(gt=0)]
-    unit_price: Money
+    unit_price: UnitPrice
     split: PaidSplit
     category: str | None = None
     non_returnable_confirmed: bool = False
-
-    @field_validator("unit_price")
-    @classmethod
-    def _not_negative(cls, value: Money) -> Money:
-        if value < Money.zero(value.currency):
-            raise ValueError(f"unit_price must be >= 0, got {value}; give discounts separately")
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -584,19 +595,12 @@ class LineDraft(CsdeskModel):
     sku: Id
     name: str
     quantity: Annotated[int, Strict(), Field(gt=0)]
-    unit_price: Money
+    unit_price: UnitPrice
     line_discount: Money | None = None
     discountable: bool = True
     tax: Money | None = None
     category: str | None = None
     non_returnable_confirmed: bool = False
-
-    @field_validator("unit_price")
-    @classmethod
-    def _not_negative(cls, value: Money) -> Money:
-        if value < Money.zero(value.currency):
-            raise ValueError(f"unit_price must be >= 0, got {value}; give discounts separately")
-        return value
 
 
 class Order(CsdeskModel):
