@@ -26,6 +26,7 @@ from csdesk import (
     OverRefundError,
     PaymentLedger,
     PolicyError,
+    Ticket,
 )
 from csdesk.money import MAX_AMOUNT
 from csdesk.policies import CrisisPolicy, ReturnPolicy, quote_refund, refund_policy
@@ -191,3 +192,25 @@ def test_chargeback_within_the_capture_is_recorded() -> None:
         ledger.chargeback(cny("0.01"), at=AT)
     with pytest.raises(LedgerError):
         PaymentLedger.open("P-1", cny("-1.00"), at=AT)
+
+
+def test_lookups_of_unknown_names_are_csdesk_errors() -> None:
+    from csdesk.errors import NotFoundError
+    from csdesk.sla import SlaPolicy, sla_report
+    from csdesk.workflows import OrderWorkflow, allowed_events
+
+    with pytest.raises(NotFoundError, match="its states are"):
+        allowed_events(OrderWorkflow, "nope")
+    ticket = Ticket(id="T-1", category="order_problem", customer_id="C-1", created_at=AT)
+    policy = SlaPolicy.from_data(
+        {
+            "id": "s",
+            "version": "1",
+            "source": "t",
+            "as_of": "2026-01-01",
+            "targets": {"p3": [{"metric": "first_reply", "minutes": 30}]},
+        }
+    )
+    report = sla_report(ticket, [], policies=[policy], calendar=_calendar(), now=AT)
+    with pytest.raises(NotFoundError, match="first_reply #1"):
+        report.status("x")

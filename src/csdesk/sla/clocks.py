@@ -31,6 +31,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
+from csdesk.errors import NotFoundError
 from csdesk.events import DomainEvent
 from csdesk.models import Ticket, TicketPriority
 from csdesk.policies._base import Policy
@@ -170,12 +171,15 @@ class SlaReport(CsdeskModel):
         """One metric instance.
 
         Raises:
-            LookupError: the ticket has no such instance.
+            NotFoundError: the ticket has no such instance (a `LookupError` too).
         """
         for status in self.statuses:
             if status.metric == metric and status.instance == instance:
                 return status
-        raise LookupError(f"ticket {self.ticket_id} has no {metric} #{instance}")
+        measured = ", ".join(f"{s.metric} #{s.instance}" for s in self.statuses) or "nothing"
+        raise NotFoundError(
+            f"ticket {self.ticket_id} has no {metric} #{instance}; its policy measures {measured}"
+        )
 
 
 @dataclass

@@ -30,6 +30,7 @@ from csdesk.errors import (
     CorruptStateError,
     InvalidInputError,
     InvalidTransitionError,
+    NotFoundError,
     TransitionRejectedError,
 )
 from csdesk.events import Actor, AggregateRef, DomainEvent
@@ -178,13 +179,14 @@ def allowed_events(workflow: type[Workflow[Any]], state: str) -> tuple[str, ...]
     for every row of a list view.
 
     Raises:
-        LookupError: ``state`` is not a state of the workflow.
+        NotFoundError: ``state`` is not a state of the workflow (a `LookupError` too).
     """
     try:
         return _topology(workflow)[state]
     except KeyError:
-        raise LookupError(
-            f"{state!r} is not a state of the {workflow.workflow_name} workflow"
+        raise NotFoundError(
+            f"{state!r} is not a state of the {workflow.workflow_name} workflow; its states are "
+            + ", ".join(_states(workflow))
         ) from None
 
 
