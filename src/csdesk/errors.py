@@ -59,6 +59,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from csdesk._pii import scrub
+
 if TYPE_CHECKING:
     import pydantic
 
@@ -114,8 +116,6 @@ class CsdeskError(Exception):
     code: ClassVar[str] = "csdesk_error"
 
     def __init__(self, message: str) -> None:
-        from csdesk.privacy import scrub  # privacy imports the checks, which import errors
-
         message = scrub(message)  # a phone or an e-mail in bad input never reaches a log whole
         super().__init__(message)
         self.message = message
@@ -187,8 +187,6 @@ def _field_error(detail: Mapping[str, Any]) -> FieldError:
             "e.g. datetime(2026, 3, 1, 9, 0, tzinfo=ZoneInfo('Asia/Shanghai'))"
         )
         return FieldError(loc, message, NaiveDatetimeError.code)
-    from csdesk.privacy import scrub
-
     message = str(detail["msg"])
     if detail["type"] == "value_error":
         message = message.removeprefix("Value error, ")

@@ -4,8 +4,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from csdesk import InvalidInputError, NaiveDatetimeError
+from csdesk.calendars import WeekdayCalendar
 from csdesk.policies import arrival_preset, estimate_arrival
-from csdesk.policies._calendar import WeekdayCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FRIDAY_EVENING = datetime(2026, 9, 25, 20, 0, tzinfo=SHANGHAI)

@@ -4,10 +4,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from csdesk import NaiveDatetimeError, PolicyError, UnknownPresetError
+from csdesk.calendars import WeekdayCalendar
+from csdesk.decision import preset_names
 from csdesk.errors import InvalidInputError
 from csdesk.policies import ReturnPolicy, WindowStatus, return_policy, return_window
-from csdesk.policies._base import preset_names
-from csdesk.policies._calendar import WeekdayCalendar
 from csdesk.policies.returns import window_end
 from tests.factories import SHANGHAI, new_order
 

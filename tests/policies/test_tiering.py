@@ -19,7 +19,7 @@ from csdesk.policies.tiering import (
     assess,
     tiering_policy,
 )
-from csdesk.sla import BusinessCalendar
+from csdesk.sla import china_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)
@@ -289,7 +289,7 @@ class TestRepeats:
 
 
 def test_samr_clocks_on_the_china_calendar() -> None:
-    cal = BusinessCalendar.china(
+    cal = china_calendar(
         weekly={d: [("09:00", "18:00")] for d in ("mon", "tue", "wed", "thu", "fri")}
     )
     complaint = Complaint(

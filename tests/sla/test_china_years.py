@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from csdesk import CalendarCoverageError, Ticket
+from csdesk.calendars.china import _builtin, _reset_loaded_years
 from csdesk.errors import CalendarError, PolicyError
 from csdesk.policies import Complaint, assess, return_policy, return_window, tiering_policy
 from csdesk.scripts.main import cli
@@ -29,7 +30,6 @@ from csdesk.sla import (
     load_china_year,
     sla_report,
 )
-from csdesk.sla.china import _builtin, _reset_loaded_years
 from tests.factories import new_order
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -6,13 +6,11 @@ import pytest
 from csdesk import Actor, InvalidInputError, TransitionRejectedError
 from csdesk.events import DomainEvent
 from csdesk.models import Ticket
-from csdesk.sla import BusinessCalendar, SlaPolicy, select_policy, sla_report
+from csdesk.sla import SlaPolicy, china_calendar, select_policy, sla_report
 from csdesk.workflows import TicketWorkflow, fire, open_ticket
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CAL = BusinessCalendar.china(
-    weekly={d: [("09:00", "18:00")] for d in ("mon", "tue", "wed", "thu", "fri")}
-)
+CAL = china_calendar(weekly={d: [("09:00", "18:00")] for d in ("mon", "tue", "wed", "thu", "fri")})
 CUSTOMER = Actor(kind="customer", id="C-1")
 AGENT = Actor(kind="staff", id="agent-7")
 EVE = datetime(2026, 9, 30, 17, 0, tzinfo=SHANGHAI)  # the eve of National Day

@@ -5,12 +5,12 @@ from zoneinfo import ZoneInfo
 
 from csdesk.policies import WorkingDayCalendar, return_policy, timer_preset
 from csdesk.policies.returns import window_end
-from csdesk.sla import BusinessCalendar
+from csdesk.sla import china_calendar
 from csdesk.workflows import deadlines
 from tests.factories import paid_order
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-CHINA = BusinessCalendar.china(
+CHINA = china_calendar(
     weekly={d: [("09:00", "18:00")] for d in ("mon", "tue", "wed", "thu", "fri")}
 )
 

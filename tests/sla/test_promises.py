@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from csdesk import InvalidInputError
-from csdesk.sla import BusinessCalendar, promise
+from csdesk.sla import BusinessCalendar, china_calendar, promise
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OFFICE = {d: [("09:00", "12:00"), ("13:30", "18:30")] for d in ("mon", "tue", "wed", "thu", "fri")}
@@ -35,7 +35,7 @@ def test_long_estimates_promise_close_of_business() -> None:
 
 
 def test_the_china_calendar_skips_national_day() -> None:
-    cal = BusinessCalendar.china(weekly=OFFICE)
+    cal = china_calendar(weekly=OFFICE)
     eve = datetime(2026, 9, 30, 16, 0, tzinfo=SHANGHAI)
     said = promise(eve, timedelta(hours=4), calendar=cal)
     assert said.say_at.date().isoformat() == "2026-10-08"

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from csdesk.sla import BusinessCalendar
+from csdesk.sla import BusinessCalendar, china_calendar
 
 UTC = ZoneInfo("UTC")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -76,10 +76,8 @@ CALENDARS: dict[str, Callable[[], BusinessCalendar]] = {
     "la fallback": lambda: BusinessCalendar(
         tz="America/Los_Angeles", weekly={"sun": [("00:00", "03:00")]}
     ),
-    "china 9-18": lambda: BusinessCalendar.china(weekly=week(("09:00", "18:00"))),
-    "china lunch": lambda: BusinessCalendar.china(
-        weekly=week(("09:00", "12:00"), ("13:30", "18:30"))
-    ),
+    "china 9-18": lambda: china_calendar(weekly=week(("09:00", "18:00"))),
+    "china lunch": lambda: china_calendar(weekly=week(("09:00", "12:00"), ("13:30", "18:30"))),
 }
 
 

@@ -3,9 +3,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from csdesk import PolicyError
+from csdesk.calendars import WeekdayCalendar
+from csdesk.decision import preset_names
 from csdesk.policies import TimerPreset, TimerSpec, timer_preset
-from csdesk.policies._base import preset_names
-from csdesk.policies._calendar import WeekdayCalendar
 from csdesk.workflows import AfterSaleWorkflow, deadlines, due_events, fire
 from tests.factories import PLACED, SHANGHAI, STAFF, new_case, new_order, paid_order, shipped_order
 

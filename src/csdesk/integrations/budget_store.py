@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from csdesk._checks import checked
-from csdesk.integrations._sqlite import connect, setup, transaction
+from csdesk.integrations.sqlitedb import connect, setup, transaction
 from csdesk.money import Money, currency_digits
 from csdesk.policies.compensation.budget import Charge, Usage
 

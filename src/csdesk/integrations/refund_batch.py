@@ -47,8 +47,8 @@ from csdesk.errors import (
     RemoteRejectedError,
     RemoteUnavailableError,
 )
-from csdesk.integrations._sqlite import connect, setup, transaction
 from csdesk.integrations.shop_api import AsyncShopClient, RefundRequest
+from csdesk.integrations.sqlitedb import connect, setup, transaction
 from csdesk.models import Order
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundPolicy, RefundReason, quote_refund

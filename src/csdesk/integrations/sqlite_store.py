@@ -50,12 +50,12 @@ from csdesk.errors import (
     NotFoundError,
 )
 from csdesk.events import Actor, DomainEvent
-from csdesk.integrations._sqlite import connect, setup, transaction
+from csdesk.integrations.sqlitedb import connect, setup, transaction
 from csdesk.ledger import PaymentLedger
 from csdesk.models import AfterSaleCase, Order, Refund
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundPolicy, RefundQuote, quote_refund
-from csdesk.workflows._engine import Workflow, fire
+from csdesk.workflows import Workflow, fire
 from csdesk.workflows.refund import RefundWorkflow, apply_to_ledger, request_refunds
 
 __all__ = ["RefundDesk", "SqliteStore"]

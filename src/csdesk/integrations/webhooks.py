@@ -48,7 +48,7 @@ import httpx
 from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.errors import InvalidInputError, WebhookSignatureError
-from csdesk.integrations._sqlite import connect, setup, transaction
+from csdesk.integrations.sqlitedb import connect, setup, transaction
 from csdesk.privacy import get_logger
 
 __all__ = [

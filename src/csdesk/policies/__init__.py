@@ -5,7 +5,7 @@ name the offending key, versioned and hashable. Built-in presets ship as TOML fi
 ``source`` and ``as_of``.
 """
 
-from csdesk.policies._base import Policy, load_policy
+from csdesk.decision import Policy, load_policy
 from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_preset, estimate_arrival
 from csdesk.policies.crisis import CrisisDetector, CrisisPolicy, Incident, IncidentChange
 from csdesk.policies.refunds import (

@@ -26,9 +26,9 @@ from pydantic import ConfigDict, Field, model_validator
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
+from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar
+from csdesk.decision import Policy, load_policy
 from csdesk.errors import InvalidInputError
-from csdesk.policies._base import Policy, load_policy
-from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar
 
 __all__ = ["ArrivalEstimate", "ArrivalPreset", "MethodTiming", "arrival_preset", "estimate_arrival"]
 

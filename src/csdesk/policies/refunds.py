@@ -34,6 +34,7 @@ from pydantic import AwareDatetime, Field, field_validator
 
 from csdesk._checks import checked, parse_enum
 from csdesk._model import CsdeskModel, require_aware
+from csdesk.decision import Policy, load_policy
 from csdesk.errors import (
     CurrencyMismatchError,
     InvalidAmountError,
@@ -43,7 +44,6 @@ from csdesk.errors import (
 from csdesk.ledger import PaymentLedger
 from csdesk.models import Order, Payment, PaymentMethod, StatutoryBasis
 from csdesk.money import Money, Rounding, allocate
-from csdesk.policies._base import Policy, load_policy
 
 __all__ = [
     "LineRefund",

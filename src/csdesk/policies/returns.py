@@ -30,10 +30,10 @@ from pydantic import AwareDatetime, Field
 
 from csdesk._checks import checked
 from csdesk._model import CsdeskModel, require_aware
+from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar, provisional
+from csdesk.decision import Policy, load_policy
 from csdesk.errors import InvalidInputError
 from csdesk.models import Order, OrderLine, StatutoryBasis
-from csdesk.policies._base import Policy, load_policy
-from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar, provisional
 
 __all__ = [
     "ReturnPolicy",

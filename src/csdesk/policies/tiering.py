@@ -37,10 +37,10 @@ from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
+from csdesk.calendars import WorkingDayCalendar, provisional
+from csdesk.decision import Policy, load_policy
 from csdesk.models import Customer, CustomerTier, Order, TicketCategory, TicketPriority
 from csdesk.money import Money
-from csdesk.policies._base import Policy, load_policy
-from csdesk.policies._calendar import WorkingDayCalendar, provisional
 
 __all__ = [
     "Complaint",

@@ -15,8 +15,8 @@ from pydantic import ConfigDict, Field, model_validator
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel
-from csdesk.policies._base import Policy, load_policy
-from csdesk.policies._calendar import WorkingDayCalendar
+from csdesk.calendars import WorkingDayCalendar
+from csdesk.decision import Policy, load_policy
 
 __all__ = ["TimerPreset", "TimerSpec", "timer_preset"]
 

@@ -57,7 +57,7 @@ from csdesk.policies.refunds import RefundQuote, refund_policy
 from csdesk.policies.returns import ReturnWindow, return_policy, return_window
 from csdesk.policies.tiering import Complaint, TierAssessment, assess, tiering_policy
 from csdesk.replies import RenderResult, builtin_templates, render
-from csdesk.sla import BusinessCalendar, Promise, SlaPolicy, SlaReport, promise, sla_report
+from csdesk.sla import Promise, SlaPolicy, SlaReport, china_calendar, promise, sla_report
 from csdesk.workflows import (
     AfterSaleWorkflow,
     OrderWorkflow,
@@ -365,7 +365,7 @@ OFFICE_HOURS = {
 
 def _support() -> Support:
     """A late-delivery ticket at 17:00 on 2026-09-30, before the National Day break."""
-    calendar = BusinessCalendar.china(weekly=OFFICE_HOURS)
+    calendar = china_calendar(weekly=OFFICE_HOURS)
     policy = SlaPolicy.from_data(
         {
             "id": "standard",

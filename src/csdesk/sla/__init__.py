@@ -1,7 +1,7 @@
 """SLA: business calendars with China's make-up working days (调休), SLA clocks and promises."""
 
-from csdesk.sla.calendar import WEEKDAYS, BusinessCalendar
-from csdesk.sla.china import (
+from csdesk.calendars.business import WEEKDAYS, BusinessCalendar
+from csdesk.calendars.china import (
     CHINA_CALENDAR_ENV,
     CHINA_NOTICES,
     ChinaCoverage,

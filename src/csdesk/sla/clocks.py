@@ -31,11 +31,11 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
+from csdesk.calendars.business import BusinessCalendar
+from csdesk.decision import Policy
 from csdesk.errors import NotFoundError
 from csdesk.events import DomainEvent
 from csdesk.models import Ticket, TicketPriority
-from csdesk.policies._base import Policy
-from csdesk.sla.calendar import BusinessCalendar
 
 __all__ = [
     "Escalation",

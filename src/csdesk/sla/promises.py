@@ -27,8 +27,8 @@ from typing import Literal
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
+from csdesk.calendars.business import BusinessCalendar
 from csdesk.errors import InvalidInputError
-from csdesk.sla.calendar import BusinessCalendar
 
 __all__ = ["Promise", "promise"]
 

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from csdesk.integrations._sqlite import connect, transaction
+from csdesk.integrations.sqlitedb import connect, transaction
 from csdesk.models import Order
 from csdesk.money import Money
 

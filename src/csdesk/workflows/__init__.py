@@ -9,8 +9,9 @@ from csdesk.workflows._engine import Stateful, Workflow, allowed_events, fire, m
 from csdesk.workflows.aftersale import AfterSaleWorkflow, open_case
 from csdesk.workflows.order import OrderWorkflow
 from csdesk.workflows.refund import RefundRequest, RefundWorkflow, apply_to_ledger, request_refunds
+from csdesk.workflows.sweep import due_events
 from csdesk.workflows.ticket import TicketWorkflow, open_ticket
-from csdesk.workflows.timers import Deadline, case_deadlines, deadlines, due_events, order_deadlines
+from csdesk.workflows.timers import Deadline, case_deadlines, deadlines, order_deadlines
 
 __all__ = [
     "AfterSaleWorkflow",

@@ -33,10 +33,10 @@ from statemachine import State
 
 from csdesk._checks import checked, parse_enum
 from csdesk._model import require_aware
+from csdesk.calendars import WorkingDayCalendar
 from csdesk.errors import InvalidInputError, QuantityError, TransitionRejectedError
 from csdesk.events import Actor, DomainEvent
 from csdesk.models import AfterSaleCase, CaseLine, CaseType, Condition, Order, StatutoryBasis
-from csdesk.policies._calendar import WorkingDayCalendar
 from csdesk.policies.returns import ReturnPolicy, return_window
 from csdesk.policies.timers import TimerPreset
 from csdesk.workflows._engine import Workflow, creation_event

@@ -1,10 +1,10 @@
-"""Deadlines: every timer an order or after-sale case runs on, and the events now due.
+"""Deadlines: every timer an order or after-sale case runs on, computed from what happened.
 
 csdesk runs no threads and no in-process timers (they would not survive a restart). An entity
 records when things happened (placed, paid, shipped, completed, requested, approved, …); a
 `TimerPreset` says how long each step may take and what happens when it does not; `deadlines`
-turns the two into absolute `Deadline`s, and `due_events` tells the host's scheduler which events
-to fire now. The scheduler then calls `csdesk.workflows.fire` with them, like any other command,
+turns the two into absolute `Deadline`s, and `csdesk.workflows.sweep.due_events` tells the host's
+scheduler which events to fire now. The scheduler then calls `csdesk.workflows.fire` with them, like any other command,
 and the workflow's validators check the deadline again.
 
 Presets (`timer_preset`, from `csdesk.policies.timers`): ``generic``, ``cn_platform``, ``eu_crd``
@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime
 
 from csdesk._checks import checked
-from csdesk._model import CsdeskModel, require_aware
+from csdesk._model import CsdeskModel
+from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar, provisional
 from csdesk.errors import InvalidInputError
 from csdesk.models import AfterSaleCase, CaseType, Order
-from csdesk.policies._calendar import WeekdayCalendar, WorkingDayCalendar, provisional
 from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "TimerSpec",
     "case_deadlines",
     "deadlines",
-    "due_events",
     "order_deadlines",
     "timer_preset",
 ]
@@ -185,41 +184,3 @@ def deadlines(
     if isinstance(entity, AfterSaleCase):
         return case_deadlines(entity, preset, calendar)
     raise InvalidInputError(f"deadlines are for an Order or an AfterSaleCase, got {entity!r}")
-
-
-@checked
-def due_events(
-    entity: Order | AfterSaleCase,
-    now: datetime,
-    preset: TimerPreset,
-    calendar: WorkingDayCalendar | None = None,
-) -> list[Deadline]:
-    """The deadlines that have passed at ``now`` and whose expiry is an event valid now.
-
-    The host's scheduler fires each one's ``on_expiry`` with `csdesk.workflows.fire`, as the
-    system actor and with ``timers=preset``; ``notify`` and ``mark_overdue`` deadlines are
-    returned too (they move nothing: tell a person, flag the case).
-
-    Examples:
-        >>> from datetime import datetime, timezone
-        >>> from csdesk import Customer, LineDraft, Money, Order
-        >>> order = Order.place(id="SO-1", customer=Customer(id="C-1"),
-        ...     placed_at=datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc),
-        ...     lines=[LineDraft(sku="A", name="a", quantity=1, unit_price=Money("9", "CNY"))])
-        >>> [d.on_expiry for d in due_events(order, datetime(2026, 3, 2, 12, 0,
-        ...     tzinfo=timezone.utc), timer_preset("cn_platform"))]
-        ['expire']
-    """
-    # Imported here: the workflows import this module for their timer validators.
-    from csdesk.workflows._engine import allowed_events
-    from csdesk.workflows.aftersale import AfterSaleWorkflow
-    from csdesk.workflows.order import OrderWorkflow
-
-    require_aware(now, "now")
-    workflow = OrderWorkflow if isinstance(entity, Order) else AfterSaleWorkflow
-    allowed = set(allowed_events(workflow, entity.state)) | {"notify", "mark_overdue"}
-    return [
-        deadline
-        for deadline in deadlines(entity, preset, calendar)
-        if deadline.active and deadline.due_at <= now and deadline.on_expiry in allowed
-    ]

@@ -33,9 +33,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel
+from csdesk.decision import Policy, load_policy
 from csdesk.models import CustomerTier
 from csdesk.money import Money, Rounding, currency_digits
-from csdesk.policies._base import Policy, load_policy
 from csdesk.policies.compensation.incidents import (
     INCIDENT_CLASSES,
     STATUTORY_KINDS,

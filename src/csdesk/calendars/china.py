@@ -2,7 +2,7 @@
 
 Each year comes from the State Council General Office's notice on that year's holiday arrangements
 (国务院办公厅关于××年部分节假日安排的通知), with its reference in `CHINA_NOTICES`. csdesk ships
-2018-2026 in ``csdesk/sla/data/china.json``; the test suite compares them, day by day, with
+2018-2026 in ``csdesk/calendars/data/china.json``; the test suite compares them, day by day, with
 chinese-calendar and python-holidays.
 
 The notice for a year is published in the November before it. A year without one is never guessed:
@@ -43,8 +43,8 @@ from pydantic import ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel
+from csdesk.calendars.business import BusinessCalendar
 from csdesk.errors import CalendarError, InvalidInputError, PolicyError
-from csdesk.sla.calendar import BusinessCalendar
 
 __all__ = [
     "CHINA_CALENDAR_ENV",
@@ -216,7 +216,7 @@ def _year_of(path: Path) -> int:
 
 @cache
 def _builtin() -> dict[int, ChinaYear]:
-    text = (resources.files("csdesk.sla") / "data" / "china.json").read_text(encoding="utf-8")
+    text = (resources.files("csdesk.calendars") / "data" / "china.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return {
         int(year): ChinaYear.model_validate({"year": int(year), **entry})

@@ -1,7 +1,7 @@
 """The working-day interface policies and timers need from a business calendar.
 
-`csdesk.sla.BusinessCalendar` (China's make-up days, holidays, leaves) implements it; until a shop
-passes one, `WeekdayCalendar` counts Monday to Friday, less the holidays it is given.
+`csdesk.calendars.BusinessCalendar` (China's make-up days, holidays, leaves) implements it; until a
+shop passes one, `WeekdayCalendar` counts Monday to Friday, less the holidays it is given.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Protocol, runtime_checkable
 
-__all__ = ["WeekdayCalendar", "WorkingDayCalendar"]
+__all__ = ["WeekdayCalendar", "WorkingDayCalendar", "provisional"]
 
 
 @runtime_checkable
@@ -56,7 +56,7 @@ class WeekdayCalendar:
 def provisional(calendar: object, *days: date) -> bool:
     """Whether ``calendar`` estimates (rather than knows) the holidays of any of ``days``.
 
-    True only for a calendar built with provisional years (`csdesk.sla.china_calendar` with
+    True only for a calendar built with provisional years (`csdesk.calendars.china_calendar` with
     ``provisional=True``); every other calendar answers False.
     """
     check = getattr(calendar, "is_provisional", None)

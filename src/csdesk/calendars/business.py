@@ -190,7 +190,7 @@ class BusinessCalendar:
     def is_provisional(self, *moments: date) -> bool:
         """Whether these days, or the span between them, touch a year of estimated holidays.
 
-        See ``provisional=True`` of `csdesk.sla.china_calendar`.
+        See ``provisional=True`` of `csdesk.calendars.china_calendar`.
         """
         if not self.provisional_years or not moments:
             return False
@@ -417,20 +417,6 @@ class BusinessCalendar:
                 if j > 0:  # ``start`` is closed and nothing is subtracted: the previous close
                     return self._out(self._ends[j - 1], start)
             self._grow_backward(start)
-
-    @classmethod
-    @checked
-    def china(
-        cls,
-        *,
-        weekly: Mapping[str, Sequence[tuple[str, str]]],
-        tz: str = "Asia/Shanghai",
-        makeup_as: str = "mon",
-    ) -> BusinessCalendar:
-        """China's official days off and make-up working days (see `csdesk.sla.china`)."""
-        from csdesk.sla.china import china_calendar
-
-        return china_calendar(weekly=weekly, tz=tz, makeup_as=makeup_as)
 
     def __repr__(self) -> str:
         return f"BusinessCalendar(name={self.name!r}, tz={self.zone.key!r})"

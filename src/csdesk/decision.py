@@ -1,4 +1,13 @@
-"""The base of every policy model: strict, immutable, loaded with errors that name the key."""
+"""The decision kernel: the base of every policy, and how policies are loaded.
+
+Every policy (return windows, refunds, timers, tiering, compensation, SLA, arrival estimates) is a
+`Policy`: a strict, immutable configuration model with its ``id``, ``version``, ``source`` and
+``as_of``, and a hash of its canonical JSON for the trace of every decision that applies it.
+`load_policy` reads one from a built-in preset (parsed once per process and shared, as policies
+are immutable), a TOML or JSON file, or a mapping, with errors that name the offending key.
+
+This module sits below `csdesk.policies`, `csdesk.sla` and `csdesk.replies`, which all build on it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +15,7 @@ import hashlib
 import json
 import tomllib
 from datetime import date
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -102,10 +112,8 @@ def load_policy(cls: type[PolicyT], source: str | Path | dict[str, Any], *, kind
         names = preset_names(kind)
         if source not in names:
             raise UnknownPresetError(kind, source, names)
-        text = (resources.files("csdesk.policies") / "presets" / kind / f"{source}.toml").read_text(
-            encoding="utf-8"
-        )
-        return cls.from_data(_toml(text, source), source=f"preset {source!r}")
+        preset: PolicyT = _preset(cls, kind, source)
+        return preset
     if not isinstance(source, str | Path):
         raise PolicyError(
             f"a policy is a preset name, a .toml or .json file or a mapping, got "
@@ -130,6 +138,15 @@ def _json(text: str, source: str) -> Any:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as error:
         raise PolicyError(f"{source} is not valid JSON: {error}", source=source) from None
+
+
+@lru_cache(maxsize=128)
+def _preset(cls: type[PolicyT], kind: str, name: str) -> PolicyT:
+    """A built-in preset, parsed once per process (policies are immutable, so it is shared)."""
+    text = (resources.files("csdesk.policies") / "presets" / kind / f"{name}.toml").read_text(
+        encoding="utf-8"
+    )
+    return cls.from_data(_toml(text, name), source=f"preset {name!r}")
 
 
 def _toml(text: str, source: str) -> dict[str, Any]:
