@@ -4,8 +4,8 @@ csdesk runs no threads and no in-process timers (they would not survive a restar
 records when things happened (placed, paid, shipped, completed, requested, approved, …); a
 `TimerPreset` says how long each step may take and what happens when it does not; `deadlines`
 turns the two into absolute `Deadline`s, and `csdesk.workflows.sweep.due_events` tells the host's
-scheduler which events to fire now. The scheduler then calls `csdesk.workflows.fire` with them, like any other command,
-and the workflow's validators check the deadline again.
+scheduler which events to fire now. The scheduler then calls `csdesk.workflows.fire` with them,
+like any other command, and the workflow's validators check the deadline again.
 
 Presets (`timer_preset`, from `csdesk.policies.timers`): ``generic``, ``cn_platform``, ``eu_crd``
 and ``uk_ccr``, each timer with its own ``source``.
