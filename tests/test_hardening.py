@@ -214,3 +214,20 @@ def test_lookups_of_unknown_names_are_csdesk_errors() -> None:
     report = sla_report(ticket, [], policies=[policy], calendar=_calendar(), now=AT)
     with pytest.raises(NotFoundError, match="first_reply #1"):
         report.status("x")
+
+
+def test_frozen_models_stay_frozen_and_state_writes_are_plain() -> None:
+    ledger = PaymentLedger.open("P-1", cny("5.00"), at=AT)
+    with pytest.raises(CsdeskError):
+        ledger.version = 3  # type: ignore[misc]
+    with pytest.raises(CsdeskError):
+        ledger.state = "closed"  # type: ignore[misc]
+    order = _order()
+    order.state = "processing"
+    order.version = 4
+    assert (order.state, order.version) == ("processing", 4)
+    with pytest.raises(CsdeskError):
+        order.version = -1
+    with pytest.raises(CsdeskError):
+        order.state = 5  # type: ignore[assignment]
+    assert (order.state, order.version) == ("processing", 4)

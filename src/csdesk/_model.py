@@ -98,6 +98,18 @@ class _Translated(BaseModel):
             raise cls._refused("model_validate_json", error) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if (
+            (name == "state" and type(value) is str)
+            or (name == "version" and type(value) is int and value >= 0)
+        ) and not self.model_config.get("frozen"):
+            # The workflow engine writes these on every command; a plain str and a non-negative
+            # int are all their fields accept, so the model's own validators (which check money,
+            # not bookkeeping) need not run again for them.
+            fields = self.__dict__
+            if name in fields:
+                fields[name] = value
+                self.__pydantic_fields_set__.add(name)
+                return
         before = self.__dict__.copy()
         fields_set = set(self.__pydantic_fields_set__)
         try:

@@ -181,3 +181,43 @@ def test_arguments_are_checked_before_anything_runs() -> None:
             reason="oos",
         )
     assert order.model_dump() == before
+
+
+# -- the machine pool ------------------------------------------------------------------------------
+
+
+def test_a_machine_serves_the_next_entity_of_its_class() -> None:
+    import threading
+
+    from csdesk.workflows._engine import _machines
+    from tests.factories import CUSTOMER, PLACED, new_order, payment
+
+    _machines.clear()
+    first, second = new_order("SO-P1"), new_order("SO-P2")
+    fire(OrderWorkflow, first, "pay", actor=CUSTOMER, now=PLACED, payments=[payment(first)])
+    machine = _machines._idle()[OrderWorkflow]
+    fire(OrderWorkflow, second, "pay", actor=CUSTOMER, now=PLACED, payments=[payment(second)])
+    assert _machines._idle()[OrderWorkflow] is machine  # reused, not rebuilt
+    assert machine.model is second
+    assert (first.state, first.version, second.state, second.version) == (
+        "processing", 1, "processing", 1,
+    )  # fmt: skip
+    seen: list[object] = []
+    thread = threading.Thread(target=lambda: seen.append(_machines._idle().get(OrderWorkflow)))
+    thread.start()
+    thread.join()
+    assert seen == [None]  # another thread has its own machines
+
+
+def test_a_failed_command_or_a_final_state_never_returns_its_machine() -> None:
+    from csdesk.errors import TransitionRejectedError
+    from csdesk.workflows._engine import _machines
+    from tests.factories import CUSTOMER, PLACED, new_order
+
+    _machines.clear()
+    order = new_order("SO-P3")
+    with pytest.raises(TransitionRejectedError):
+        fire(OrderWorkflow, order, "cancel", actor=CUSTOMER, now=PLACED, reason="")
+    assert OrderWorkflow not in _machines._idle()
+    assert order.state == "pending_payment"
+    assert order.version == 0

@@ -14,6 +14,7 @@ so the engine's snapshot can restore the model on failure) and report extra fact
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -113,6 +114,31 @@ class Workflow(StateChart[ModelT], Generic[ModelT]):
             super().__init__(model=model, listeners=listeners, **kwargs)
         except (StateMachineError, TypeError, ValueError, AttributeError) as error:
             raise InvalidInputError(f"{name}: {error}") from None
+
+    def _lend_to(self, model: ModelT) -> None:
+        """Serve ``model`` from now on (a machine from the pool; see `_Machines`)."""
+        self.model = model
+        self._model_key = f"@{id(model)}"
+        config = self._config
+        config._model = model
+        config._cached = None
+        self._engine.clear_cache()
+
+    def _reusable(self) -> bool:
+        """Whether the engine is idle and running (a final state stops it for good)."""
+        engine = self._engine
+        return bool(
+            engine.running and engine.external_queue.is_empty() and engine.internal_queue.is_empty()
+        )
+
+    def _resolved_on_model(self) -> bool:
+        """Whether any callback was resolved on the model instead of the machine."""
+        suffix = getattr(self, "_model_key", f"@{id(self.model)}")
+        return any(
+            str(wrapper.unique_key).endswith(suffix)
+            for executor in self._callbacks._registry.values()
+            for wrapper in executor
+        )
 
     def refuse(self, reason: str) -> NoReturn:
         """Refuse the command with a business reason (call from a validator)."""
@@ -271,7 +297,7 @@ def fire(
     snapshot = dict(vars(model))
     record = _Record()
     arguments = {"actor": actor, "now": now, **payload}
-    machine = workflow(model=model)
+    machine = _machines.take(workflow, model)
     machine._record = record
     try:
         machine.send(event, **arguments)
@@ -287,6 +313,7 @@ def fire(
             policy_version,
         )
         model.version = model.version + 1
+        _machines.give_back(workflow, machine)
     except TransitionNotAllowed:
         _restore(model, snapshot)
         reason = "guard_failed" if event in _topology(workflow)[state] else "no_transition"
@@ -305,6 +332,55 @@ def fire(
         _restore(model, snapshot)
         raise
     return events
+
+
+class _Machines:
+    """One idle machine per workflow class and thread, lent to one command at a time.
+
+    Building a python-statemachine machine resolves and registers every callback of the class: most
+    of what a command costs. Its callbacks are the workflow's own methods, so a machine can serve
+    the next entity of the same class with the entity swapped in, as long as no callback was
+    resolved on the entity itself (checked once per class: such a class is never pooled). A machine
+    whose command failed is dropped, never reused, so a half-run engine cannot leak into another
+    command; so is one whose engine stopped (the entity reached a final state) or still holds
+    queued events. Each thread has its own machines.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._unpoolable: set[type[Any]] = set()
+        self._poolable: set[type[Any]] = set()
+
+    def take(self, workflow: type[Workflow[ModelT]], model: ModelT) -> Workflow[ModelT]:
+        idle: dict[type[Any], Workflow[Any]] = self._idle()
+        machine = idle.pop(workflow, None)
+        if machine is None:
+            return workflow(model=model)
+        machine._lend_to(model)
+        return machine
+
+    def give_back(self, workflow: type[Workflow[ModelT]], machine: Workflow[ModelT]) -> None:
+        if workflow in self._unpoolable or not machine._reusable():
+            return
+        if workflow not in self._poolable:
+            if machine._resolved_on_model():
+                self._unpoolable.add(workflow)
+                return
+            self._poolable.add(workflow)
+        self._idle()[workflow] = machine
+
+    def _idle(self) -> dict[type[Any], Workflow[Any]]:
+        idle: dict[type[Any], Workflow[Any]] | None = getattr(self._local, "idle", None)
+        if idle is None:
+            idle = self._local.idle = {}
+        return idle
+
+    def clear(self) -> None:
+        """Drop this thread's idle machines (tests)."""
+        self._idle().clear()
+
+
+_machines = _Machines()
 
 
 def _invalid(
