@@ -99,3 +99,21 @@ def test_memory_is_bounded_in_keys() -> None:
 def test_naive_time() -> None:
     with pytest.raises(NaiveDatetimeError):
         CrisisDetector().observe("C", datetime(2026, 1, 1), sku="x")
+
+
+def test_the_same_instant_in_three_zones_counts_as_one_moment() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from csdesk.policies import CrisisDetector, CrisisPolicy
+
+    detector = CrisisDetector(CrisisPolicy(min_count=3, multiplier=1))
+    moment = datetime(2026, 11, 11, 12, 0, tzinfo=UTC)
+    zones = [ZoneInfo("Asia/Shanghai"), UTC, ZoneInfo("America/New_York")]
+    changes = [
+        change
+        for number, zone in enumerate(zones)
+        for change in detector.observe(f"K-{number}", moment.astimezone(zone), sku="SKU-9")
+    ]
+    assert [change.kind for change in changes] == ["raised"]
+    assert changes[0].incident.complaints == ["K-0", "K-1", "K-2"]

@@ -385,3 +385,20 @@ def test_a_severity_signal_never_lowers_priority(
         Complaint(id="a", received_at=NOW, **fields), policy=SEEDS, now=NOW, customer=customer
     )
     assert after.priority <= before.priority  # "P1" < "P2" < ...: never less urgent
+
+
+def test_regulatory_deadlines_do_not_depend_on_the_zone_the_time_is_written_in() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from csdesk.policies import Complaint, assess, tiering_policy
+
+    calendar = china_calendar(weekly={d: [("09:00", "18:00")] for d in ("mon", "tue", "wed")})
+    moment = datetime(2026, 3, 3, 7, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # 03-02 in UTC
+    answers = []
+    for zone in (ZoneInfo("Asia/Shanghai"), UTC, ZoneInfo("America/New_York")):
+        complaint = Complaint(id="K-1", customer_id="C-1", text="投诉", public_channel="12315",
+                              received_at=moment.astimezone(zone))  # fmt: skip
+        result = assess(complaint, policy=tiering_policy("seeds"), now=moment, calendar=calendar)
+        answers.append(tuple(d.due for d in result.deadlines))
+    assert answers[0] == answers[1] == answers[2]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import ConfigDict, Field
@@ -83,6 +83,10 @@ class IncidentChange:
     incident: Incident
 
 
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+"""Buckets count from one instant, so the same moment falls in the same bucket in any zone."""
+
+
 @dataclass
 class _Key:
     counts: list[int]
@@ -140,7 +144,7 @@ class CrisisDetector:
     ) -> list[IncidentChange]:
         """Count one complaint under each key it has; return incidents raised or cleared."""
         require_aware(at, "at")
-        bucket = int((at - datetime(2000, 1, 1, tzinfo=at.tzinfo)) / self._bucket)
+        bucket = int((at - _EPOCH) / self._bucket)
         changes: list[IncidentChange] = []
         for dimension, value in (
             ("sku", sku),
@@ -208,7 +212,7 @@ class CrisisDetector:
     def sweep(self, now: datetime) -> list[IncidentChange]:
         """Clear incidents whose keys went quiet (call from the host's scheduler)."""
         require_aware(now, "now")
-        bucket = int((now - datetime(2000, 1, 1, tzinfo=now.tzinfo)) / self._bucket)
+        bucket = int((now - _EPOCH) / self._bucket)
         cleared = []
         for state in self._keys.values():
             if state.incident is None:

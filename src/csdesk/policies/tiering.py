@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import cache
 from typing import Literal
@@ -310,8 +310,8 @@ def _urgency(
     deadline = complaint.statutory_deadline_at
     if deadline is not None:
         if calendar is not None:
-            next_working = calendar.add_working_days(now.date(), 1)
-            within_one = deadline.date() <= next_working
+            next_working = calendar.add_working_days(_local(now, calendar).date(), 1)
+            within_one = _local(deadline, calendar).date() <= next_working
         else:
             within_one = deadline - now <= timedelta(days=1)
         if within_one:
@@ -354,12 +354,20 @@ def _repeats(complaint: Complaint, history: Sequence[Complaint], policy: Tiering
     return count
 
 
+def _local(moment: datetime, calendar: WorkingDayCalendar) -> datetime:
+    """``moment`` in the calendar's zone (a calendar without one counts in the moment's own)."""
+    zone = getattr(calendar, "zone", None)
+    return moment.astimezone(zone) if isinstance(zone, tzinfo) else moment
+
+
 def _deadlines(
     complaint: Complaint, policy: TieringPolicy, calendar: WorkingDayCalendar | None
 ) -> tuple[RegulatoryDeadline, ...]:
     if calendar is None or complaint.public_channel is not PublicChannel.HOTLINE_12315:
         return ()
-    received = complaint.received_at
+    # Days are counted in the calendar's zone: the same instant gives the same deadline whatever
+    # zone the received time was written in.
+    received = _local(complaint.received_at, calendar)
     source = "SAMR Interim Measures for Handling Complaints and Reports"
     accept = calendar.add_working_days(received.date(), policy.accept_working_days)
     mediate = calendar.add_working_days(accept, policy.mediation_working_days)
