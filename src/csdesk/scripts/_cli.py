@@ -10,14 +10,15 @@ csdesk (no traceback unless ``CSDESK_DEBUG=1``); 130 interrupted.
 from __future__ import annotations
 
 import os
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 import click
 
 from csdesk.errors import CsdeskError
 from csdesk.privacy import scrub
 
-__all__ = ["BadInput", "CsdeskGroup", "InternalError"]
+__all__ = ["BadInput", "CsdeskGroup", "InternalError", "open_input"]
 
 DEBUG_ENV = "CSDESK_DEBUG"
 
@@ -53,3 +54,8 @@ class CsdeskGroup(click.Group):
                 f"unexpected {type(error).__name__} (a bug in csdesk: please report it with the "
                 f"command line; set {DEBUG_ENV}=1 for the traceback)"
             ) from None
+
+
+def open_input(path: str) -> TextIO:
+    """``path`` opened as UTF-8 text, or standard input for ``-``."""
+    return sys.stdin if path == "-" else open(path, encoding="utf-8")

@@ -1,0 +1,145 @@
+"""``csdesk replies lint`` and ``csdesk replies render``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from csdesk.errors import CsdeskError
+from csdesk.money import Money
+from csdesk.replies import builtin_templates, load_template, render
+from csdesk.replies.lint import lint
+from csdesk.scripts._cli import BadInput, open_input
+
+__all__ = ["replies"]
+
+
+@click.group()
+def replies() -> None:
+    """Reply templates."""
+
+
+@replies.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the issues as JSON.")
+def lint_command(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Lint template TOML files (or folders of them); with no PATH, the built-in catalogue.
+
+    Exit codes: 1 when any error is found, 0 when only warnings or nothing.
+    """
+    templates = []
+    for path in paths:
+        files = sorted(path.glob("*.toml")) if path.is_dir() else [path]
+        templates += [load_template(file) for file in files]
+    if not paths:
+        templates = list(builtin_templates().values())
+    found = {template.id: lint(template) for template in templates}
+    if as_json:
+        click.echo(
+            json.dumps(
+                {tid: [issue.__dict__ for issue in issues] for tid, issues in found.items()},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        console = Console()
+        for template_id, issues in found.items():
+            mark = "ok" if not issues else f"{len(issues)} issue(s)"
+            console.print(f"[bold]{template_id}[/bold]: {mark}")
+            for issue in issues:
+                console.print(f"  {issue.severity} {issue.rule} [{issue.variant}] {issue.message}")
+    if any(issue.severity == "error" for issues in found.values() for issue in issues):
+        raise SystemExit(1)
+
+
+def _typed(value: Any, kind: str) -> Any:
+    if kind == "money" and isinstance(value, dict):
+        return Money.from_dict(value)
+    if kind == "decimal" and isinstance(value, str | int):
+        return Decimal(str(value))
+    if kind == "date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    if kind == "datetime" and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if kind == "duration" and isinstance(value, int | str):
+        return timedelta(minutes=int(value))
+    return value
+
+
+@replies.command("render")
+@click.argument("template_name", metavar="TEMPLATE")
+@click.option(
+    "--context",
+    "context_path",
+    default="-",
+    show_default=True,
+    help="A JSON file of the template's variables (- for stdin). Money as "
+    '{"amount": "10.00", "currency": "CNY"}, dates as ISO 8601, durations in minutes.',
+)
+@click.option("--locale", default="zh-CN", show_default=True, help="The customer's locale.")
+@click.option("--tz", help="The customer's time zone, for dates and times.")
+@click.option("--slot", "slots", multiple=True, metavar="NAME=TEXT", help="Fill an agent slot.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result with its metadata.")
+def render_command(
+    template_name: str,
+    context_path: str,
+    locale: str,
+    tz: str | None,
+    slots: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Render TEMPLATE (a built-in id such as late_delivery_apology, or a .toml file).
+
+    The reply goes to stdout. Exit codes: 0 rendered and sendable; 2 bad template, context or
+    locale; 3 rendered, but agent slots are still empty (not sendable).
+    """
+    try:
+        if template_name.endswith(".toml"):
+            template = load_template(Path(template_name))
+        else:
+            catalogue = builtin_templates()
+            if template_name not in catalogue:
+                known = ", ".join(sorted(catalogue))
+                raise BadInput(f"no built-in template {template_name!r}; they are {known}")
+            template = catalogue[template_name]
+        if context_path == "-" and sys.stdin.isatty():
+            raise BadInput("give the template's variables with --context FILE, or pipe JSON in")
+        with open_input(context_path) as stream:
+            raw = json.load(stream)
+        if not isinstance(raw, dict):
+            raise BadInput(f"{context_path}: the context is a JSON object of variables")
+        kinds = {v.name: v.type for v in template.variables}
+        context = {k: _typed(v, kinds.get(k, "str")) for k, v in raw.items()}
+        filled = dict(slot.split("=", 1) for slot in slots)
+        result = render(template, context, locale=locale, tz=tz, slots=filled)
+    except (CsdeskError, ValueError, OSError, RecursionError) as error:
+        raise BadInput(str(error)) from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "text": result.text,
+                    "subject": result.subject,
+                    "text_locale": result.text_locale,
+                    "format_locale": result.format_locale,
+                    "template": result.template_id,
+                    "version": result.template_version,
+                    "unfilled_slots": list(result.unfilled_slots),
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        click.echo(result.text)
+    if result.unfilled_slots:
+        click.echo(f"unfilled slots: {', '.join(result.unfilled_slots)}", err=True)
+        raise SystemExit(3)
