@@ -21,7 +21,7 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Final, ParamSpec, TypeVar
+from typing import Any, Final, NoReturn, ParamSpec, TypeVar
 
 from csdesk.errors import InvalidInputError, NaiveDatetimeError
 
@@ -64,18 +64,19 @@ def checked(function: Callable[P, R]) -> Callable[P, R]:
         if checks is None:
             checks = _compile(function)
         for name, value in zip(names, args, strict=False):
-            _check_one(checks, label, name, value)
+            entry = checks.get(name)
+            if entry is not None and not entry[0](value):
+                _refuse(entry, label, name, value)
         for name, value in kwargs.items():
-            _check_one(checks, label, name, value)
+            entry = checks.get(name)
+            if entry is not None and not entry[0](value):
+                _refuse(entry, label, name, value)
         return function(*args, **kwargs)
 
     return wrapper
 
 
-def _check_one(checks: dict[str, tuple[_Check, str]], label: str, name: str, value: Any) -> None:
-    entry = checks.get(name)
-    if entry is None or entry[0](value):
-        return
+def _refuse(entry: tuple[_Check, str], label: str, name: str, value: Any) -> NoReturn:
     if isinstance(value, datetime) and value.tzinfo is None and "datetime" in entry[1]:
         raise NaiveDatetimeError(
             f"{label}: {name} is a naive datetime ({value.isoformat()}); pass a timezone-aware "

@@ -142,6 +142,7 @@ class BusinessCalendar:
         # [first_day, end_day).
         self._first_day: date | None = None
         self._end_day: date | None = None
+        self._safe_low = self._safe_high = 0
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._cum_before: list[int] = []
@@ -292,6 +293,15 @@ class BusinessCalendar:
             after.append(total)
         self._first_day, self._end_day = first_day, end_day
         self._starts, self._ends, self._cum_before, self._cum_end = starts, ends, before, after
+        # Instants whose local day has the index's margin (a day before, two after) on both
+        # sides, in UTC microseconds, an hour inside for safety around DST: queries between them
+        # need no conversion to local days at all.
+        hour = 3_600_000_000
+        self._safe_low = self._midnight(first_day + timedelta(days=1)) + hour
+        self._safe_high = self._midnight(end_day - timedelta(days=1)) - hour
+
+    def _midnight(self, day: date) -> int:
+        return _micros(datetime.combine(day, time(0), tzinfo=self.zone))
 
     def _local_day(self, micros: int) -> date:
         return (_EPOCH + timedelta(microseconds=micros)).astimezone(self.zone).date()
@@ -313,6 +323,8 @@ class BusinessCalendar:
         self._build(low, high)
 
     def _covering(self, *moments: int) -> None:
+        if self._safe_low <= min(moments) and max(moments) < self._safe_high:
+            return  # inside the index, margins included: nothing to check or build
         days = [self._local_day(m) for m in moments]
         for day in (min(days), max(days)):
             self._check_coverage(day)
