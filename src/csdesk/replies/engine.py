@@ -230,6 +230,12 @@ def _environment(limits: RenderLimits = DEFAULT_LIMITS) -> jinja2.Environment:
 
 
 @lru_cache(maxsize=1024)
+def _compile_default(source: str) -> tuple[jinja2.Template, tuple[str, ...]]:
+    """`_compile` under the default limits, cached by source alone (no limits to hash)."""
+    return _compile(source, DEFAULT_LIMITS)
+
+
+@lru_cache(maxsize=1024)
 def _compile(source: str, limits: RenderLimits) -> tuple[jinja2.Template, tuple[str, ...]]:
     """The compiled template and the top-level names it reads, once per source and limits."""
     env = _environment(limits)
@@ -273,7 +279,7 @@ def render_string(
             )
         values = plain_context(context)
         formatter = _Formatter(get_locale(locale), get_zone(tz) if tz else None)
-        template, used = _compile(source, chosen)
+        template, used = _compile_default(source) if limits is None else _compile(source, chosen)
         with rendering(Budget(chosen, formatter)):
             text = _render(template, values)
     except TemplateError as error:
