@@ -18,7 +18,8 @@ Examples:
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from array import array
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -44,8 +45,8 @@ class CrisisPolicy(ConfigModel):
         multiplier: And at least this many times the baseline.
         response_level: The response level an incident starts (the seeds' multi-level response).
         max_keys: Keys tracked at once; the least recently seen are forgotten beyond it.
-        max_linked: Complaint ids kept on one incident (the 64 most recent before it opened,
-            then those that follow).
+        max_linked: Complaint ids kept on one incident: those of the window among the last
+            ``2 × min_count`` (at least 8, at most 64) before it opened, then those that follow.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -87,18 +88,40 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 """Buckets count from one instant, so the same moment falls in the same bucket in any zone."""
 
 
-@dataclass
 class _Key:
-    counts: list[int]
-    last_bucket: int
-    current: int = 0  # complaints in the window (the last buckets_per_window buckets)
-    total: int = 0  # complaints in the whole ring
-    incident: Incident | None = None
-    recent: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=64))
+    """One key's counts in compact arrays: at most about a kilobyte, however busy the key.
+
+    ``window`` holds the current window's buckets (a ring of ``buckets_per_window``); a bucket
+    that leaves the window is added to the coarse total of its window-sized chunk in ``chunks``
+    (a ring of ``baseline_windows``, each slot tagged with its chunk number in ``chunk_ids``), so
+    the baseline needs no per-bucket history. ``recent`` keeps the last few complaint ids, to link
+    the ones that made a cluster when it is raised.
+    """
+
+    __slots__ = (
+        "chunk_ids", "chunks", "current", "incident", "last_bucket", "recent", "recent_at",
+        "window",
+    )  # fmt: skip
+
+    def __init__(self, per: int, bucket: int) -> None:
+        self.window = array("I", bytes(4 * per))
+        # The chunks are made when the first bucket leaves the window: a key seen once costs
+        # only its window.
+        self.chunks: array[int] | None = None
+        self.chunk_ids: array[int] | None = None
+        self.last_bucket = bucket
+        self.current = 0  # complaints in the window
+        self.incident: Incident | None = None
+        self.recent: list[str] = []
+        self.recent_at = array("q")
 
 
 class CrisisDetector:
-    """A streaming detector over complaint events; bounded memory per key and in keys."""
+    """A streaming detector over complaint events; bounded memory per key and in keys.
+
+    Each key costs about a kilobyte (two small arrays and the last few complaint ids) and each
+    event O(1) work, however far time jumps between two events.
+    """
 
     @checked
     def __init__(self, policy: CrisisPolicy | None = None) -> None:
@@ -106,30 +129,52 @@ class CrisisDetector:
         self._bucket = (
             timedelta(minutes=self.policy.window_minutes) / self.policy.buckets_per_window
         )
-        self._ring = self.policy.buckets_per_window * (self.policy.baseline_windows + 1)
+        self._recent = min(64, max(2 * self.policy.min_count, 8))
         self._keys: OrderedDict[tuple[str, str], _Key] = OrderedDict()
         self._serial = 0
         self.incidents_raised = 0
 
     def _advance(self, state: _Key, bucket: int) -> None:
-        # Slide the ring to ``bucket``, keeping the window and ring sums up to date in O(gap).
-        gap = bucket - state.last_bucket
-        if gap <= 0:
+        """Slide the window to ``bucket``: O(buckets per window) at most, whatever the gap."""
+        last = state.last_bucket
+        if bucket <= last:
             return
-        ring, per, counts = self._ring, self.policy.buckets_per_window, state.counts
-        if gap >= ring:
-            state.counts = [0] * ring
-            state.current = state.total = 0
-        else:
-            for step in range(1, gap + 1):
-                new = state.last_bucket + step
-                state.current -= counts[(new - per) % ring]  # leaves the window
-                state.total -= counts[new % ring]  # falls off the ring
-                counts[new % ring] = 0
+        per = self.policy.buckets_per_window
+        window = state.window
+        # The window holds buckets (last - per, last]; those up to bucket - per leave it.
+        for old in range(last - per + 1, min(last, bucket - per) + 1):
+            count = window[old % per]
+            if count:
+                window[old % per] = 0
+                state.current -= count
+                self._to_chunk(state, old // per, count)
         state.last_bucket = bucket
 
+    def _to_chunk(self, state: _Key, chunk: int, count: int) -> None:
+        chunks, ids = state.chunks, state.chunk_ids
+        if chunks is None or ids is None:
+            windows = self.policy.baseline_windows
+            chunks = state.chunks = array("I", bytes(4 * windows))
+            ids = state.chunk_ids = array("i", [-1]) * windows
+        slot = chunk % len(chunks)
+        if ids[slot] != chunk:
+            ids[slot] = chunk
+            chunks[slot] = 0
+        chunks[slot] += count
+
     def _window(self, state: _Key) -> tuple[int, float]:
-        return state.current, (state.total - state.current) / self.policy.baseline_windows
+        """The window's count, and the baseline: complaints per window over the chunks before."""
+        per, windows = self.policy.buckets_per_window, self.policy.baseline_windows
+        if state.chunks is None or state.chunk_ids is None:
+            return state.current, 0.0
+        newest = (state.last_bucket - per + 1) // per  # the chunk the window starts in
+        oldest = newest - windows + 1
+        history = sum(
+            count
+            for count, chunk in zip(state.chunks, state.chunk_ids, strict=True)
+            if oldest <= chunk <= newest
+        )
+        return state.current, history / windows
 
     @checked
     def observe(
@@ -162,7 +207,7 @@ class CrisisDetector:
         key = (dimension, value)
         state = self._keys.get(key)
         if state is None:
-            state = _Key(counts=[0] * self._ring, last_bucket=bucket)
+            state = _Key(self.policy.buckets_per_window, bucket)
             self._keys[key] = state
             if len(self._keys) > self.policy.max_keys:
                 self._keys.popitem(last=False)
@@ -171,10 +216,13 @@ class CrisisDetector:
         self._advance(state, bucket)
         if bucket < state.last_bucket - self.policy.buckets_per_window + 1:
             return []  # too late to count: older than the window
-        state.counts[bucket % self._ring] += 1
+        state.window[bucket % self.policy.buckets_per_window] += 1
         state.current += 1
-        state.total += 1
-        state.recent.append((bucket, complaint_id))
+        state.recent.append(complaint_id)
+        state.recent_at.append(bucket)
+        if len(state.recent) > self._recent:
+            del state.recent[0]
+            del state.recent_at[0]
         current, baseline = self._window(state)
         threshold = max(self.policy.min_count, self.policy.multiplier * baseline)
         incident = state.incident
@@ -191,8 +239,8 @@ class CrisisDetector:
             )
             state.incident = incident
             first = state.last_bucket - self.policy.buckets_per_window + 1
-            for when, earlier in state.recent:  # the complaints that made the cluster
-                if when >= first:
+            for when, earlier in zip(state.recent_at, state.recent, strict=True):
+                if when >= first:  # the complaints that made the cluster
                     self._link(incident, earlier, current)
             return [IncidentChange("raised", incident)]
         if incident is not None:
