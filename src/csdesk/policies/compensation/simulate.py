@@ -157,17 +157,21 @@ class _History:
     def __init__(self, windows: frozenset[int]) -> None:
         self.windows = sorted(windows)
         self.longest = timedelta(days=max(windows)) if windows else timedelta(0)
-        self.customers: dict[str, deque[tuple[datetime, Decimal]]] = defaultdict(deque)
-        self.orders: dict[str, Decimal] = defaultdict(Decimal)
+        # Only customers and orders that were granted something have an entry: memory follows
+        # the grants in the windows, not the number of customers or orders seen.
+        self.customers: dict[str, deque[tuple[datetime, Decimal]]] = {}
+        self.orders: dict[str, Decimal] = {}
 
     def snapshot(self, incident: Any, currency: str) -> Any:
         customer = incident.customer
         received = dict(customer.received)
         if self.windows:
-            entries = self.customers[customer.id]
+            entries = self.customers.get(customer.id) or deque()
             now = incident.occurred_at
             while entries and entries[0][0] <= now - self.longest:
                 entries.popleft()
+            if not entries:
+                self.customers.pop(customer.id, None)
             for days in self.windows:
                 start = now - timedelta(days=days)
                 inside = [amount for at, amount in entries if at > start]
@@ -176,14 +180,16 @@ class _History:
                 )
             customer = customer.model_copy(update={"received": received})
         order = incident.order.model_copy(
-            update={"compensated": Money(self.orders[incident.order.id], currency)}
+            update={"compensated": Money(self.orders.get(incident.order.id, 0), currency)}
         )
         return incident.model_copy(update={"customer": customer, "order": order})
 
     def record(self, incident: Any, amount: Decimal) -> None:
         if self.windows:
-            self.customers[incident.customer.id].append((incident.occurred_at, amount))
-        self.orders[incident.order.id] += amount
+            self.customers.setdefault(incident.customer.id, deque()).append(
+                (incident.occurred_at, amount)
+            )
+        self.orders[incident.order.id] = self.orders.get(incident.order.id, Decimal(0)) + amount
 
 
 class _Run:
