@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from csdesk import NaiveDatetimeError
-from csdesk.policies.crisis import CrisisDetector, CrisisPolicy, Incident
+from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def stream(
     detector: CrisisDetector, events: int, spikes: dict[int, str], seed: int = 7
-) -> list[Incident]:
+) -> list[CrisisIncident]:
     """A steady background over 500 SKUs (one complaint every ~20 s), with injected spikes."""
     rnd = random.Random(seed)
     at = START

@@ -7,7 +7,7 @@ name the offending key, versioned and hashable. Built-in presets ship as TOML fi
 
 from csdesk.decision import Policy, load_policy
 from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_preset, estimate_arrival
-from csdesk.policies.crisis import CrisisDetector, CrisisPolicy, Incident, IncidentChange
+from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy, IncidentChange
 from csdesk.policies.refunds import (
     LineRefund,
     QuoteStep,
@@ -43,8 +43,8 @@ __all__ = [
     "ArrivalPreset",
     "Complaint",
     "CrisisDetector",
+    "CrisisIncident",
     "CrisisPolicy",
-    "Incident",
     "IncidentChange",
     "LineRefund",
     "Policy",

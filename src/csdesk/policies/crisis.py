@@ -29,7 +29,7 @@ from pydantic import ConfigDict, Field
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, require_aware
 
-__all__ = ["CrisisDetector", "CrisisPolicy", "Incident", "IncidentChange"]
+__all__ = ["CrisisDetector", "CrisisIncident", "CrisisPolicy", "IncidentChange"]
 
 Dimension = Literal["sku", "batch", "carrier", "shop"]
 
@@ -62,7 +62,7 @@ class CrisisPolicy(ConfigModel):
 
 
 @dataclass
-class Incident:
+class CrisisIncident:
     """A cluster of complaints on one key."""
 
     id: str
@@ -81,7 +81,7 @@ class IncidentChange:
     """An incident raised or cleared by one event."""
 
     kind: Literal["raised", "cleared"]
-    incident: Incident
+    incident: CrisisIncident
 
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -111,7 +111,7 @@ class _Key:
         self.chunk_ids: array[int] | None = None
         self.last_bucket = bucket
         self.current = 0  # complaints in the window
-        self.incident: Incident | None = None
+        self.incident: CrisisIncident | None = None
         self.recent: list[str] = []
         self.recent_at = array("q")
 
@@ -229,7 +229,7 @@ class CrisisDetector:
         if incident is None and current >= threshold:
             self._serial += 1
             self.incidents_raised += 1
-            incident = Incident(
+            incident = CrisisIncident(
                 id=f"INC-{self._serial}",
                 dimension=dimension,
                 value=value,
@@ -251,7 +251,7 @@ class CrisisDetector:
             self._link(incident, complaint_id, current)
         return []
 
-    def _link(self, incident: Incident, complaint_id: str, current: int) -> None:
+    def _link(self, incident: CrisisIncident, complaint_id: str, current: int) -> None:
         incident.peak = max(incident.peak, current)
         if len(incident.complaints) < self.policy.max_linked:
             incident.complaints.append(complaint_id)

@@ -52,7 +52,7 @@ from csdesk.policies.compensation import (
     decide,
 )
 from csdesk.policies.compensation.samples import sample_incidents
-from csdesk.policies.crisis import CrisisDetector, CrisisPolicy, Incident
+from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy
 from csdesk.policies.refunds import RefundQuote, refund_policy
 from csdesk.policies.returns import ReturnWindow, return_policy, return_window
 from csdesk.policies.tiering import Complaint, TierAssessment, assess, tiering_policy
@@ -128,7 +128,7 @@ class Support:
 class Complaints:
     """Three complaints about one batch becoming an incident; a diamond customer's repeat."""
 
-    incident: Incident
+    incident: CrisisIncident
     first: TierAssessment
     repeat: TierAssessment
 

@@ -8,7 +8,12 @@ computed from what happened (`deadlines`, `due_events`); the host's scheduler fi
 from csdesk.workflows._engine import Stateful, Workflow, allowed_events, fire, mermaid
 from csdesk.workflows.aftersale import AfterSaleWorkflow, open_case
 from csdesk.workflows.order import OrderWorkflow
-from csdesk.workflows.refund import RefundRequest, RefundWorkflow, apply_to_ledger, request_refunds
+from csdesk.workflows.refund import (
+    RefundsRequested,
+    RefundWorkflow,
+    apply_to_ledger,
+    request_refunds,
+)
 from csdesk.workflows.sweep import due_events
 from csdesk.workflows.ticket import TicketWorkflow, open_ticket
 from csdesk.workflows.timers import Deadline, case_deadlines, deadlines, order_deadlines
@@ -17,8 +22,8 @@ __all__ = [
     "AfterSaleWorkflow",
     "Deadline",
     "OrderWorkflow",
-    "RefundRequest",
     "RefundWorkflow",
+    "RefundsRequested",
     "Stateful",
     "TicketWorkflow",
     "Workflow",

@@ -36,7 +36,7 @@ from csdesk.money import Money
 from csdesk.policies.refunds import RefundQuote, RefundReason
 from csdesk.workflows._engine import Workflow, creation_event
 
-__all__ = ["RefundRequest", "RefundWorkflow", "apply_to_ledger", "request_refunds"]
+__all__ = ["RefundWorkflow", "RefundsRequested", "apply_to_ledger", "request_refunds"]
 
 _REFUNDABLE_ORDER_STATES = frozenset(
     {"processing", "shipped", "delivered", "completed", "canceled"}
@@ -190,7 +190,7 @@ def apply_to_ledger(ledger: PaymentLedger, events: Sequence[DomainEvent]) -> Pay
 
 
 @dataclass(frozen=True)
-class RefundRequest:
+class RefundsRequested:
     """What `request_refunds` produced: the refunds, the tenders' new ledgers, the events."""
 
     refunds: tuple[Refund, ...]
@@ -209,7 +209,7 @@ def request_refunds(
     now: datetime,
     case: AfterSaleCase | None = None,
     over_refund_reason: str | None = None,
-) -> RefundRequest:
+) -> RefundsRequested:
     """Create one refund per tender of ``quote`` and reserve each amount on its ledger.
 
     Raises:
@@ -284,4 +284,4 @@ def request_refunds(
         updated[share.payment_id] = apply_to_ledger(ledger, [event])
         refunds.append(refund)
         events.append(event)
-    return RefundRequest(tuple(refunds), updated, tuple(events))
+    return RefundsRequested(tuple(refunds), updated, tuple(events))

@@ -53,11 +53,11 @@ __all__ = [
     "Budget",
     "Cap",
     "CompensationPolicy",
-    "Condition",
     "Group",
     "Instrument",
     "OfferSpec",
     "Rule",
+    "RuleCondition",
     "Signal",
     "Step",
     "compensation_policy",
@@ -111,7 +111,7 @@ _SYMBOL = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥
 _Scalar = Annotated[int | bool | str, BeforeValidator(_no_float)]
 
 
-class Condition(ConfigModel):
+class RuleCondition(ConfigModel):
     """One test on one field: ``{ field = "incident.days_late", op = "ge", value = 1 }``.
 
     Fields are dotted paths into the incident (``incident.*``), its order and customer snapshots
@@ -299,7 +299,7 @@ class Rule(ConfigModel):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     group: str
     kinds: tuple[IncidentKind, ...] = Field(min_length=1)
-    when: tuple[Condition, ...] = ()
+    when: tuple[RuleCondition, ...] = ()
     offer: OfferSpec
     source: str = Field(min_length=1)
     as_of: date
@@ -381,7 +381,7 @@ class Signal(ConfigModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9_]+$")
-    when: tuple[Condition, ...] = Field(min_length=1)
+    when: tuple[RuleCondition, ...] = Field(min_length=1)
     action: Literal["downgrade", "require_evidence", "human_review"]
     downgrade_to: Instrument | None = None
     threshold: Exact | None = Field(default=None, gt=0)
@@ -531,7 +531,7 @@ class Compiled:
 
     def __init__(
         self,
-        condition: Condition,
+        condition: RuleCondition,
         get: Getter,
         predicate: Callable[[Any], bool],
         window: int | None,
@@ -572,7 +572,7 @@ def _convert(value: object, kind: FieldType, choices: tuple[str, ...] | None, cu
 
 
 def compile_condition(
-    condition: Condition, kinds: tuple[IncidentKind, ...], currency: str
+    condition: RuleCondition, kinds: tuple[IncidentKind, ...], currency: str
 ) -> Compiled:
     """Check a condition against the fields of ``kinds`` and compile it.
 
