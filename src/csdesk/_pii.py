@@ -1,15 +1,8 @@
 """Masking of customer data: the masks themselves, below everything else (no csdesk imports).
 
 The public face is `csdesk.privacy`, which checks arguments and adds `get_logger`; `csdesk.errors`
-uses `scrub` from here directly, so that no import cycle runs through the error tree.
-
-Examples:
-    >>> mask_phone("+86 138-1234-5678"), mask_email("zhang.wei@example.com")
-    ('+86 138****5678', 'z********@example.com')
-    >>> mask_name("张三丰"), mask_name("Wei Zhang"), mask_name("张 三")
-    ('张**', 'W** Z****', '张 *')
-    >>> mask_address("广东省深圳市南山区科技园路1号")
-    '广东省深圳市*********'
+uses `scrub` from here directly, so that no import cycle runs through the error tree. The examples
+are on `csdesk.privacy`.
 """
 
 from __future__ import annotations
