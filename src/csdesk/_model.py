@@ -8,14 +8,16 @@ It translates pydantic's ``ValidationError`` into `csdesk.errors.InvalidInputErr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict
 
 from csdesk.errors import CsdeskError, InvalidInputError, NaiveDatetimeError, PolicyError
 
-__all__ = ["ConfigModel", "CsdeskModel", "require_aware"]
+__all__ = ["ConfigModel", "CsdeskModel", "build", "require_aware"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Translated(BaseModel):
@@ -143,6 +145,53 @@ class ConfigModel(_Translated):
         fields = InvalidInputError.from_pydantic(error).errors
         lines = "; ".join(f"{f.loc}: {f.message}" if f.loc else f.message for f in fields)
         return PolicyError(f"invalid {cls.__name__}: {lines}", errors=fields)
+
+
+def build(cls: type[M], private: dict[str, Any] | None = None, **values: Any) -> M:
+    """An instance of ``cls`` from trusted, already valid values, without validating them.
+
+    For results the deciding code builds from its own values (a few microseconds less than
+    ``model_construct`` per object, which matters on the hot paths): missing fields take their
+    defaults (in the class's field order); ``private`` sets private attributes.
+    """
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = _SHAPES[cls] = _shape(cls)
+    plain, factories, slots = shape
+    fields = {**plain, **values}
+    for name, factory in factories:
+        if fields[name] is _FACTORY:
+            fields[name] = factory()
+    made = cls.__new__(cls)
+    object.__setattr__(made, "__dict__", fields)
+    object.__setattr__(made, "__pydantic_fields_set__", set(values))
+    object.__setattr__(made, "__pydantic_extra__", None)
+    if slots is None:
+        object.__setattr__(made, "__pydantic_private__", None)
+    else:
+        object.__setattr__(made, "__pydantic_private__", {**slots, **(private or {})})
+    return made
+
+
+_FACTORY: Any = object()
+_SHAPES: dict[type[BaseModel], Any] = {}
+
+
+def _shape(
+    cls: type[BaseModel],
+) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...], dict[str, Any] | None]:
+    plain: dict[str, Any] = {}
+    factories = []
+    for name, info in cls.model_fields.items():
+        if info.default_factory is not None:
+            plain[name] = _FACTORY
+            factories.append((name, info.default_factory))
+        else:
+            plain[name] = None if info.is_required() else info.default
+    slots = None
+    if cls.__private_attributes__:
+        slots = {name: attr.get_default() for name, attr in cls.__private_attributes__.items()}
+    return plain, tuple(factories), slots
 
 
 def require_aware(value: datetime, name: str) -> datetime:

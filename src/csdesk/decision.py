@@ -1,10 +1,21 @@
-"""The decision kernel: the base of every policy, and how policies are loaded.
+"""The decision kernel: policies, how they load, and the envelope every decision result carries.
 
 Every policy (return windows, refunds, timers, tiering, compensation, SLA, arrival estimates) is a
 `Policy`: a strict, immutable configuration model with its ``id``, ``version``, ``source`` and
 ``as_of``, and a hash of its canonical JSON for the trace of every decision that applies it.
 `load_policy` reads one from a built-in preset (parsed once per process and shared, as policies
 are immutable), a TOML or JSON file, or a mapping, with errors that name the offending key.
+
+Every decision result (a return window, a refund quote, a tier, a compensation decision, an SLA
+status, an arrival estimate, a deadline, a promise, a rendered reply) is a `Decided`: a frozen model
+whose own fields are the answer, with the same four more:
+
+- ``policy``: a `PolicyRef` (id, version, hash, source, as of) of the policy that decided;
+- ``trace``: the `Step` s that produced the answer, each a stable ``code`` with its values
+  (``params``); `csdesk.replies.explain` words them in zh-Hans, zh-Hant or English, only when
+  asked;
+- ``inputs_hash``: a SHA-256 of what was decided on (computed when read);
+- ``decided_at``: the instant the answer is for.
 
 This module sits below `csdesk.policies`, `csdesk.sla` and `csdesk.replies`, which all build on it.
 """
@@ -14,22 +25,33 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from datetime import date
-from functools import lru_cache
+from datetime import date, datetime
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
-from pydantic import ConfigDict, Field
+import pydantic_core
+from pydantic import AwareDatetime, ConfigDict, Field, PrivateAttr, computed_field
 
 from csdesk._checks import checked
-from csdesk._model import ConfigModel
+from csdesk._model import ConfigModel, CsdeskModel, build
 from csdesk.errors import PolicyError, UnknownPresetError
 
-__all__ = ["Policy", "load_policy", "preset_names"]
+__all__ = [
+    "Decided",
+    "Policy",
+    "PolicyRef",
+    "Step",
+    "inputs_hash",
+    "load_policy",
+    "preset_names",
+    "step",
+]
 
 PolicyT = TypeVar("PolicyT", bound="Policy")
 _HASHES: dict[int, tuple[object, str]] = {}
+_REFS: dict[int, tuple[object, PolicyRef]] = {}
 
 
 class Policy(ConfigModel):
@@ -64,6 +86,24 @@ class Policy(ConfigModel):
         # are frozen, so the hash of one object never changes.
         _HASHES[id(self)] = (self, digest)
         return digest
+
+    @property
+    def ref(self) -> PolicyRef:
+        """The `PolicyRef` every decision under this policy carries (made once per policy)."""
+        cached = _REFS.get(id(self))
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        ref = PolicyRef.model_construct(
+            id=self.id,
+            version=self.version,
+            hash=self.policy_hash,
+            source=self.source,
+            as_of=self.as_of,
+        )
+        if len(_REFS) >= 256:
+            _REFS.pop(next(iter(_REFS)))
+        _REFS[id(self)] = (self, ref)
+        return ref
 
     @classmethod
     def from_data(cls, data: Any, *, source: str | None = None) -> Self:
@@ -154,3 +194,104 @@ def _toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError(f"{source} is not valid TOML: {error}", source=source) from None
+
+
+class PolicyRef(CsdeskModel):
+    """Which policy decided: enough to find it again and to prove it has not changed.
+
+    Attributes:
+        id: The policy's id (``cn_consumer_law``, ``shop_standard``, a template's id).
+        version: Its version.
+        hash: SHA-256 of its canonical JSON (of a template's source, for replies).
+        source: Where its numbers or words come from.
+        as_of: When that source was read; ``None`` for a template.
+    """
+
+    id: str
+    version: str
+    hash: str
+    source: str
+    as_of: date | None = None
+
+
+class Step(CsdeskModel):
+    """One step of a decision's trace: what happened, as a stable code with the values it used.
+
+    A step holds no text: `csdesk.replies.explain` words it for a locale when it is read, from the
+    reply catalogue's ``trace`` messages, so deciding never formats a number it does not show.
+
+    Attributes:
+        stage: The part of the decision (``window``, ``lines``, ``severity``, ``caps``, …).
+        code: What happened, e.g. ``returns.window``, ``caps.reduced``; the catalogue's key.
+        params: The values the step used: strings, numbers, `Money`, dates, datetimes and
+            lists of them.
+    """
+
+    stage: str
+    code: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def step(stage: str, code: str, **params: Any) -> Step:
+    """A `Step`, built without validation (for the deciding code, which passes known values)."""
+    return build(Step, stage=stage, code=code, params=params)
+
+
+def inputs_hash(*inputs: Any) -> str:
+    """SHA-256 of ``inputs`` as canonical JSON (models by their serializer, others as text).
+
+    Examples:
+        >>> inputs_hash("SO-1", 3) == inputs_hash("SO-1", 3) != inputs_hash("SO-1", 4)
+        True
+    """
+    return hashlib.sha256(pydantic_core.to_json(inputs, fallback=str)).hexdigest()
+
+
+class Decided(CsdeskModel):
+    """The envelope of every decision result; a subclass's own fields are the answer.
+
+    Attributes:
+        policy: The policy that decided (``None`` only for a reply rendered from a bare string).
+        trace: How the answer was reached, step by step; `csdesk.replies.explain` words it.
+        decided_at: The instant the answer is for (the ``now`` it was given).
+        inputs_hash: SHA-256 of the inputs, computed when first read: equal inputs under an equal
+            policy give an equal answer.
+    """
+
+    answer_field: ClassVar[str] = ""
+
+    policy: PolicyRef | None
+    trace: tuple[Step, ...] = ()
+    decided_at: AwareDatetime
+    _inputs: tuple[Any, ...] = PrivateAttr(default=())
+
+    @computed_field  # type: ignore[prop-decorator]
+    @cached_property
+    def inputs_hash(self) -> str:
+        """SHA-256 of the inputs (see `inputs_hash`)."""
+        return inputs_hash(*self._inputs)
+
+    @property
+    def answer(self) -> Any:
+        """The answer itself: the field named by the class's ``answer_field``."""
+        return getattr(self, self.answer_field)
+
+    @classmethod
+    def made(
+        cls,
+        *,
+        policy: PolicyRef | None,
+        trace: tuple[Step, ...] | list[Step],
+        decided_at: datetime,
+        inputs: tuple[Any, ...],
+        **answer: Any,
+    ) -> Self:
+        """Build a result from trusted values, without validating them again."""
+        return build(
+            cls,
+            {"_inputs": inputs},
+            policy=policy,
+            trace=tuple(trace),
+            decided_at=decided_at,
+            **answer,
+        )

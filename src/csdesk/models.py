@@ -529,13 +529,22 @@ class TicketCategory(StrEnum):
 
 
 class TicketPriority(StrEnum):
-    """Priority, P1 (most urgent) to P5."""
+    """Priority, ``P1`` (most urgent) to ``P5``: one spelling from tiering to SLA.
 
-    P1 = "p1"
-    P2 = "p2"
-    P3 = "p3"
-    P4 = "p4"
-    P5 = "p5"
+    Lower case (``"p2"``, as csdesk 0.1 wrote it) is read as the same member.
+    """
+
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+    P5 = "P5"
+
+    @classmethod
+    def _missing_(cls, value: object) -> TicketPriority | None:
+        if isinstance(value, str) and value.upper() in cls.__members__:
+            return cls[value.upper()]
+        return None
 
 
 class Channel(StrEnum):

@@ -10,7 +10,6 @@ from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_pres
 from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy, IncidentChange
 from csdesk.policies.refunds import (
     LineRefund,
-    QuoteStep,
     RefundPolicy,
     RefundQuote,
     RefundReason,
@@ -49,7 +48,6 @@ __all__ = [
     "LineRefund",
     "Policy",
     "PublicChannel",
-    "QuoteStep",
     "RefundPolicy",
     "RefundQuote",
     "RefundReason",

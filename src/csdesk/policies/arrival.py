@@ -19,15 +19,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from functools import cache
-from typing import Self
-from zoneinfo import ZoneInfo
+from typing import ClassVar, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
 from csdesk._checks import checked
-from csdesk._model import ConfigModel, CsdeskModel, require_aware
-from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar
-from csdesk.decision import Policy, load_policy
+from csdesk._model import ConfigModel, require_aware
+from csdesk._zones import get_zone
+from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar, provisional
+from csdesk.decision import Decided, Policy, load_policy, step
 from csdesk.errors import InvalidInputError
 
 __all__ = ["ArrivalEstimate", "ArrivalPreset", "MethodTiming", "arrival_preset", "estimate_arrival"]
@@ -63,16 +63,26 @@ def arrival_preset(name: str = "typical") -> ArrivalPreset:
     return load_policy(ArrivalPreset, name, kind="arrival")
 
 
-class ArrivalEstimate(CsdeskModel):
-    """When the money should show up, as local dates, with the caveat to tell the customer."""
+class ArrivalEstimate(Decided):
+    """When the money should show up, as local dates, with the caveat to tell the customer.
+
+    Attributes:
+        method: The payment method (or variant) the estimate is for.
+        earliest: The first local day the money may show.
+        latest: The last local day it should (the answer).
+        note: The caveat to pass on (banks may take longer).
+        source: Where the method's typical times come from.
+        provisional: A day was counted on estimated holidays (a provisional calendar).
+    """
+
+    answer_field: ClassVar[str] = "latest"
 
     method: str
     earliest: date
     latest: date
     note: str
     source: str
-    preset: str
-    preset_version: str
+    provisional: bool = False
 
 
 def _add(calendar: WorkingDayCalendar, day: date, count: int) -> date:
@@ -85,7 +95,7 @@ def estimate_arrival(
     succeeded_at: datetime,
     calendar: WorkingDayCalendar | None = None,
     *,
-    zone: str = "Asia/Shanghai",
+    zone: str,
     preset: ArrivalPreset | None = None,
 ) -> ArrivalEstimate:
     """The date range in which a refund that succeeded at ``succeeded_at`` reaches the customer.
@@ -96,7 +106,8 @@ def estimate_arrival(
         succeeded_at: When the provider accepted the refund; timezone-aware.
         calendar: Working days (default Monday to Friday; pass the shop's business calendar for
             holidays and make-up days).
-        zone: The customer's time zone, in which the dates are given.
+        zone: The customer's IANA time zone, in which the dates are given (no default: a
+            refund to a customer in Urumqi or Berlin is not counted in Shanghai's days).
         preset: Typical times (default: the built-in ``typical``).
 
     Raises:
@@ -110,13 +121,31 @@ def estimate_arrival(
         known = ", ".join(sorted(chosen.methods))
         raise InvalidInputError(f"no arrival time for method {method!r}; known: {known}")
     days = calendar or WeekdayCalendar()
-    start = succeeded_at.astimezone(ZoneInfo(zone)).date()
-    return ArrivalEstimate(
+    start = succeeded_at.astimezone(get_zone(zone)).date()
+    earliest = _add(days, start, timing.min_working_days)
+    latest = _add(days, start, timing.max_working_days)
+    trace = [
+        step(
+            "arrival",
+            "arrival.timing",
+            method=str(method),
+            start=start,
+            low=timing.min_working_days,
+            high=timing.max_working_days,
+        )
+    ]
+    estimated = provisional(days, start, latest)
+    if estimated:
+        trace.append(step("arrival", "arrival.provisional"))
+    return ArrivalEstimate.made(
         method=str(method),
-        earliest=_add(days, start, timing.min_working_days),
-        latest=_add(days, start, timing.max_working_days),
+        earliest=earliest,
+        latest=latest,
         note=chosen.note,
         source=timing.source,
-        preset=chosen.id,
-        preset_version=chosen.version,
+        provisional=estimated,
+        policy=chosen.ref,
+        trace=trace,
+        decided_at=succeeded_at,
+        inputs=(str(method), succeeded_at, zone),
     )

@@ -28,13 +28,13 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from csdesk._checks import checked, parse_enum
 from csdesk._model import CsdeskModel, require_aware
-from csdesk.decision import Policy, load_policy
+from csdesk.decision import Decided, Policy, Step, load_policy, step
 from csdesk.errors import (
     CurrencyMismatchError,
     InvalidAmountError,
@@ -47,7 +47,6 @@ from csdesk.money import Money, Rounding, allocate
 
 __all__ = [
     "LineRefund",
-    "QuoteStep",
     "RefundPolicy",
     "RefundQuote",
     "RefundReason",
@@ -120,14 +119,6 @@ def refund_policy(name: str) -> RefundPolicy:
     return load_policy(RefundPolicy, name, kind="refunds")
 
 
-class QuoteStep(CsdeskModel):
-    """One rule applied, in words, with the amount it produced."""
-
-    rule: str
-    detail: str
-    amount: Money | None = None
-
-
 class LineRefund(CsdeskModel):
     """One line's part of a refund, from its paid split.
 
@@ -159,8 +150,8 @@ class TenderShare(CsdeskModel):
     refundable: Money
 
 
-class RefundQuote(CsdeskModel):
-    """A refund, computed and explained; nothing has moved yet.
+class RefundQuote(Decided):
+    """A refund, computed and explained, in the decision envelope; nothing has moved yet.
 
     Attributes:
         goods: The lines' amounts together.
@@ -172,8 +163,9 @@ class RefundQuote(CsdeskModel):
         total: What goes back to the customer's tenders.
         maximum_refundable: What the tenders have left to refund, before this quote.
         tenders: The total split over the tenders.
-        steps: The rules applied, in order.
     """
+
+    answer_field: ClassVar[str] = "total"
 
     order_id: str
     currency: str
@@ -189,11 +181,6 @@ class RefundQuote(CsdeskModel):
     total: Money
     maximum_refundable: Money
     tenders: tuple[TenderShare, ...]
-    steps: tuple[QuoteStep, ...]
-    policy_id: str
-    policy_version: str
-    policy_hash: str
-    quoted_at: AwareDatetime
 
     @property
     def units(self) -> dict[str, int]:
@@ -219,7 +206,7 @@ def _units(order: Order, lines: Mapping[str, int], refunded: Mapping[str, int]) 
 
 
 def _line_refunds(
-    order: Order, wanted: Mapping[str, int], refunded: Mapping[str, int], steps: list[QuoteStep]
+    order: Order, wanted: Mapping[str, int], refunded: Mapping[str, int], trace: list[Step]
 ) -> list[LineRefund]:
     by_id = {line.id: line for line in order.lines}
     result: list[LineRefund] = []
@@ -244,13 +231,12 @@ def _line_refunds(
             )
         )
     goods_total = sum((line.amount for line in result), Money.zero(order.currency))
-    steps.append(
-        QuoteStep(
-            rule="lines.paid_share",
-            detail=f"{len(result)} line(s): each part of each line's paid split, fixed at "
-            "placement, prorated with cumulative rounding (list − line discount − coupon"
-            + ("" if order.tax_included else " + tax")
-            + "); see lines",
+    trace.append(
+        step(
+            "lines",
+            "refund.lines",
+            lines=len(result),
+            tax_included=order.tax_included,
             amount=goods_total,
         )
     )
@@ -272,26 +258,27 @@ def _shipping(
     lines: Sequence[LineRefund],
     full: bool,
     already: Money,
-    steps: list[QuoteStep],
+    trace: list[Step],
 ) -> Money:
     zero = Money.zero(order.currency)
     remaining = order.shipping_fee - already
     shares = sum((line.shipping_share for line in lines), zero)
     if reason.seller_fault or policy.shipping == "proportional":
-        amount, why = (
-            (remaining if full else shares),
-            ("the shop is at fault" if reason.seller_fault else "policy: proportional"),
-        )
+        amount = remaining if full else shares
+        why = "seller_fault" if reason.seller_fault else "proportional"
     elif policy.shipping == "full_if_last_item" and full:
-        amount, why = remaining, "policy: full with the last item"
+        amount, why = remaining, "last_item"
     else:
-        amount, why = zero, f"policy: {policy.shipping}"
+        amount, why = zero, policy.shipping
     amount = min(amount, remaining)
-    steps.append(
-        QuoteStep(
-            rule="shipping",
+    trace.append(
+        step(
+            "shipping",
+            "refund.shipping",
+            why=why,
+            remaining=remaining,
+            fee=order.shipping_fee,
             amount=amount,
-            detail=f"{why}; {remaining} of {order.shipping_fee} not yet refunded",
         )
     )
     return amount
@@ -303,27 +290,17 @@ def _fees(
     basis: StatutoryBasis,
     goods: Money,
     cap: Money,
-    steps: list[QuoteStep],
+    trace: list[Step],
 ) -> tuple[Money, Money]:
     zero = Money.zero(goods.currency)
     has_fees = bool(policy.restocking_fee_percent) or policy.return_label_fee is not None
     if not has_fees:
         return zero, zero
     if basis.is_no_reason or basis is StatutoryBasis.CN_NONCONFORMING:
-        steps.append(
-            QuoteStep(
-                rule="fees.waived",
-                detail=f"no fees on a {basis.value} refund "
-                "(only diminished value may be deducted by statute)",
-            )
-        )
+        trace.append(step("fees", "refund.fees_waived_statutory", basis=basis.value))
         return zero, zero
     if reason.seller_fault:
-        steps.append(
-            QuoteStep(
-                rule="fees.waived", detail=f"no fees when the shop is at fault ({reason.value})"
-            )
-        )
+        trace.append(step("fees", "refund.fees_waived_fault", reason=reason.value))
         return zero, zero
     restocking = (goods * policy.restocking_fee_percent / 100).quantize(policy.fee_rounding)
     label = policy.return_label_fee or zero
@@ -333,12 +310,15 @@ def _fees(
         )
     restocking = min(restocking, cap)
     label = min(label, cap - restocking)
-    steps.append(
-        QuoteStep(
-            rule="fees",
+    trace.append(
+        step(
+            "fees",
+            "refund.fees",
+            percent=policy.restocking_fee_percent,
+            restocking=restocking,
+            rounding=policy.fee_rounding,
+            label=label,
             amount=restocking + label,
-            detail=f"restocking {policy.restocking_fee_percent}% = {restocking} "
-            f"({policy.fee_rounding}); return label {label}",
         )
     )
     return restocking, label
@@ -357,7 +337,7 @@ def _tenders(
     total: Money,
     policy: RefundPolicy,
     room: Mapping[str, Money],
-    steps: list[QuoteStep],
+    trace: list[Step],
 ) -> list[TenderShare]:
     payments = list(order.payments)
     if policy.tender_split == "priority":
@@ -367,11 +347,16 @@ def _tenders(
     else:
         shares = allocate(total, [p.captured for p in payments])
     shares = _fit(payments, shares, total, room)
-    steps.append(
-        QuoteStep(
-            rule=f"tenders.{policy.tender_split}",
+    trace.append(
+        step(
+            "tenders",
+            "refund.tenders",
+            split=policy.tender_split,
+            shares=[
+                {"method": str(p.method), "amount": s}
+                for p, s in zip(payments, shares, strict=True)
+            ],
             amount=total,
-            detail=", ".join(f"{p.method} {s}" for p, s in zip(payments, shares, strict=True)),
         )
     )
     return [
@@ -436,9 +421,9 @@ def quote_refund(
     ground = parse_enum(StatutoryBasis, basis, "statutory basis")
     zero = Money.zero(order.currency)
     done = dict(refunded_units or {})
-    steps: list[QuoteStep] = []
+    trace: list[Step] = []
     wanted = _units(order, lines, done)
-    refunds = _line_refunds(order, wanted, done, steps)
+    refunds = _line_refunds(order, wanted, done, trace)
     goods = sum((line.amount for line in refunds), zero)
     if goodwill is not None:
         if goodwill.currency != order.currency:
@@ -449,44 +434,34 @@ def quote_refund(
                 value=str(goodwill),
             )
         goods = goods + goodwill
-        steps.append(
-            QuoteStep(
-                rule="goodwill",
-                amount=goodwill,
-                detail=f"goodwill amount ({why.value}), no goods returned",
-            )
-        )
+        trace.append(step("lines", "refund.goodwill", reason=why.value, amount=goodwill))
     full = bool(wanted) and _is_full_return(order, wanted, done)
-    shipping = _shipping(order, policy, why, refunds, full, shipping_refunded or zero, steps)
-    restocking, label = _fees(policy, why, ground, goods, goods + shipping, steps)
+    shipping = _shipping(order, policy, why, refunds, full, shipping_refunded or zero, trace)
+    restocking, label = _fees(policy, why, ground, goods, goods + shipping, trace)
     coupon_retained = sum((line.coupon_share for line in refunds), zero)
     coupon_restored = zero
     if full and policy.restore_coupon_on_full_return and not order.order_discount.is_zero:
         coupon_restored = order.order_discount if coupon_valid else zero
-        steps.append(
-            QuoteStep(
-                rule="coupon.full_return",
-                amount=coupon_restored,
-                detail="whole order returned: the coupon is restored, not paid in cash"
-                if coupon_valid
-                else "whole order returned; the coupon has expired and is not restored",
-            )
-        )
+        code = "refund.coupon_restored" if coupon_valid else "refund.coupon_expired"
+        trace.append(step("coupon", code, amount=coupon_restored))
     total = goods + shipping - restocking - label
     room = _refundable(order, ledgers)
     maximum = sum(room.values(), zero)
-    steps.append(
-        QuoteStep(
-            rule="total",
+    trace.append(
+        step(
+            "total",
+            "refund.total",
+            goods=goods,
+            shipping=shipping,
+            fees=restocking + label,
+            maximum=maximum,
             amount=total,
-            detail=f"goods {goods} + shipping "
-            f"{shipping} − fees {restocking + label}; refundable {maximum}",
         )
     )
     if total > maximum or (total.is_zero and not refunds):
         raise OverRefundError(f"order {order.id}", requested=total, refundable=maximum)
-    tenders = _tenders(order, total, policy, room, steps) if not total.is_zero else []
-    return RefundQuote(
+    tenders = _tenders(order, total, policy, room, trace) if not total.is_zero else []
+    return RefundQuote.made(
         order_id=order.id,
         currency=order.currency,
         reason=why,
@@ -501,9 +476,18 @@ def quote_refund(
         total=total,
         maximum_refundable=maximum,
         tenders=tuple(tenders),
-        steps=tuple(steps),
-        policy_id=policy.id,
-        policy_version=policy.version,
-        policy_hash=policy.policy_hash,
-        quoted_at=now,
+        trace=trace,
+        policy=policy.ref,
+        decided_at=now,
+        inputs=(
+            order,
+            sorted(wanted.items()),
+            why.value,
+            ground.value,
+            sorted(done.items()),
+            shipping_refunded,
+            None if ledgers is None else sorted((k, v.refundable) for k, v in ledgers.items()),
+            coupon_valid,
+            goodwill,
+        ),
     )

@@ -23,15 +23,15 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, Field
 
 from csdesk._checks import checked
-from csdesk._model import CsdeskModel, require_aware
+from csdesk._model import require_aware
 from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar, provisional
-from csdesk.decision import Policy, load_policy
+from csdesk.decision import Decided, Policy, load_policy, step
 from csdesk.errors import InvalidInputError
 from csdesk.models import Order, OrderLine, StatutoryBasis
 
@@ -89,8 +89,8 @@ class ReturnPolicy(Policy):
     time_zone: str | None = None
 
 
-class ReturnWindow(CsdeskModel):
-    """The answer of `return_window`, with the steps that produced it.
+class ReturnWindow(Decided):
+    """The answer of `return_window`, in the decision envelope (`csdesk.decision.Decided`).
 
     Attributes:
         status: ``open``, ``closed``, ``not_started`` (goods not yet received) or ``excluded``.
@@ -98,10 +98,11 @@ class ReturnWindow(CsdeskModel):
         ends_at: The first instant outside the window (00:00 after the last day), when known.
         last_day: The window's last local day, for messages ("closed on 2026-03-08").
         exclusion: Why the line is excluded, with the rule, when it is.
-        steps: How the answer was reached, one line per rule applied.
         provisional: The window's days were counted on estimated holidays (a provisional
             calendar); the last day may move when the official notice is published.
     """
+
+    answer_field: ClassVar[str] = "status"
 
     status: WindowStatus
     basis: StatutoryBasis
@@ -109,10 +110,6 @@ class ReturnWindow(CsdeskModel):
     ends_at: AwareDatetime | None = None
     last_day: date | None = None
     exclusion: str | None = None
-    policy_id: str
-    policy_version: str
-    policy_hash: str
-    steps: tuple[str, ...] = ()
     provisional: bool = False
 
     @property
@@ -220,30 +217,32 @@ def return_window(
     require_aware(now, "now")
     chosen = order.line(line) if isinstance(line, str) else line
     tz = _zone(zone or policy.time_zone)
-    common = {
+    envelope: dict[str, Any] = {
         "basis": policy.basis,
-        "policy_id": policy.id,
-        "policy_version": policy.version,
-        "policy_hash": policy.policy_hash,
+        "policy": policy.ref,
+        "decided_at": now,
+        "inputs": (order, chosen.id, tz.key, informed, informed_at),
     }
-    steps = [f"policy {policy.id} {policy.version}: {policy.days} days from {policy.anchor}"]
+    trace = [step("window", "returns.policy", days=policy.days, anchor=policy.anchor)]
     excluded = _exclusion(chosen, policy)
     if excluded is not None:
-        steps.append(f"line {chosen.id} excluded: {excluded}")
-        return ReturnWindow(
-            status=WindowStatus.EXCLUDED, exclusion=excluded, steps=tuple(steps), **common
+        trace.append(step("window", "returns.excluded", line=chosen.id, why=excluded))
+        return ReturnWindow.made(
+            status=WindowStatus.EXCLUDED, exclusion=excluded, trace=trace, **envelope
         )
     anchor = order.delivered_at
     if anchor is None:
-        steps.append("the goods have not been signed for yet; the window has not started")
-        return ReturnWindow(status=WindowStatus.NOT_STARTED, steps=tuple(steps), **common)
+        trace.append(step("window", "returns.not_started"))
+        return ReturnWindow.made(status=WindowStatus.NOT_STARTED, trace=trace, **envelope)
     starts = _midnight(anchor.astimezone(tz).date() + timedelta(days=1), tz)
     ends = window_end(
         anchor, policy, zone=tz, informed=informed, informed_at=informed_at, calendar=calendar
     )
-    steps.append(f"anchor {policy.anchor} at {anchor.astimezone(tz).isoformat()}")
+    trace.append(step("window", "returns.anchor", anchor=policy.anchor, at=anchor.astimezone(tz)))
     if not informed and policy.not_informed_extension_months:
-        steps.append(f"customer not informed: +{policy.not_informed_extension_months} months")
+        trace.append(
+            step("window", "returns.not_informed", months=policy.not_informed_extension_months)
+        )
     # Signed for today, the count starts tomorrow, but a request today is already in time.
     status = WindowStatus.OPEN if now < ends else WindowStatus.CLOSED
     last_day = (ends - timedelta(days=1)).date()
@@ -251,21 +250,18 @@ def return_window(
         calendar, starts.date(), last_day
     )
     if estimated:
-        steps.append(
-            "PROVISIONAL: the last day was rolled over on estimated holidays, not the official "
-            "notice; it may move when the notice is published"
-        )
-    steps.append(
-        f"window [{starts.isoformat()}, {ends.isoformat()}): {status.value} at {now.isoformat()}"
+        trace.append(step("window", "returns.provisional", last_day=last_day))
+    trace.append(
+        step("window", "returns.window", starts=starts, ends=ends, status=status.value, now=now)
     )
-    return ReturnWindow(
+    return ReturnWindow.made(
         status=status,
         starts_at=starts,
         ends_at=ends,
         last_day=last_day,
-        steps=tuple(steps),
+        trace=trace,
         provisional=estimated,
-        **common,
+        **envelope,
     )
 
 

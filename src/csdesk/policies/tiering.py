@@ -31,14 +31,14 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import cache
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.calendars import WorkingDayCalendar, provisional
-from csdesk.decision import Policy, load_policy
+from csdesk.decision import Decided, Policy, Step, load_policy, step
 from csdesk.models import Customer, CustomerTier, Order, TicketCategory, TicketPriority
 from csdesk.money import Money
 
@@ -46,7 +46,6 @@ __all__ = [
     "Complaint",
     "KeywordRule",
     "PublicChannel",
-    "Reason",
     "RegulatoryDeadline",
     "Route",
     "Tier",
@@ -59,10 +58,10 @@ __all__ = [
 
 Severity = Literal["S1", "S2", "S3", "S4"]
 Urgency = Literal["U1", "U2", "U3"]
-Priority = Literal["P1", "P2", "P3", "P4", "P5"]
+Priority = TicketPriority
 _SEVERITIES: tuple[Severity, ...] = ("S1", "S2", "S3", "S4")
 _URGENCIES: tuple[Urgency, ...] = ("U1", "U2", "U3")
-_PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4", "P5")
+_PRIORITIES: tuple[TicketPriority, ...] = tuple(TicketPriority)
 
 
 class Tier(StrEnum):
@@ -180,14 +179,6 @@ def tiering_policy(name: str) -> TieringPolicy:
     return load_policy(TieringPolicy, name, kind="tiering")
 
 
-class Reason(CsdeskModel):
-    """One rule that fired: which, on what signal, with what effect."""
-
-    rule: str
-    signal: str
-    effect: str
-
-
 class RegulatoryDeadline(CsdeskModel):
     """A statutory clock on the complaint, counted in working days on the shop's calendar."""
 
@@ -197,24 +188,21 @@ class RegulatoryDeadline(CsdeskModel):
     provisional: bool = False
 
 
-class TierAssessment(CsdeskModel):
-    """The answer of `assess`, with its reasons."""
+class TierAssessment(Decided):
+    """The answer of `assess`, in the decision envelope: each rule that fired is a step."""
+
+    answer_field: ClassVar[str] = "tier"
 
     complaint_id: str
     category: TicketCategory
     severity: Severity
     urgency: Urgency
-    priority: Priority
+    priority: TicketPriority
     tier: Tier
     route: Route
     response_level: int
-    sla_priority: TicketPriority
     repeat_count: int
-    reasons: tuple[Reason, ...]
     deadlines: tuple[RegulatoryDeadline, ...] = ()
-    policy_id: str
-    policy_version: str
-    policy_hash: str
 
 
 def normalise(text: str) -> str:
@@ -236,51 +224,47 @@ def _more_urgent(a: Urgency, b: Urgency) -> Urgency:
 
 
 def _severity(
-    complaint: Complaint, policy: TieringPolicy, text: str, reasons: list[Reason]
+    complaint: Complaint, policy: TieringPolicy, text: str, trace: list[Step]
 ) -> Severity:
     base: Severity = "S4" if complaint.category is TicketCategory.PRODUCT_INQUIRY else "S3"
-    found: list[tuple[Severity, str, str]] = []
+    found: list[tuple[Severity, str, dict[str, Any]]] = []
     if complaint.safety_risk:
-        found.append(("S1", "safety_risk", "safety or health risk"))
+        found.append(("S1", "tier.safety_risk", {}))
     if complaint.public_channel in {
         PublicChannel.HOTLINE_12315,
         PublicChannel.CONSUMER_ASSOCIATION,
         PublicChannel.PLATFORM_ARBITRATION,
     }:
-        found.append(("S1", "public_channel", f"regulatory channel {complaint.public_channel}"))
+        found.append(("S1", "tier.regulatory_channel", {"channel": complaint.public_channel.value}))
     elif complaint.public_channel is not None:
-        found.append(("S2", "public_channel", f"public exposure via {complaint.public_channel}"))
+        found.append(("S2", "tier.public_channel", {"channel": complaint.public_channel.value}))
     money = complaint.money_at_stake
     threshold = policy.money_threshold
     if money is not None and money.currency == threshold.currency and money >= threshold:
-        found.append(("S2", "money_at_stake", f"{money} at stake ≥ {threshold}"))
+        found.append(("S2", "tier.money_at_stake", {"amount": money, "threshold": threshold}))
     if complaint.fraud_suspected or complaint.chargeback:
-        found.append(("S2", "fraud_or_chargeback", "fraud or chargeback suspected"))
-    order_facts = [
-        (complaint.days_late > 0, f"{complaint.days_late} day(s) late"),
-        (complaint.wrong_item, "wrong item"),
-        (complaint.damaged, "damaged item"),
-        (
-            complaint.refund_overdue_days > 0,
-            f"refund {complaint.refund_overdue_days} day(s) overdue",
-        ),
-    ]
-    for fired, what in order_facts:
-        if fired:
-            found.append(("S3", "order_facts", what))
+        found.append(("S2", "tier.fraud_or_chargeback", {}))
+    if complaint.days_late > 0:
+        found.append(("S3", "tier.days_late", {"days": complaint.days_late}))
+    if complaint.wrong_item:
+        found.append(("S3", "tier.wrong_item", {}))
+    if complaint.damaged:
+        found.append(("S3", "tier.damaged", {}))
+    if complaint.refund_overdue_days > 0:
+        found.append(("S3", "tier.refund_overdue", {"days": complaint.refund_overdue_days}))
     for rule in policy.keywords:
         hit = next((word for word in rule.words if word in text), None)
         if hit is not None and rule.severity is not None:
-            found.append((rule.severity, "keyword", f"'{hit}' ({rule.label})"))
+            found.append((rule.severity, "tier.keyword", {"word": hit, "label": rule.label}))
     severity = base
-    for level, signal, what in found:
+    for level, code, params in found:
         severity = _more_severe(severity, level)
-        reasons.append(Reason(rule=f"severity.{level}", signal=signal, effect=what))
+        trace.append(step("severity", code, level=level, **params))
     return severity
 
 
 def _vip(
-    severity: Severity, customer: Customer | None, policy: TieringPolicy, reasons: list[Reason]
+    severity: Severity, customer: Customer | None, policy: TieringPolicy, trace: list[Step]
 ) -> Severity:
     if customer is None:
         return severity
@@ -288,11 +272,9 @@ def _vip(
     if not steps:
         return severity
     raised = _SEVERITIES[max(0, _SEVERITIES.index(severity) - steps)]
-    reasons.append(
-        Reason(
-            rule="impact.vip",
-            signal="customer_tier",
-            effect=f"{customer.tier} customer: {severity} → {raised}",
+    trace.append(
+        step(
+            "severity", "tier.vip", customer_tier=customer.tier.value, before=severity, after=raised
         )
     )
     return raised
@@ -304,9 +286,9 @@ def _urgency(
     text: str,
     now: datetime,
     calendar: WorkingDayCalendar | None,
-    reasons: list[Reason],
+    trace: list[Step],
 ) -> Urgency:
-    found: list[tuple[Urgency, str, str]] = []
+    found: list[tuple[Urgency, str, dict[str, Any]]] = []
     deadline = complaint.statutory_deadline_at
     if deadline is not None:
         if calendar is not None:
@@ -315,25 +297,23 @@ def _urgency(
         else:
             within_one = deadline - now <= timedelta(days=1)
         if within_one:
-            found.append(
-                ("U1", "statutory_deadline", "a deadline falls within the next working day")
-            )
+            found.append(("U1", "tier.deadline_next_day", {"due": deadline}))
         elif deadline - now <= timedelta(days=3):
-            found.append(("U2", "statutory_deadline", "a deadline falls within three days"))
+            found.append(("U2", "tier.deadline_three_days", {"due": deadline}))
     if complaint.perishable:
-        found.append(("U1", "perishable", "perishable goods"))
+        found.append(("U1", "tier.perishable", {}))
     if complaint.customer_blocked:
-        found.append(("U1", "customer_blocked", "the customer is blocked"))
+        found.append(("U1", "tier.customer_blocked", {}))
     if complaint.sentiment is not None and complaint.sentiment <= policy.negative_sentiment:
-        found.append(("U2", "sentiment", f"sentiment {complaint.sentiment}"))
+        found.append(("U2", "tier.sentiment", {"sentiment": complaint.sentiment}))
     for rule in policy.keywords:
         hit = next((word for word in rule.words if word in text), None)
         if hit is not None and rule.urgency is not None:
-            found.append((rule.urgency, "keyword", f"'{hit}' ({rule.label})"))
+            found.append((rule.urgency, "tier.keyword", {"word": hit, "label": rule.label}))
     urgency: Urgency = "U3"
-    for level, signal, what in found:
+    for level, code, params in found:
         urgency = _more_urgent(urgency, level)
-        reasons.append(Reason(rule=f"urgency.{level}", signal=signal, effect=what))
+        trace.append(step("urgency", code, level=level, **params))
     return urgency
 
 
@@ -415,42 +395,44 @@ def assess(
             SAMR clocks on 12315 complaints.
     """
     require_aware(now, "now")
-    reasons: list[Reason] = []
+    trace: list[Step] = []
     text = normalise(complaint.text)
-    severity = _vip(_severity(complaint, policy, text, reasons), customer, policy, reasons)
-    urgency = _urgency(complaint, policy, text, now, calendar, reasons)
+    severity = _vip(_severity(complaint, policy, text, trace), customer, policy, trace)
+    urgency = _urgency(complaint, policy, text, now, calendar, trace)
     priority = policy.matrix[severity][urgency]
-    reasons.append(
-        Reason(
-            rule="matrix", signal="severity×urgency", effect=f"{severity} × {urgency} → {priority}"
-        )
+    trace.append(
+        step("priority", "tier.matrix", severity=severity, urgency=urgency, priority=priority.value)
     )
     repeats = _repeats(complaint, history, policy)
     if repeats >= 1:
         raised = _PRIORITIES[max(0, _PRIORITIES.index(priority) - 1)]
-        reasons.append(
-            Reason(
-                rule="repeat.priority",
-                signal="history",
-                effect=f"complaint #{repeats + 1} within "
-                f"{policy.repeat_window_days} days: {priority} → {raised}",
+        trace.append(
+            step(
+                "priority",
+                "tier.repeat_priority",
+                nth=repeats + 1,
+                days=policy.repeat_window_days,
+                before=priority.value,
+                after=raised.value,
             )
         )
         priority = raised
     tier = policy.tiers[priority]
     if repeats >= 2 and tier is not Tier.SERIOUS:
         escalated = Tier.URGENT if tier is Tier.ORDINARY else Tier.SERIOUS
-        reasons.append(
-            Reason(
-                rule="repeat.tier",
-                signal="history",
-                effect=f"complaint #{repeats + 1}: {tier} → {escalated}",
+        trace.append(
+            step(
+                "tier",
+                "tier.repeat_tier",
+                nth=repeats + 1,
+                before=tier.value,
+                after=escalated.value,
             )
         )
         tier = escalated
     if order is not None:
-        reasons.append(Reason(rule="context", signal="order", effect=f"order {order.id}"))
-    return TierAssessment(
+        trace.append(step("context", "tier.order", order=order.id))
+    return TierAssessment.made(
         complaint_id=complaint.id,
         category=complaint.category,
         severity=severity,
@@ -459,11 +441,10 @@ def assess(
         tier=tier,
         route=policy.routes[tier],
         response_level=policy.response_levels[tier],
-        sla_priority=TicketPriority(priority.lower()),
         repeat_count=repeats,
-        reasons=tuple(reasons),
+        trace=trace,
         deadlines=_deadlines(complaint, policy, calendar),
-        policy_id=policy.id,
-        policy_version=policy.version,
-        policy_hash=policy.policy_hash,
+        policy=policy.ref,
+        decided_at=now,
+        inputs=(complaint, customer, None if order is None else order.id, [h.id for h in history]),
     )

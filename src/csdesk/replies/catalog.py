@@ -20,11 +20,13 @@ Examples:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +35,7 @@ from pydantic import ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel
+from csdesk.decision import PolicyRef, step
 from csdesk.errors import PolicyError, TemplateError
 from csdesk.money import Money
 from csdesk.replies.engine import RenderLimits, RenderResult, render_string
@@ -103,6 +106,17 @@ class ReplyTemplate(ConfigModel):
     slots: tuple[Slot, ...] = ()
     variants: dict[str, Variant] = Field(min_length=1)
     fixtures: tuple[dict[str, Any], ...] = ()
+
+    @cached_property
+    def ref(self) -> PolicyRef:
+        """The template as the `PolicyRef` of every reply rendered from it (hash of its JSON)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return PolicyRef(
+            id=self.id,
+            version=self.version,
+            hash=hashlib.sha256(canonical.encode()).hexdigest(),
+            source=f"reply template {self.id} ({self.category})",
+        )
 
 
 @checked
@@ -190,12 +204,16 @@ def render(
     context: Mapping[str, Any],
     *,
     locale: str,
+    now: datetime,
     default_locale: str = "en",
     tz: str | None = None,
     slots: Mapping[str, str] | None = None,
     limits: RenderLimits | None = None,
 ) -> RenderResult:
-    """Render ``template`` for a customer in ``locale``.
+    """Render ``template`` for a customer in ``locale``, at ``now``.
+
+    ``now`` is the instant the reply is for: ``relative`` measures from it, and it is the
+    result's ``decided_at``. The result's ``policy`` is the template (`ReplyTemplate.ref`).
 
     ``limits`` bounds the render (see `RenderLimits`); the defaults suit every built-in template.
 
@@ -226,15 +244,30 @@ def render(
     }
     options: dict[str, Any] = {
         "locale": chain.format_locale,
+        "now": now,
         "tz": tz,
         "template_id": template.id,
         "limits": limits,
+        "policy": template.ref,
     }
     body = render_string(variant.body, values, **options)
     subject = None
     if variant.subject:
         subject = render_string(variant.subject, values, **options).text
-    return RenderResult(
+    trace = [
+        step(
+            "variant",
+            "reply.variant",
+            template=template.id,
+            locale=locale,
+            chain=list(chain.chain),
+            chosen=written,
+            formats=chain.format_locale,
+        )
+    ]
+    if unfilled:
+        trace.append(step("slots", "reply.unfilled", slots=list(unfilled)))
+    return RenderResult.made(
         text=body.text,
         text_locale=chain.text_locale,
         format_locale=chain.format_locale,
@@ -244,6 +277,10 @@ def render(
         subject=subject,
         template_version=template.version,
         unfilled_slots=unfilled,
+        policy=template.ref,
+        trace=trace,
+        decided_at=now,
+        inputs=(template.ref.hash, locale, default_locale, tz, values),
     )
 
 

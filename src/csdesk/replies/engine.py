@@ -22,12 +22,11 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -38,7 +37,9 @@ from babel.numbers import format_decimal
 from jinja2 import meta
 
 from csdesk._locale import get_locale
+from csdesk._model import require_aware
 from csdesk._zones import get_zone
+from csdesk.decision import Decided, PolicyRef, step
 from csdesk.errors import (
     CsdeskError,
     MoneyError,
@@ -65,9 +66,11 @@ _NAMED_FORMATS: Final = frozenset({"short", "medium", "long", "full"})
 _MAX_PATTERN: Final = 40
 
 
-@dataclass(frozen=True)
-class RenderResult:
-    """A rendered reply.
+class RenderResult(Decided):
+    """A rendered reply, in the decision envelope.
+
+    ``policy`` is the template (id, version, the hash of its source); ``None`` for
+    `render_string`. ``decided_at`` is the ``now`` it was rendered for.
 
     Attributes:
         text: The reply, ready to send.
@@ -80,6 +83,8 @@ class RenderResult:
         template_version: The template's version.
         unfilled_slots: Agent-fill slots still empty; while any is, the reply is not sendable.
     """
+
+    answer_field: ClassVar[str] = "text"
 
     text: str
     text_locale: str
@@ -100,8 +105,8 @@ class RenderResult:
 class _Formatter:
     """The filters, bound to one locale and time zone for one render."""
 
-    def __init__(self, locale: Locale, tz: ZoneInfo | None) -> None:
-        self.locale, self.tz = locale, tz
+    def __init__(self, locale: Locale, tz: ZoneInfo | None, now: datetime | None = None) -> None:
+        self.locale, self.tz, self.now = locale, tz, now
 
     def money(self, value: Any, style: str = "symbol") -> str:
         if not isinstance(value, Money):
@@ -140,8 +145,13 @@ class _Formatter:
         return str(format_timedelta(value, threshold=threshold, locale=self.locale))
 
     def relative(self, value: Any, now: Any = None, threshold: float = 0.85) -> str:
-        """`in 3 days` / `3 days ago`: a timedelta, or an aware datetime measured from `now`."""
+        """`in 3 days` / `3 days ago`: a timedelta, or an aware datetime measured from `now`.
+
+        ``now`` defaults to the ``now`` the reply is rendered for.
+        """
         _threshold(threshold)
+        if now is None:
+            now = self.now
         if isinstance(value, datetime):
             if not isinstance(now, datetime):
                 raise TemplateError("relative on a datetime needs now=<an aware datetime>")
@@ -251,11 +261,16 @@ def render_string(
     context: Mapping[str, Any],
     *,
     locale: str | Locale,
+    now: datetime,
     tz: str | None = None,
     template_id: str = "<string>",
     limits: RenderLimits | None = None,
+    policy: PolicyRef | None = None,
 ) -> RenderResult:
     """Render an ad-hoc template through the same sandbox, filters and limits as the catalogue.
+
+    ``now`` is the instant the reply is for (``relative`` measures from it; it is the result's
+    ``decided_at``). ``policy`` names the template in the result (`render` passes its own).
 
     The context is first reduced to plain values (see `csdesk.replies.RenderLimits` for what a
     render may use); no error message ever repeats a value from it.
@@ -267,7 +282,9 @@ def render_string(
             the template's line when known.
         UnknownLocaleError: the locale is unknown.
         InvalidInputError: ``tz`` is not an IANA zone.
+        NaiveDatetimeError: ``now`` has no time zone.
     """
+    require_aware(now, "now")
     chosen = _limits(limits)
     values: dict[str, Any] = {}
     try:
@@ -278,7 +295,7 @@ def render_string(
                 f"the template is longer than {chosen.max_source:,} characters", limit="max_source"
             )
         values = plain_context(context)
-        formatter = _Formatter(get_locale(locale), get_zone(tz) if tz else None)
+        formatter = _Formatter(get_locale(locale), get_zone(tz) if tz else None, now)
         template, used = _compile_default(source) if limits is None else _compile(source, chosen)
         with rendering(Budget(chosen, formatter)):
             text = _render(template, values)
@@ -291,7 +308,18 @@ def render_string(
             template=template_id,
         )
     name = _name(formatter.locale)
-    return RenderResult(text, name, name, (name,), template_id, used)
+    return RenderResult.made(
+        text=text,
+        text_locale=name,
+        format_locale=name,
+        chain=(name,),
+        template_id=template_id,
+        used_variables=used,
+        policy=policy,
+        trace=(step("render", "reply.rendered", template=template_id, locale=name),),
+        decided_at=now,
+        inputs=(source, values, name, tz),
+    )
 
 
 @lru_cache(maxsize=256)

@@ -30,6 +30,7 @@ from typing import Literal
 import jinja2
 from jinja2 import meta, nodes
 
+from csdesk._phrases import INDUCEMENT_PHRASES
 from csdesk.errors import CsdeskError, TemplateSecurityError
 from csdesk.replies.catalog import ReplyTemplate, render
 from csdesk.replies.engine import _environment
@@ -85,23 +86,6 @@ _PHRASES_ZH = (
 )
 _PHRASES_EN = ("not our problem", "your fault", "you should have", "we can't help", "not my job")
 _DIVERSION = ("加微信", "加我微信", "微信号", "微信號", "qq", "whatsapp", "telegram", "私下交易")
-INDUCEMENT_PHRASES: tuple[str, ...] = (
-    # Rewards for or requests to post, change or delete a review (网络反不正当竞争暂行规定
-    # art. 9(5)); the compensation policy validator refuses offer labels that contain them too.
-    "好评返现",
-    "好評返現",
-    "改好评",
-    "改好評",
-    "删差评",
-    "刪差評",
-    "追加好评",
-    "五星好评",
-    "5-star",
-    "five-star",
-    "change your review",
-    "remove your review",
-    "delete your review",
-)
 _ABSOLUTE = re.compile("最好|第一(?!时间|時間)|国家级|國家級|最佳|绝对|絕對|顶级|頂級")
 _APOLOGY = ("抱歉", "对不起", "對不起", "致歉", "sorry", "apolog")
 _APOLOGY_CATEGORIES = {"order_problem", "complaint", "complaint_suggestion"}

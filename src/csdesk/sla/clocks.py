@@ -26,14 +26,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.calendars.business import BusinessCalendar
-from csdesk.decision import Policy
+from csdesk.decision import Decided, Policy, step
 from csdesk.errors import NotFoundError
 from csdesk.events import DomainEvent
 from csdesk.models import Ticket, TicketPriority
@@ -122,8 +122,8 @@ def select_policy(ticket: Ticket, policies: Sequence[SlaPolicy]) -> SlaPolicy | 
     return next((policy for policy in policies if policy.matches(ticket)), None)
 
 
-class SlaStatus(CsdeskModel):
-    """One metric instance of one ticket, at ``now``.
+class SlaStatus(Decided):
+    """One metric instance of one ticket, at ``now``, in the decision envelope.
 
     Attributes:
         instance: 1 for single metrics; 1, 2, … for next reply and periodic update.
@@ -139,10 +139,10 @@ class SlaStatus(CsdeskModel):
             notice is published.
     """
 
+    answer_field: ClassVar[str] = "deadline"
+
     metric: Metric
     instance: int
-    policy_id: str
-    policy_version: str
     target: timedelta
     business_hours: bool
     started_at: AwareDatetime
@@ -279,11 +279,35 @@ def _status(
         and deadline is not None
         and now >= deadline - timedelta(minutes=policy.warn_before_minutes)
     )
-    return SlaStatus.model_construct(  # built from checked values: no second validation
+    if fulfilled is not None:
+        outcome = step(
+            "result", "sla.fulfilled", at=fulfilled, deadline=deadline, breached=breached
+        )
+    elif paused:
+        outcome = step("result", "sla.paused", elapsed=elapsed, paused_for=paused_for)
+    elif breached:
+        outcome = step("result", "sla.breached", deadline=deadline, escalation=escalation)
+    else:
+        outcome = step("result", "sla.running", deadline=deadline, remaining=goal - elapsed)
+    trace = (
+        step(
+            "target",
+            "sla.target",
+            metric=metric,
+            instance=instance,
+            target=goal,
+            business_hours=target.business_hours,
+            started=started,
+        ),
+        outcome,
+    )
+    return SlaStatus.made(  # built from checked values: no second validation
+        policy=policy.ref,
+        trace=trace,
+        decided_at=now,
+        inputs=(metric, instance, started, fulfilled, segments),
         metric=metric,
         instance=instance,
-        policy_id=policy.id,
-        policy_version=policy.version,
         target=goal,
         business_hours=target.business_hours,
         started_at=started,

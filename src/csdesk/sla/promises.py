@@ -20,24 +20,37 @@ Examples:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.calendars.business import BusinessCalendar
+from csdesk.decision import Decided, PolicyRef, step
 from csdesk.errors import InvalidInputError
 
-__all__ = ["Promise", "promise"]
+__all__ = ["RULE", "Promise", "promise"]
 
 _SAME_DAY = timedelta(hours=4)
 
 
-@dataclass(frozen=True)
-class Promise:
-    """What to tell the customer, and how it was reached.
+RULE = PolicyRef(
+    id="under_promise",
+    version="1",
+    hash=hashlib.sha256(b"under_promise:1:stretch 1-3 (default 1.5), round up").hexdigest(),
+    source="seeds: 降低承诺，提高交付: quote the customer 1.5 to 2 times the expected time",
+)
+"""The rule every `Promise` is made under (it has no policy file: the factor is an argument)."""
+
+
+class Promise(Decided):
+    """What to tell the customer, and how it was reached, in the decision envelope.
+
+    ``policy`` is `RULE`; ``decided_at`` is the start.
 
     Attributes:
         expected_at: When the work is expected done (the estimate on the calendar).
@@ -48,9 +61,11 @@ class Promise:
         provisional: Counted on estimated holidays (a provisional calendar); it may move.
     """
 
-    expected_at: datetime
-    stretched_at: datetime
-    say_at: datetime
+    answer_field: ClassVar[str] = "say_at"
+
+    expected_at: AwareDatetime
+    stretched_at: AwareDatetime
+    say_at: AwareDatetime
     rounding: Literal["half_hour", "close_of_business"]
     factor: Decimal
     provisional: bool = False
@@ -97,14 +112,34 @@ def promise(
     expected = calendar.add(start, estimate)
     micros = Decimal(estimate // timedelta(microseconds=1)) * stretch
     stretched = calendar.add(start, timedelta(microseconds=int(micros.to_integral_value())))
+    rounding: Literal["half_hour", "close_of_business"]
     if calendar.between(start, stretched) <= _SAME_DAY:
         local = stretched.astimezone(calendar.zone)
         floor = local.replace(minute=0 if local.minute < 30 else 30, second=0, microsecond=0)
-        say = floor if floor == local else floor + timedelta(minutes=30)
-        estimated = calendar.is_provisional(start.date(), say.date())
-        return Promise(
-            expected, stretched, say.astimezone(start.tzinfo), "half_hour", stretch, estimated
+        say_at = (floor if floor == local else floor + timedelta(minutes=30)).astimezone(
+            start.tzinfo
         )
-    say_at = _close_of_business(calendar, stretched)
+        rounding = "half_hour"
+    else:
+        say_at = _close_of_business(calendar, stretched)
+        rounding = "close_of_business"
     estimated = calendar.is_provisional(start.date(), say_at.date())
-    return Promise(expected, stretched, say_at, "close_of_business", stretch, estimated)
+    trace = [
+        step("estimate", "promise.expected", estimate=estimate, expected=expected),
+        step("stretch", "promise.stretched", factor=stretch, stretched=stretched),
+        step("rounding", f"promise.{rounding}", say=say_at),
+    ]
+    if estimated:
+        trace.append(step("rounding", "promise.provisional"))
+    return Promise.made(
+        expected_at=expected,
+        stretched_at=stretched,
+        say_at=say_at,
+        rounding=rounding,
+        factor=stretch,
+        provisional=estimated,
+        policy=RULE,
+        trace=trace,
+        decided_at=start,
+        inputs=(start, estimate, stretch, expected, stretched),
+    )

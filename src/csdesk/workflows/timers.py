@@ -13,15 +13,15 @@ and ``uk_ccr``, each timer with its own ``source``.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime
 
 from csdesk._checks import checked
-from csdesk._model import CsdeskModel
 from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar, provisional
+from csdesk.decision import Decided, step
 from csdesk.errors import InvalidInputError
 from csdesk.models import AfterSaleCase, CaseType, Order
 from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
@@ -50,24 +50,27 @@ DeadlineKind = Literal[
 ]
 
 
-class Deadline(CsdeskModel):
-    """One absolute deadline of one entity.
+class Deadline(Decided):
+    """One absolute deadline of one entity, in the decision envelope.
+
+    ``policy`` is the timer preset (``None`` for a ``pay_by`` set on the order itself) and
+    ``decided_at`` the instant the timer started.
 
     Attributes:
         kind: Which timer (``pay_by``, ``auto_confirm_at``, ``respond_by``, …).
-        due_at: When it expires.
+        due_at: When it expires (the answer).
         on_expiry: The event to fire then (see `TimerSpec.on_expiry`).
         active: Whether it still matters in the entity's current state.
-        preset: The preset's id; ``policy_version`` its version.
+        source: Where the timer's length comes from.
         provisional: Counted on estimated holidays (a provisional calendar); it may move.
     """
+
+    answer_field: ClassVar[str] = "due_at"
 
     kind: str
     due_at: AwareDatetime
     on_expiry: str
     active: bool
-    preset: str
-    policy_version: str
     source: str
     provisional: bool = False
 
@@ -84,15 +87,31 @@ def _deadline(
     if spec is None or start is None:
         return None
     due_at = spec.due(start, zone=ZoneInfo(preset.time_zone), calendar=calendar)
-    return Deadline(
+    estimated = provisional(calendar, start.date(), due_at.date())
+    trace = [
+        step(
+            "timer",
+            "deadline.timer",
+            kind=kind,
+            start=start,
+            working_days=spec.working_days,
+            length=timedelta(days=spec.days, hours=spec.hours, minutes=spec.minutes),
+            due=due_at,
+        )
+    ]
+    if estimated:
+        trace.append(step("timer", "deadline.provisional"))
+    return Deadline.made(
         kind=kind,
         due_at=due_at,
-        provisional=provisional(calendar, start.date(), due_at.date()),
+        provisional=estimated,
         on_expiry=spec.on_expiry,
         active=active,
-        preset=preset.id,
-        policy_version=preset.version,
         source=spec.source,
+        policy=preset.ref,
+        trace=trace,
+        decided_at=start,
+        inputs=(kind, start, active),
     )
 
 
@@ -118,14 +137,16 @@ def order_deadlines(
     cal = calendar or WeekdayCalendar()
     shipped = min((s.shipped_at for s in order.shipments if s.shipped_at), default=None)
     pay_by = (
-        Deadline(
+        Deadline.made(
             kind="pay_by",
             due_at=order.pay_by,
             on_expiry="expire",
             active=order.state == "pending_payment",
-            preset="order",
-            policy_version=str(order.version),
             source="set on the order at placement",
+            policy=None,
+            trace=[step("timer", "deadline.set_on_order", kind="pay_by", due=order.pay_by)],
+            decided_at=order.placed_at,
+            inputs=("pay_by", order.id, order.pay_by),
         )
         if order.pay_by is not None
         else None

@@ -61,7 +61,7 @@ from csdesk.policies.compensation.policy import (
     Rule,
     RuleCondition,
     Signal,
-    Step,
+    TableRow,
     compensation_policy,
 )
 from csdesk.policies.compensation.simulate import (
@@ -114,8 +114,8 @@ __all__ = [
     "SimulationReport",
     "Status",
     "StatutoryClaim",
-    "Step",
     "SystemFaultCancel",
+    "TableRow",
     "TraceStep",
     "Usage",
     "WrongItem",

@@ -17,35 +17,37 @@ Two legal lines are drawn here, not left to the policy's author:
 from __future__ import annotations
 
 import itertools
-import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel
+from csdesk._phrases import INDUCEMENT_PHRASES
 from csdesk.decision import Policy, load_policy
 from csdesk.models import CustomerTier
 from csdesk.money import Money, Rounding, currency_digits
 from csdesk.policies.compensation.incidents import (
-    INCIDENT_CLASSES,
     STATUTORY_KINDS,
-    Agent,
-    CustomerSnapshot,
     IncidentKind,
-    OrderSnapshot,
     Role,
 )
-from csdesk.replies.lint import INDUCEMENT_PHRASES
+from csdesk.policies.compensation.rules import (
+    Compiled,
+    Getter,
+    RuleCondition,
+    compile_condition,
+    no_float,
+    resolve_field,
+)
 
 __all__ = [
     "AmountSpec",
@@ -59,24 +61,11 @@ __all__ = [
     "Rule",
     "RuleCondition",
     "Signal",
-    "Step",
+    "TableRow",
     "compensation_policy",
 ]
 
-FieldType = Literal["int", "bool", "money", "text", "set"]
-Getter = Callable[[Any, Agent], Any]
-
-
-def _no_float(value: object) -> object:
-    if isinstance(value, float):
-        raise ValueError(
-            f'{value!r} is a float; write amounts and rates as strings such as "{value}" so '
-            "they stay exact"
-        )
-    return value
-
-
-Exact = Annotated[Decimal, BeforeValidator(_no_float)]
+Exact = Annotated[Decimal, BeforeValidator(no_float)]
 """A decimal from TOML: a string (``"12.50"``) or an integer, never a float."""
 
 
@@ -92,57 +81,7 @@ class Instrument(StrEnum):
     GIFT = "gift"
 
 
-Operator = Literal[
-    "eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "between", "is_null", "contains",
-    "not_contains",
-]  # fmt: skip
-_ORDERED_OPS = {"lt", "le", "gt", "ge", "between"}
-_SET_OPS = {"contains", "not_contains"}
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": operator.eq,
-    "ne": operator.ne,
-    "lt": operator.lt,
-    "le": operator.le,
-    "gt": operator.gt,
-    "ge": operator.ge,
-}
-_SYMBOL = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
-
-_Scalar = Annotated[int | bool | str, BeforeValidator(_no_float)]
-
-
-class RuleCondition(ConfigModel):
-    """One test on one field: ``{ field = "incident.days_late", op = "ge", value = 1 }``.
-
-    Fields are dotted paths into the incident (``incident.*``), its order and customer snapshots
-    (``order.*``, ``customer.*``) and the deciding agent (``agent.role``). The operators are a
-    closed set: ``eq ne lt le gt ge`` (ordering only on numbers and amounts), ``in not_in`` (a
-    list), ``between`` (``[low, high]``, both included), ``is_null`` (``true`` or ``false``) and
-    ``contains not_contains`` (on sets such as ``customer.risk_flags``). Amounts are written as
-    strings in the policy's currency.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    field: str = Field(pattern=r"^(incident|order|customer|agent)\.[a-z0-9_]+$")
-    op: Operator
-    value: _Scalar | list[_Scalar] | None = None
-
-    def describe(self) -> str:
-        """``incident.days_late ≥ 1``."""
-        symbol = _SYMBOL.get(self.op, self.op.replace("_", " "))
-        return f"{self.field} {symbol} {_show(self.value)}"
-
-
-def _show(value: object) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-class Step(ConfigModel):
+class TableRow(ConfigModel):
     """One row of a lookup table: from ``at`` upwards, ``amount``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -171,7 +110,7 @@ class AmountSpec(ConfigModel):
     pct: Exact | None = Field(default=None, gt=0, le=100)
     of: str | None = None
     by: str | None = None
-    steps: tuple[Step, ...] = ()
+    steps: tuple[TableRow, ...] = ()
     min: Exact | None = Field(default=None, ge=0)
     max: Exact | None = Field(default=None, ge=0)
     rounding: Rounding | None = None
@@ -404,232 +343,6 @@ class Signal(ConfigModel):
         return self
 
 
-# -- fields -------------------------------------------------------------------------------------
-
-
-def _field_type(annotation: Any) -> FieldType | None:
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _field_type(get_args(annotation)[0])
-    if origin in (Union, UnionType):
-        types = {_field_type(arg) for arg in get_args(annotation) if arg is not type(None)}
-        return types.pop() if len(types) == 1 else None
-    if origin is Literal:
-        return "text"
-    if origin in (frozenset, tuple, set):
-        return "set"
-    if annotation is bool:
-        return "bool"
-    if annotation is int:
-        return "int"
-    if annotation is Money:
-        return "money"
-    if annotation is str or (isinstance(annotation, type) and issubclass(annotation, StrEnum)):
-        return "text"
-    return None
-
-
-def _choices(annotation: Any) -> tuple[str, ...] | None:
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _choices(get_args(annotation)[0])
-    if origin in (Union, UnionType):
-        for arg in get_args(annotation):
-            found = _choices(arg)
-            if found:
-                return found
-        return None
-    if origin is Literal:
-        return tuple(str(a) for a in get_args(annotation))
-    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
-        return tuple(m.value for m in annotation)
-    return None
-
-
-_SKIP = {"id", "occurred_at", "order", "customer", "placed_at", "received"}
-
-
-def _model_fields(model: type[BaseModel]) -> dict[str, tuple[FieldType, tuple[str, ...] | None]]:
-    found: dict[str, tuple[FieldType, tuple[str, ...] | None]] = {}
-    for name, info in model.model_fields.items():
-        kind = _field_type(info.annotation)
-        if name not in _SKIP and kind is not None:
-            found[name] = (kind, _choices(info.annotation))
-    return found
-
-
-_ORDER_FIELDS = _model_fields(OrderSnapshot)
-_CUSTOMER_FIELDS = _model_fields(CustomerSnapshot)
-_INCIDENT_FIELDS = {kind: _model_fields(cls) for kind, cls in INCIDENT_CLASSES.items()}
-_RECEIVED = re.compile(r"^received_(\d{1,3})d_(amount|count)$")
-
-
-def _resolve(
-    path: str, kinds: tuple[IncidentKind, ...]
-) -> tuple[FieldType, tuple[str, ...] | None, Getter, int | None]:
-    """The field's type, its allowed values, a getter, and the customer window it reads."""
-    scope, name = path.split(".", 1)
-    if scope == "agent":
-        if name != "role":
-            raise ValueError(f"{path!r}: the agent has one field, agent.role")
-        return "text", tuple(r.value for r in Role), lambda _i, agent: agent.role.value, None
-    if scope == "order":
-        if name not in _ORDER_FIELDS:
-            raise ValueError(f"{path!r}: orders have {', '.join(sorted(_ORDER_FIELDS))}")
-        if name == "compensated":
-            return "money", None, lambda i, _a: i.order.already_compensated, None
-        getter = operator.attrgetter(name)
-        return (*_ORDER_FIELDS[name], lambda i, _a: getter(i.order), None)
-    if scope == "customer":
-        match = _RECEIVED.match(name)
-        if match:
-            days, what = int(match[1]), match[2]
-            if not 0 < days <= 366:
-                raise ValueError(f"{path!r}: windows are 1 to 366 days")
-            return (
-                "money" if what == "amount" else "int",
-                None,
-                _received_getter(days, what),
-                days,
-            )
-        if name not in _CUSTOMER_FIELDS:
-            known = [*sorted(_CUSTOMER_FIELDS), "received_<N>d_amount", "received_<N>d_count"]
-            raise ValueError(f"{path!r}: customers have {', '.join(known)}")
-        getter = operator.attrgetter(name)
-        return (*_CUSTOMER_FIELDS[name], lambda i, _a: getter(i.customer), None)
-    lacking = [k.value for k in kinds if name not in _INCIDENT_FIELDS[k]]
-    if lacking:
-        common = set.intersection(*(set(_INCIDENT_FIELDS[k]) for k in kinds))
-        raise ValueError(
-            f"{path!r}: not a field of {', '.join(lacking)} incidents; the fields these kinds "
-            f"share are {', '.join(sorted(common))}"
-        )
-    first = _INCIDENT_FIELDS[kinds[0]][name]
-    getter = operator.attrgetter(name)
-    return (*first, lambda i, _a: getter(i), None)
-
-
-def _received_getter(days: int, what: str) -> Getter:
-    def get(incident: Any, _agent: Agent) -> Any:
-        window = incident.customer.received.get(days)
-        if window is None:
-            from csdesk.errors import InvalidInputError
-
-            raise InvalidInputError(
-                f"the policy reads customer.received_{days}d_{what}, but the customer snapshot "
-                f"has no {days}-day window; give received[{days}]"
-            )
-        return window.amount if what == "amount" else window.count
-
-    return get
-
-
-class Compiled:
-    """A condition ready to run: ``test(incident, agent) -> (holds, actual value)``."""
-
-    __slots__ = ("condition", "get", "predicate", "text", "window")
-
-    def __init__(
-        self,
-        condition: RuleCondition,
-        get: Getter,
-        predicate: Callable[[Any], bool],
-        window: int | None,
-    ) -> None:
-        self.condition = condition
-        self.get = get
-        self.predicate = predicate
-        self.text = condition.describe()
-        self.window = window
-
-    def test(self, incident: Any, agent: Agent) -> tuple[bool, Any]:
-        """Whether the condition holds, and the value it read."""
-        actual = self.get(incident, agent)
-        return self.predicate(actual), actual
-
-
-def _convert(value: object, kind: FieldType, choices: tuple[str, ...] | None, currency: str) -> Any:
-    if kind == "money":
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError(f'{value!r}: amounts are written as strings such as "10.00"')
-        amount = Money(value, currency)
-        if not amount.is_quantized:
-            raise ValueError(f"{value!r} has more decimals than {currency} allows")
-        return amount
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{value!r}: this field is a whole number")
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ValueError(f"{value!r}: this field is true or false")
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r}: this field is text")
-    if choices is not None and value not in choices:
-        raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
-    return value
-
-
-def compile_condition(
-    condition: RuleCondition, kinds: tuple[IncidentKind, ...], currency: str
-) -> Compiled:
-    """Check a condition against the fields of ``kinds`` and compile it.
-
-    Raises:
-        ValueError: an unknown field, an operator that does not suit it, a value of the wrong type.
-    """
-    kind, choices, get, window = _resolve(condition.field, kinds)
-    op, value = condition.op, condition.value
-    where = f"{condition.field} {op}"
-    predicate: Callable[[Any], bool]
-    try:
-        if op == "is_null":
-            if not isinstance(value, bool):
-                raise ValueError("is_null takes true or false")
-            expect = value
-            predicate = lambda actual: (actual is None) is expect  # noqa: E731
-        elif op in _SET_OPS:
-            if kind != "set":
-                raise ValueError(f"{op} is for sets such as customer.risk_flags")
-            if not isinstance(value, str):
-                raise ValueError(f"{op} takes one text value")
-            member = value
-            negate = op == "not_contains"
-            predicate = lambda actual: (member in actual) is not negate  # noqa: E731
-        elif kind == "set":
-            raise ValueError("sets take contains, not_contains or is_null")
-        elif op in ("in", "not_in"):
-            if not isinstance(value, list) or not value:
-                raise ValueError(f"{op} takes a non-empty list")
-            members = frozenset(_convert(v, kind, choices, currency) for v in value)
-            negate = op == "not_in"
-            predicate = lambda actual: (actual in members) is not negate  # noqa: E731
-        elif op == "between":
-            if kind not in ("int", "money"):
-                raise ValueError("between is for numbers and amounts")
-            if not isinstance(value, list) or len(value) != 2:
-                raise ValueError("between takes [low, high]")
-            low, high = (_convert(v, kind, choices, currency) for v in value)
-            if low > high:
-                raise ValueError(f"between [{value[0]}, {value[1]}]: low is above high")
-            predicate = lambda actual: actual is not None and low <= actual <= high  # noqa: E731
-        else:
-            if op in _ORDERED_OPS and kind not in ("int", "money"):
-                raise ValueError(f"{op} is for numbers and amounts, and this field is {kind}")
-            if isinstance(value, list) or value is None:
-                raise ValueError(f"{op} takes one value")
-            expected = _convert(value, kind, choices, currency)
-            compare = _COMPARE[op]
-            if op in ("eq", "ne"):
-                predicate = lambda actual: compare(actual, expected)  # noqa: E731
-            else:
-                predicate = lambda actual: actual is not None and compare(actual, expected)  # noqa: E731
-    except ValueError as error:
-        raise ValueError(f"{where}: {error}") from None
-    return Compiled(condition, get, predicate, window)
-
-
 # -- the policy ---------------------------------------------------------------------------------
 
 
@@ -639,7 +352,8 @@ class CompensationPolicy(Policy):
     Attributes:
         currency: Every amount in the file, and every incident it decides, is in this currency.
         rounding: How computed amounts are rounded (``ROUND_HALF_UP`` unless said).
-        time_zone: Where days, weeks and months (daily caps, budget periods) begin.
+        time_zone: Where days, weeks and months (daily caps, budget periods) begin; required (an
+            IANA name such as ``"Asia/Shanghai"``), as no shop's day is assumed.
         stacking: ``sum`` grants every group's winner; ``max`` only the largest one.
         points_per_unit: Points given per unit of currency for ``points`` offers.
         statutory_role: Who handles statutory claims (never the bot).
@@ -647,7 +361,7 @@ class CompensationPolicy(Policy):
 
     currency: str
     rounding: Rounding = "ROUND_HALF_UP"
-    time_zone: str = "Asia/Shanghai"
+    time_zone: str
     stacking: Literal["sum", "max"] = "sum"
     points_per_unit: int = Field(default=100, gt=0)
     statutory_role: Role = Role.SUPERVISOR
@@ -660,107 +374,19 @@ class CompensationPolicy(Policy):
 
     @model_validator(mode="after")
     def _consistent(self) -> CompensationPolicy:
-        problems: list[str] = []
-        try:
-            digits = currency_digits(self.currency)
-        except Exception as error:  # UnknownCurrencyError
-            raise ValueError(f"currency: {error}") from None
-        try:
-            ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(f"time_zone: unknown time zone {self.time_zone!r}")
-        if self.statutory_role is Role.BOT:
-            problems.append("statutory_role: statutory claims go to a person, not the bot")
-        for name, items in (
-            ("groups", self.groups),
-            ("rules", self.rules),
-            ("caps", self.caps),
-            ("budgets", self.budgets),
-            ("signals", self.signals),
-        ):
-            ids = [item.id for item in items]
-            for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
-                problems.append(f"{name}: id {duplicate!r} is used twice")
-        groups = {g.id for g in self.groups}
-        for index, rule in enumerate(self.rules):
-            where = f"rules[{index}] ({rule.id})"
-            if rule.group not in groups:
-                problems.append(f"{where}.group: no group {rule.group!r}; declare it in [[groups]]")
-            statutory = [k.value for k in rule.kinds if k in STATUTORY_KINDS]
-            if statutory:
-                problems.append(
-                    f"{where}.kinds: {', '.join(statutory)} are statutory claims, routed to a "
-                    "person with the statutory amount; no rule may turn them into goodwill"
-                )
-                continue
-            for c_index, condition in enumerate(rule.when):
-                try:
-                    compile_condition(condition, rule.kinds, self.currency)
-                except ValueError as error:
-                    problems.append(f"{where}.when[{c_index}]: {error}")
-            if IncidentKind.REVIEW in rule.kinds and not any(
-                c.field == "incident.root_cause_confirmed" and c.op == "eq" and c.value is True
-                for c in rule.when
-            ):
-                problems.append(
-                    f"{where}: a rule for reviews must require "
-                    '{ field = "incident.root_cause_confirmed", op = "eq", value = true }: '
-                    "recovery is offered for the problem a review revealed, never for the review "
-                    "(网络反不正当竞争暂行规定 art. 9(5))"
-                )
-            amount = rule.offer.amount
-            if amount is not None:
-                problems.extend(self._check_amount(f"{where}.offer.amount", amount, rule, digits))
-        for index, cap in enumerate(self.caps):
-            if cap.max_amount is not None and cap.max_amount.as_tuple().exponent < -digits:  # type: ignore[operator]
-                problems.append(f"caps[{index}].max_amount: more decimals than {self.currency}")
-        for index, signal in enumerate(self.signals):
-            for c_index, condition in enumerate(signal.when):
-                if condition.field.startswith("incident."):
-                    problems.append(
-                        f"signals[{index}].when[{c_index}]: signals read order.*, customer.* and "
-                        "agent.* fields, which every incident has"
-                    )
-                    continue
-                try:
-                    compile_condition(condition, (IncidentKind.LATE_DELIVERY,), self.currency)
-                except ValueError as error:
-                    problems.append(f"signals[{index}].when[{c_index}]: {error}")
-        ranks = sorted(self.authority, key=lambda tier: tier.role.rank)
-        roles = [tier.role for tier in ranks]
-        if len(set(roles)) != len(roles):
-            problems.append("authority: each role is listed once")
-        for lower, higher in itertools.pairwise(ranks):
-            if higher.max_per_offer < lower.max_per_offer:
-                problems.append(
-                    f"authority: {higher.role.value} may grant less per offer than "
-                    f"{lower.role.value}"
-                )
+        """Every section checked, every problem reported at once (each names its key)."""
+        digits = _digits(self.currency)
+        problems = [
+            *_check_header(self),
+            *_check_ids(self),
+            *_check_rules(self, digits),
+            *_check_caps(self, digits),
+            *_check_signals(self),
+            *_check_authority(self),
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
-    def _check_amount(self, where: str, spec: AmountSpec, rule: Rule, digits: int) -> list[str]:
-        problems = []
-        for name in ("fixed", "min", "max", "round_to"):
-            value = getattr(spec, name)
-            if value is not None and value.as_tuple().exponent < -digits:
-                problems.append(f"{where}.{name}: {value} has more decimals than {self.currency}")
-        for name in ("of", "by"):
-            path = getattr(spec, name)
-            if path is None:
-                continue
-            try:
-                kind, _, _, _ = _resolve(path, rule.kinds)
-            except ValueError as error:
-                problems.append(f"{where}.{name}: {error}")
-                continue
-            allowed = ("money",) if name == "of" else ("money", "int")
-            if kind not in allowed:
-                problems.append(
-                    f"{where}.{name}: {path} is {kind}; it must be {' or '.join(allowed)}"
-                )
-        return problems
 
     # -- compiled views (policies are frozen, so these never go stale) --
 
@@ -793,7 +419,7 @@ class CompensationPolicy(Policy):
             spec = rule.offer.amount
             path = spec.of or spec.by if spec is not None else None
             if path is not None:
-                found[rule.id] = _resolve(path, rule.kinds)[2]
+                found[rule.id] = resolve_field(path, rule.kinds)[2]
         return found
 
     @cached_property
@@ -844,6 +470,132 @@ class CompensationPolicy(Policy):
         for _, compiled in (*self.compiled_rules, *self.compiled_signals):
             windows.update(c.window for c in compiled if c.window is not None)
         return frozenset(windows)
+
+
+# -- one check per section of the policy (each returns its problems, each naming its key) --------
+
+
+def _digits(currency: str) -> int:
+    try:
+        return currency_digits(currency)
+    except Exception as error:  # UnknownCurrencyError
+        raise ValueError(f"currency: {error}") from None
+
+
+def _check_header(policy: CompensationPolicy) -> list[str]:
+    problems = []
+    try:
+        ZoneInfo(policy.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"time_zone: unknown time zone {policy.time_zone!r}")
+    if policy.statutory_role is Role.BOT:
+        problems.append("statutory_role: statutory claims go to a person, not the bot")
+    return problems
+
+
+def _check_ids(policy: CompensationPolicy) -> list[str]:
+    problems = []
+    for name in ("groups", "rules", "caps", "budgets", "signals"):
+        ids = [item.id for item in getattr(policy, name)]
+        for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.append(f"{name}: id {duplicate!r} is used twice")
+    return problems
+
+
+def _check_rules(policy: CompensationPolicy, digits: int) -> list[str]:
+    problems: list[str] = []
+    groups = {g.id for g in policy.groups}
+    for index, rule in enumerate(policy.rules):
+        where = f"rules[{index}] ({rule.id})"
+        if rule.group not in groups:
+            problems.append(f"{where}.group: no group {rule.group!r}; declare it in [[groups]]")
+        statutory = [k.value for k in rule.kinds if k in STATUTORY_KINDS]
+        if statutory:
+            problems.append(
+                f"{where}.kinds: {', '.join(statutory)} are statutory claims, routed to a "
+                "person with the statutory amount; no rule may turn them into goodwill"
+            )
+            continue
+        for c_index, condition in enumerate(rule.when):
+            try:
+                compile_condition(condition, rule.kinds, policy.currency)
+            except ValueError as error:
+                problems.append(f"{where}.when[{c_index}]: {error}")
+        if IncidentKind.REVIEW in rule.kinds and not any(
+            c.field == "incident.root_cause_confirmed" and c.op == "eq" and c.value is True
+            for c in rule.when
+        ):
+            problems.append(
+                f"{where}: a rule for reviews must require "
+                '{ field = "incident.root_cause_confirmed", op = "eq", value = true }: '
+                "recovery is offered for the problem a review revealed, never for the review "
+                "(网络反不正当竞争暂行规定 art. 9(5))"
+            )
+        if rule.offer.amount is not None:
+            problems.extend(_check_amount(policy, f"{where}.offer.amount", rule, digits))
+    return problems
+
+
+def _check_amount(policy: CompensationPolicy, where: str, rule: Rule, digits: int) -> list[str]:
+    spec = rule.offer.amount
+    assert spec is not None
+    problems = []
+    for name in ("fixed", "min", "max", "round_to"):
+        value = getattr(spec, name)
+        if value is not None and value.as_tuple().exponent < -digits:
+            problems.append(f"{where}.{name}: {value} has more decimals than {policy.currency}")
+    for name in ("of", "by"):
+        path = getattr(spec, name)
+        if path is None:
+            continue
+        try:
+            kind, _, _, _ = resolve_field(path, rule.kinds)
+        except ValueError as error:
+            problems.append(f"{where}.{name}: {error}")
+            continue
+        allowed = ("money",) if name == "of" else ("money", "int")
+        if kind not in allowed:
+            problems.append(f"{where}.{name}: {path} is {kind}; it must be {' or '.join(allowed)}")
+    return problems
+
+
+def _check_caps(policy: CompensationPolicy, digits: int) -> list[str]:
+    return [
+        f"caps[{index}].max_amount: more decimals than {policy.currency}"
+        for index, cap in enumerate(policy.caps)
+        if cap.max_amount is not None and cap.max_amount.as_tuple().exponent < -digits  # type: ignore[operator]
+    ]
+
+
+def _check_signals(policy: CompensationPolicy) -> list[str]:
+    problems = []
+    for index, signal in enumerate(policy.signals):
+        for c_index, condition in enumerate(signal.when):
+            if condition.field.startswith("incident."):
+                problems.append(
+                    f"signals[{index}].when[{c_index}]: signals read order.*, customer.* and "
+                    "agent.* fields, which every incident has"
+                )
+                continue
+            try:
+                compile_condition(condition, (IncidentKind.LATE_DELIVERY,), policy.currency)
+            except ValueError as error:
+                problems.append(f"signals[{index}].when[{c_index}]: {error}")
+    return problems
+
+
+def _check_authority(policy: CompensationPolicy) -> list[str]:
+    problems = []
+    ranks = sorted(policy.authority, key=lambda tier: tier.role.rank)
+    roles = [tier.role for tier in ranks]
+    if len(set(roles)) != len(roles):
+        problems.append("authority: each role is listed once")
+    for lower, higher in itertools.pairwise(ranks):
+        if higher.max_per_offer < lower.max_per_offer:
+            problems.append(
+                f"authority: {higher.role.value} may grant less per offer than {lower.role.value}"
+            )
+    return problems
 
 
 @checked
