@@ -169,7 +169,7 @@ def _peer(rules: dict[str, Any], kind: str, facts: dict[str, Any]) -> tuple[floa
 
 def _agree(batch: list[Any], flat: list[tuple[str, dict[str, Any]]], rules: dict[str, Any]) -> None:
     for incident, (kind, facts) in zip(batch, flat, strict=True):
-        ours = decide(POLICY, incident, agent=AGENT, now=NOW)
+        ours = decide(incident, policy=POLICY, agent=AGENT, now=NOW)
         amount, status = _peer(rules, kind, facts)
         if ours.status is Status.STATUTORY:
             assert status == "statutory"
@@ -183,7 +183,12 @@ def _agree(batch: list[Any], flat: list[tuple[str, dict[str, Any]]], rules: dict
             amount,
             ours.total,
         )
-        assert status == ours.status.value, (incident.id, status, ours.status, ours.reasons)
+        assert status == ours.status.value, (
+            incident.id,
+            status,
+            ours.status,
+            [s.code for s in ours.trace],
+        )
 
 
 def cases() -> list[Case]:
@@ -198,7 +203,7 @@ def cases() -> list[Case]:
     return [
         Case(
             "decide 200 incidents",
-            lambda: [decide(POLICY, i, agent=AGENT, now=NOW) for i in batch],
+            lambda: [decide(i, policy=POLICY, agent=AGENT, now=NOW) for i in batch],
             lambda: [_peer(rules, kind, facts) for kind, facts in flat],
             number=5,
         )

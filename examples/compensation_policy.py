@@ -48,7 +48,7 @@ def late_parcel(incident_id: str, items: str, fault: str) -> dict[str, object]:
 
 
 for incident_id, items, fault in (("1", "128.50", "carrier"), ("2", "80.00", "customer")):
-    decision = decide(policy, parse_incident(late_parcel(incident_id, items, fault)), agent=agent,
+    decision = decide(parse_incident(late_parcel(incident_id, items, fault)), policy=policy, agent=agent,
                       budget=store, now=now)  # fmt: skip
     print(decision.explain())
     print()

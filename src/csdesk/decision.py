@@ -32,11 +32,20 @@ from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 import pydantic_core
-from pydantic import AwareDatetime, ConfigDict, Field, PrivateAttr, computed_field
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializationInfo,
+    computed_field,
+    field_serializer,
+)
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, build
 from csdesk.errors import PolicyError, UnknownPresetError
+from csdesk.money import Money
 
 __all__ = [
     "Decided",
@@ -231,10 +240,36 @@ class Step(CsdeskModel):
     code: str
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_serializer("params", mode="plain")
+    def _params(self, params: dict[str, Any], info: SerializationInfo) -> Any:
+        if info.mode != "json":
+            return params
+        return pydantic_core.to_jsonable_python(params, fallback=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Money):
+        return value.to_dict()
+    if isinstance(value, frozenset | set):
+        return sorted(value, key=str)
+    return str(value)
+
+
+_STEP_FIELDS = {"stage", "code", "params"}
+
 
 def step(stage: str, code: str, **params: Any) -> Step:
     """A `Step`, built without validation (for the deciding code, which passes known values)."""
-    return build(Step, stage=stage, code=code, params=params)
+    made = _new(Step)
+    _set(made, "__dict__", {"stage": stage, "code": code, "params": params})
+    _set(made, "__pydantic_fields_set__", _STEP_FIELDS)  # shared: a frozen model never adds to it
+    _set(made, "__pydantic_extra__", None)
+    _set(made, "__pydantic_private__", None)
+    return made
+
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 def inputs_hash(*inputs: Any) -> str:

@@ -84,7 +84,7 @@ def _spend(path: str, key: str, barrier: Any, results: Any) -> None:
     store = SqliteBudgetStore(path, currency="CNY")
     policy = compensation_policy("shop_standard")
     late = incident("late_delivery", id=key, days_late=9)  # a 20.00 coupon
-    decision = decide(policy, late, agent=SUPERVISOR, budget=store, now=AT)
+    decision = decide(late, policy=policy, agent=SUPERVISOR, budget=store, now=AT)
     barrier.wait()
     try:
         results.put(("ok" if grant(decision, store, policy) else "again", key))
@@ -101,8 +101,8 @@ def test_two_processes_spending_the_last_of_a_budget(tmp_path: Path) -> None:
         # Leave 30.00 of the 20 000.00 monthly budget: room for one 20.00 coupon, not two.
         store.commit("earlier", [Charge(POOL, "2026-03", Decimal("19970.00"))])
         decision = decide(
-            policy,
             incident("late_delivery", id="probe", days_late=9),
+            policy=policy,
             agent=SUPERVISOR,
             budget=store,
             now=AT,

@@ -97,7 +97,7 @@ def policy_error(**changes: Any) -> str:
 
 def test_negative_review_with_confirmed_damage_gets_the_10_cny_recovery() -> None:
     review = incident("review", rating=1, root_cause="damaged", root_cause_confirmed=True)
-    decision = decide(SHOP, review, agent=AGENT, now=AT)
+    decision = decide(review, policy=SHOP, agent=AGENT, now=AT)
     assert decision.status is Status.AUTO_APPROVED
     assert [(o.rule_id, o.value) for o in decision.offers] == [
         ("review_negative_recovery", Money("10.00", "CNY"))
@@ -107,14 +107,14 @@ def test_negative_review_with_confirmed_damage_gets_the_10_cny_recovery() -> Non
 
 def test_neutral_review_with_confirmed_cause_gets_5_cny() -> None:
     review = incident("review", rating=3, root_cause="quality", root_cause_confirmed=True)
-    decision = decide(SHOP, review, agent=AGENT, now=AT)
+    decision = decide(review, policy=SHOP, agent=AGENT, now=AT)
     assert [o.value for o in decision.offers] == [Money("5.00", "CNY")]
 
 
 def test_the_same_review_without_a_confirmed_cause_gets_nothing() -> None:
     for fields in ({}, {"root_cause": "damaged"}):
         review = incident("review", rating=1, **fields)
-        decision = decide(SHOP, review, agent=AGENT, now=AT)
+        decision = decide(review, policy=SHOP, agent=AGENT, now=AT)
         assert decision.status is Status.REJECTED
         assert decision.offers == ()
         assert decision.reasons == ("review without a confirmed root cause",)
@@ -173,7 +173,7 @@ def test_no_rule_may_turn_a_statutory_claim_into_goodwill() -> None:
 
 def test_food_safety_claim_on_a_50_cny_item_routes_as_statutory_with_the_1000_minimum() -> None:
     claim = incident("food_safety_claim", price_paid=cny("50"))
-    decision = decide(SHOP, claim, agent=BOT, now=AT)
+    decision = decide(claim, policy=SHOP, agent=BOT, now=AT)
     assert decision.status is Status.STATUTORY
     assert decision.offers == ()
     assert decision.required_role is Role.SUPERVISOR
@@ -189,14 +189,14 @@ def test_food_safety_claim_on_a_50_cny_item_routes_as_statutory_with_the_1000_mi
 
 def test_food_safety_claim_uses_three_times_the_loss_when_larger() -> None:
     claim = incident("food_safety_claim", price_paid=cny("80"), loss=cny("1200"))
-    decision = decide(SHOP, claim, agent=BOT, now=AT)
+    decision = decide(claim, policy=SHOP, agent=BOT, now=AT)
     assert decision.statutory is not None
     assert decision.statutory.amount == Money("3600.00", "CNY")
 
 
 def test_fraud_claim_on_a_200_cny_item_shows_600_against_the_500_minimum() -> None:
     claim = incident("fraud_claim", price_paid=cny("200"))
-    decision = decide(SHOP, claim, agent=AGENT, now=AT)
+    decision = decide(claim, policy=SHOP, agent=AGENT, now=AT)
     assert decision.statutory is not None
     assert decision.statutory.computed == Money("600.00", "CNY")
     assert decision.statutory.minimum == Money("500.00", "CNY")
@@ -206,7 +206,7 @@ def test_fraud_claim_on_a_200_cny_item_shows_600_against_the_500_minimum() -> No
 
 def test_fraud_claim_below_the_floor_gets_the_500_minimum() -> None:
     claim = incident("fraud_claim", price_paid=cny("99.90"))
-    decision = decide(SHOP, claim, agent=AGENT, now=AT)
+    decision = decide(claim, policy=SHOP, agent=AGENT, now=AT)
     assert decision.statutory is not None
     assert decision.statutory.amount == Money("500.00", "CNY")
 
@@ -214,14 +214,16 @@ def test_fraud_claim_below_the_floor_gets_the_500_minimum() -> None:
 def test_risk_flags_never_touch_a_statutory_claim() -> None:
     flagged = customer(risk_flags=["professional_claimant", "serial_complainer"])
     claim = incident("fraud_claim", price_paid=cny("200"), customer=flagged)
-    decision = decide(SHOP, claim, agent=AGENT, now=AT)
+    decision = decide(claim, policy=SHOP, agent=AGENT, now=AT)
     assert decision.status is Status.STATUTORY
     assert decision.evidence_required == ()
     assert "never deny a statutory right" in decision.explain()
 
 
 def test_statutory_claims_cannot_be_granted() -> None:
-    decision = decide(SHOP, incident("fraud_claim", price_paid=cny("200")), agent=AGENT, now=AT)
+    decision = decide(
+        incident("fraud_claim", price_paid=cny("200")), policy=SHOP, agent=AGENT, now=AT
+    )
     with pytest.raises(InvalidInputError, match="nothing to grant"):
         grant(decision, MemoryBudgetStore(), SHOP, approved_by=SUPERVISOR)
 
@@ -230,7 +232,9 @@ def test_statutory_claims_cannot_be_granted() -> None:
 
 
 def test_an_agent_limited_to_30_needs_a_supervisor_for_50() -> None:
-    decision = decide(small_policy(), incident("late_delivery", days_late=2), agent=AGENT, now=AT)
+    decision = decide(
+        incident("late_delivery", days_late=2), policy=small_policy(), agent=AGENT, now=AT
+    )
     assert decision.status is Status.NEEDS_APPROVAL
     assert decision.required_role is Role.SUPERVISOR
     assert decision.offers[0].value == Money("50.00", "CNY")
@@ -245,8 +249,8 @@ def test_a_senior_agent_tier_is_asked_before_the_supervisor() -> None:
         {"role": "supervisor", "max_per_offer": "200"},
     ]
     decision = decide(
-        small_policy(authority=authority),
         incident("late_delivery", days_late=2),
+        policy=small_policy(authority=authority),
         agent=AGENT,
         now=AT,
     )
@@ -264,7 +268,7 @@ def test_the_daily_limit_sends_an_otherwise_small_offer_for_approval() -> None:
     granted = 0
     for index in range(3):
         late = incident("late_delivery", id=f"inc-{index}", days_late=2)
-        decision = decide(policy, late, agent=AGENT, budget=store, now=AT)
+        decision = decide(late, policy=policy, agent=AGENT, budget=store, now=AT)
         if decision.status is Status.AUTO_APPROVED:
             assert grant(decision, store, policy)
             granted += 1
@@ -276,7 +280,7 @@ def test_the_daily_limit_sends_an_otherwise_small_offer_for_approval() -> None:
 def test_a_customer_at_the_30_day_cap_gets_nothing_and_the_trace_names_the_cap() -> None:
     at_cap = customer(received="50.00", count=2)
     late = incident("late_delivery", days_late=3, customer=at_cap)
-    decision = decide(SHOP, late, agent=BOT, now=AT)
+    decision = decide(late, policy=SHOP, agent=BOT, now=AT)
     assert decision.status is Status.REJECTED
     assert decision.offers == ()
     assert decision.capped
@@ -288,7 +292,7 @@ def test_a_customer_at_the_30_day_cap_gets_nothing_and_the_trace_names_the_cap()
 def test_a_customer_near_the_30_day_cap_gets_a_reduced_offer() -> None:
     near = customer(received="44.00", count=1)
     decision = decide(
-        SHOP, incident("late_delivery", days_late=3, customer=near), agent=BOT, now=AT
+        incident("late_delivery", days_late=3, customer=near), policy=SHOP, agent=BOT, now=AT
     )
     assert [o.value for o in decision.offers] == [Money("6.00", "CNY")]
     assert "customer_30d: reduced to 6.00 CNY" in decision.reasons
@@ -298,7 +302,7 @@ def test_a_customer_near_the_30_day_cap_gets_a_reduced_offer() -> None:
 def test_the_count_cap_stops_a_fourth_compensation() -> None:
     busy = customer(received="12.00", count=3)
     decision = decide(
-        SHOP, incident("late_delivery", days_late=3, customer=busy), agent=BOT, now=AT
+        incident("late_delivery", days_late=3, customer=busy), policy=SHOP, agent=BOT, now=AT
     )
     assert decision.status is Status.REJECTED
     assert "customer_30d: 3 of 3 compensations used" in decision.reasons
@@ -310,21 +314,28 @@ def test_a_cap_reduced_below_the_rules_minimum_drops_the_offer() -> None:
     loaded = compensation_policy(policy)
     near = customer(received="4.00", count=1)
     decision = decide(
-        loaded, incident("late_shipment", days_late=1, customer=near), agent=BOT, now=AT
+        incident("late_shipment", days_late=1, customer=near), policy=loaded, agent=BOT, now=AT
     )
     assert decision.offers == ()  # 4.00 left is below the rule's 5.00 minimum
 
 
 def test_the_order_cap_counts_what_the_order_already_received() -> None:
     given = order(compensated=cny("38.00"))
-    decision = decide(SHOP, incident("late_delivery", days_late=7, order=given), agent=BOT, now=AT)
+    decision = decide(
+        incident("late_delivery", days_late=7, order=given), policy=SHOP, agent=BOT, now=AT
+    )
     assert [o.value for o in decision.offers] == [Money("2.95", "CNY")]  # 30 % × 136.50 − 38
 
 
 def test_a_missing_customer_window_is_an_error_not_a_zero() -> None:
     no_window = {"id": "C-1"}
     with pytest.raises(InvalidInputError, match="no 30-day window; give received\\[30\\]"):
-        decide(SHOP, incident("late_delivery", days_late=3, customer=no_window), agent=BOT, now=AT)
+        decide(
+            incident("late_delivery", days_late=3, customer=no_window),
+            policy=SHOP,
+            agent=BOT,
+            now=AT,
+        )
 
 
 # -- acceptance: idempotency and budgets -------------------------------------------------------
@@ -332,22 +343,28 @@ def test_a_missing_customer_window_is_an_error_not_a_zero() -> None:
 
 def test_deciding_twice_gives_the_same_keys() -> None:
     late = incident("late_delivery", days_late=3)
-    first = decide(SHOP, late, agent=BOT, now=AT)
-    again = decide(SHOP, late, agent=BOT, now=AT + timedelta(hours=1))
+    first = decide(late, policy=SHOP, agent=BOT, now=AT)
+    again = decide(late, policy=SHOP, agent=BOT, now=AT + timedelta(hours=1))
     assert first.idempotency_key == again.idempotency_key
     assert [o.key for o in first.offers] == [o.key for o in again.offers]
     assert first.input_hash == again.input_hash
-    other = decide(SHOP, incident("late_delivery", id="inc-2", days_late=3), agent=BOT, now=AT)
+    other = decide(
+        incident("late_delivery", id="inc-2", days_late=3), policy=SHOP, agent=BOT, now=AT
+    )
     assert other.idempotency_key != first.idempotency_key
 
 
 def test_granting_twice_spends_once() -> None:
     store = MemoryBudgetStore()
-    decision = decide(SHOP, incident("late_delivery", days_late=3), agent=BOT, budget=store, now=AT)
+    decision = decide(
+        incident("late_delivery", days_late=3), policy=SHOP, agent=BOT, budget=store, now=AT
+    )
     assert grant(decision, store, SHOP) is True
     assert grant(decision, store, SHOP) is False
     assert store.usage("budget:goodwill", "2026-03").amount == Decimal("10.00")
-    again = decide(SHOP, incident("late_delivery", days_late=3), agent=BOT, budget=store, now=AT)
+    again = decide(
+        incident("late_delivery", days_late=3), policy=SHOP, agent=BOT, budget=store, now=AT
+    )
     assert grant(again, store, SHOP) is False
     assert store.usage("budget:goodwill", "2026-03").amount == Decimal("10.00")
 
@@ -355,7 +372,7 @@ def test_granting_twice_spends_once() -> None:
 def test_a_decision_needing_approval_needs_an_approver_of_that_role() -> None:
     policy = small_policy()
     store = MemoryBudgetStore()
-    decision = decide(policy, incident("late_delivery", days_late=2), agent=AGENT, now=AT)
+    decision = decide(incident("late_delivery", days_late=2), policy=policy, agent=AGENT, now=AT)
     with pytest.raises(ApprovalRequiredError, match="needs approval by 'supervisor'"):
         grant(decision, store, policy)
     with pytest.raises(ApprovalRequiredError):
@@ -369,15 +386,15 @@ def test_a_grant_against_a_budget_spent_since_the_decision_is_refused_whole() ->
     policy = small_policy(budgets=[{"id": "pool", "period": "month", "amount": "60"}])
     store = MemoryBudgetStore()
     first = decide(
-        policy,
         incident("late_delivery", id="a", days_late=2),
+        policy=policy,
         agent=SUPERVISOR,
         budget=store,
         now=AT,
     )
     second = decide(
-        policy,
         incident("late_delivery", id="b", days_late=2),
+        policy=policy,
         agent=SUPERVISOR,
         budget=store,
         now=AT,
@@ -388,8 +405,8 @@ def test_a_grant_against_a_budget_spent_since_the_decision_is_refused_whole() ->
     assert store.usage("budget:pool", "2026-03").amount == Decimal("50.00")
     assert store.usage("agent:sup-1", "2026-03-05").count == 1
     third = decide(
-        policy,
         incident("late_delivery", id="b", days_late=2),
+        policy=policy,
         agent=SUPERVISOR,
         budget=store,
         now=AT,
@@ -399,7 +416,7 @@ def test_a_grant_against_a_budget_spent_since_the_decision_is_refused_whole() ->
 
 
 def test_a_grant_is_refused_under_another_policy() -> None:
-    decision = decide(SHOP, incident("late_delivery", days_late=3), agent=BOT, now=AT)
+    decision = decide(incident("late_delivery", days_late=3), policy=SHOP, agent=BOT, now=AT)
     with pytest.raises(InvalidInputError, match="not this one"):
         grant(decision, MemoryBudgetStore(), small_policy())
 
@@ -409,7 +426,7 @@ def test_a_grant_is_refused_under_another_policy() -> None:
 
 def test_a_percentage_is_clamped_then_rounded_once_and_the_trace_shows_each_step() -> None:
     taobao = compensation_policy("taobao_late_shipment")
-    decision = decide(taobao, incident("late_shipment", days_late=2), agent=BOT, now=AT)
+    decision = decide(incident("late_shipment", days_late=2), policy=taobao, agent=BOT, now=AT)
     assert decision.offers[0].value == Money("6.43", "CNY")
     assert any(
         "5% × 128.50 = 6.425 → clamp [5, 30] → 6.425 → 6.43 (ROUND_HALF_UP)" in step.text
@@ -419,7 +436,9 @@ def test_a_percentage_is_clamped_then_rounded_once_and_the_trace_shows_each_step
 
 @pytest.mark.parametrize(("days", "amount"), [(1, "5.00"), (2, "5.00"), (3, "10.00"), (9, "20.00")])
 def test_a_lookup_table_picks_the_last_row_reached(days: int, amount: str) -> None:
-    decision = decide(SHOP, incident("late_delivery", days_late=days), agent=SUPERVISOR, now=AT)
+    decision = decide(
+        incident("late_delivery", days_late=days), policy=SHOP, agent=SUPERVISOR, now=AT
+    )
     assert [o.value for o in decision.offers] == [Money(amount, "CNY")]
 
 
@@ -436,7 +455,10 @@ def test_rounding_to_whole_units() -> None:
         }
     )
     decision = decide(
-        small_policy(rules=[r]), incident("late_delivery", days_late=1), agent=SUPERVISOR, now=AT
+        incident("late_delivery", days_late=1),
+        policy=small_policy(rules=[r]),
+        agent=SUPERVISOR,
+        now=AT,
     )
     assert decision.offers[0].value == Money("9.00", "CNY")  # 7 % × 128.50 = 8.995 → up to 9
 
@@ -454,14 +476,14 @@ def test_jpy_amounts_stay_whole() -> None:
         "shipping_paid": {"amount": "0", **jpy},
     }
     decision = decide(
-        policy, incident("late_delivery", days_late=1, order=yen), agent=SUPERVISOR, now=AT
+        incident("late_delivery", days_late=1, order=yen), policy=policy, agent=SUPERVISOR, now=AT
     )
     assert decision.offers[0].value == Money("167", "JPY")
 
 
 def test_points_offers_carry_the_points() -> None:
     minor = incident("service_failure", severity="minor")
-    decision = decide(SHOP, minor, agent=BOT, now=AT)
+    decision = decide(minor, policy=SHOP, agent=BOT, now=AT)
     offer = decision.offers[0]
     assert offer.instrument is Instrument.POINTS
     assert (offer.value, offer.points) == (Money("5.00", "CNY"), 500)
@@ -471,7 +493,7 @@ def test_points_offers_carry_the_points() -> None:
 def test_membership_upgrade_wins_its_group_first() -> None:
     gold = customer(tier="gold")
     decision = decide(
-        SHOP, incident("service_failure", severity="major", customer=gold), agent=BOT, now=AT
+        incident("service_failure", severity="major", customer=gold), policy=SHOP, agent=BOT, now=AT
     )
     assert [(o.instrument, o.upgrade_to) for o in decision.offers] == [
         (Instrument.MEMBERSHIP_UPGRADE, "diamond")
@@ -480,18 +502,18 @@ def test_membership_upgrade_wins_its_group_first() -> None:
 
 def test_price_protection_refunds_the_difference_but_not_for_coupon_drops() -> None:
     drop = incident("price_drop", difference=cny("23.40"), days_since_purchase=5)
-    assert [o.value for o in decide(SHOP, drop, agent=AGENT, now=AT).offers] == [
+    assert [o.value for o in decide(drop, policy=SHOP, agent=AGENT, now=AT).offers] == [
         Money("23.40", "CNY")
     ]
     coupon = incident(
         "price_drop", difference=cny("23.40"), days_since_purchase=5, caused_by_coupon=True
     )
-    assert decide(SHOP, coupon, agent=AGENT, now=AT).offers == ()
+    assert decide(coupon, policy=SHOP, agent=AGENT, now=AT).offers == ()
 
 
 def test_not_our_fault_no_offer() -> None:
     decision = decide(
-        SHOP, incident("late_delivery", days_late=3, fault="customer"), agent=BOT, now=AT
+        incident("late_delivery", days_late=3, fault="customer"), policy=SHOP, agent=BOT, now=AT
     )
     assert decision.status is Status.REJECTED
     assert decision.reasons == ("no rule matched",)
@@ -507,11 +529,16 @@ def test_max_hit_takes_the_largest_and_first_hit_the_first() -> None:
         rule(id="big", offer={"instrument": "coupon_no_threshold", "amount": {"fixed": "9"}}),
     ]
     by_max = decide(
-        small_policy(rules=rules), incident("late_delivery", days_late=1), agent=SUPERVISOR, now=AT
+        incident("late_delivery", days_late=1),
+        policy=small_policy(rules=rules),
+        agent=SUPERVISOR,
+        now=AT,
     )
     assert [o.rule_id for o in by_max.offers] == ["big"]
     first = small_policy(rules=rules, groups=[{"id": "delivery", "hit": "first"}])
-    by_first = decide(first, incident("late_delivery", days_late=1), agent=SUPERVISOR, now=AT)
+    by_first = decide(
+        incident("late_delivery", days_late=1), policy=first, agent=SUPERVISOR, now=AT
+    )
     assert [o.rule_id for o in by_first.offers] == ["small"]
 
 
@@ -524,15 +551,15 @@ def test_groups_stack_by_sum_or_by_max() -> None:
     ]
     groups = [{"id": "delivery"}, {"id": "extra"}]
     summed = decide(
-        small_policy(rules=rules, groups=groups),
         incident("late_delivery", days_late=1),
+        policy=small_policy(rules=rules, groups=groups),
         agent=SUPERVISOR,
         now=AT,
     )
     assert summed.total == Money("13.00", "CNY")
     best = small_policy(rules=rules, groups=groups, stacking="max")
     assert decide(
-        best, incident("late_delivery", days_late=1), agent=SUPERVISOR, now=AT
+        incident("late_delivery", days_late=1), policy=best, agent=SUPERVISOR, now=AT
     ).total == Money("10.00", "CNY")
 
 
@@ -542,7 +569,7 @@ def test_groups_stack_by_sum_or_by_max() -> None:
 def test_a_professional_claimant_is_asked_for_evidence_not_refused() -> None:
     flagged = customer(risk_flags=["professional_claimant"])
     decision = decide(
-        SHOP, incident("damaged", affected=cny("99"), customer=flagged), agent=BOT, now=AT
+        incident("damaged", affected=cny("99"), customer=flagged), policy=SHOP, agent=BOT, now=AT
     )
     assert decision.status is Status.NEEDS_EVIDENCE
     assert decision.evidence_required == ("photo", "order screenshot")
@@ -553,7 +580,7 @@ def test_a_professional_claimant_is_asked_for_evidence_not_refused() -> None:
 def test_a_serial_complainer_goes_to_a_supervisor() -> None:
     flagged = customer(risk_flags=["serial_complainer"])
     decision = decide(
-        SHOP, incident("late_delivery", days_late=3, customer=flagged), agent=BOT, now=AT
+        incident("late_delivery", days_late=3, customer=flagged), policy=SHOP, agent=BOT, now=AT
     )
     assert decision.status is Status.NEEDS_APPROVAL
     assert decision.required_role is Role.SUPERVISOR
@@ -564,7 +591,7 @@ def test_a_frequent_recipient_gets_a_coupon_instead_of_cash() -> None:
     review = incident(
         "review", rating=1, root_cause="damaged", root_cause_confirmed=True, customer=frequent
     )
-    decision = decide(SHOP, review, agent=AGENT, now=AT)
+    decision = decide(review, policy=SHOP, agent=AGENT, now=AT)
     assert [o.instrument for o in decision.offers] == [Instrument.COUPON_NO_THRESHOLD]
     assert decision.status is Status.AUTO_APPROVED
 
@@ -720,7 +747,7 @@ def test_policy_files_load_from_toml(tmp_path: Any) -> None:
 def test_policy_hash_changes_with_content_and_is_on_every_decision() -> None:
     changed = small_policy(version="2")
     assert changed.policy_hash != small_policy().policy_hash
-    decision = decide(SHOP, incident("late_delivery", days_late=3), agent=BOT, now=AT)
+    decision = decide(incident("late_delivery", days_late=3), policy=SHOP, agent=BOT, now=AT)
     assert (decision.policy_id, decision.policy_version, decision.policy_hash) == (
         "shop_standard",
         SHOP.version,
@@ -740,9 +767,11 @@ def test_currency_mismatch_and_naive_now_are_refused() -> None:
         "shipping_paid": {"amount": "0", **dollars},
     }
     with pytest.raises(InvalidInputError, match="is in USD and policy shop_standard in CNY"):
-        decide(SHOP, incident("late_delivery", days_late=1, order=usd), agent=BOT, now=AT)
+        decide(incident("late_delivery", days_late=1, order=usd), policy=SHOP, agent=BOT, now=AT)
     with pytest.raises(NaiveDatetimeError):
-        decide(SHOP, incident("late_delivery", days_late=1), agent=BOT, now=datetime(2026, 3, 5))
+        decide(
+            incident("late_delivery", days_late=1), policy=SHOP, agent=BOT, now=datetime(2026, 3, 5)
+        )
 
 
 @pytest.mark.parametrize(
@@ -781,7 +810,7 @@ def test_order_snapshot_from_an_order() -> None:
 def test_decisions_serialise_to_json() -> None:
     import json
 
-    decision = decide(SHOP, incident("late_delivery", days_late=3), agent=BOT, now=AT)
+    decision = decide(incident("late_delivery", days_late=3), policy=SHOP, agent=BOT, now=AT)
     data = json.loads(json.dumps(decision.to_dict(), ensure_ascii=False))
     assert data["status"] == "auto_approved"
     assert data["offers"][0]["value"] == {"amount": "10.00", "currency": "CNY"}

@@ -204,7 +204,7 @@ def test_offers_stay_within_every_cap_and_are_exact(item: Any, name: str) -> Non
                 )
             }
         )
-    decision = decide(policy, item, agent=AGENT, now=AT)
+    decision = decide(item, policy=policy, agent=AGENT, now=AT)
     total = decision.total
     for offer in decision.offers:
         assert offer.value.is_quantized
@@ -231,17 +231,17 @@ def test_offers_stay_within_every_cap_and_are_exact(item: Any, name: str) -> Non
     if decision.status is Status.AUTO_APPROVED:
         tier = next(t for t in policy.tiers if t.role is AGENT.role)
         assert all(o.value.amount <= tier.max_per_offer for o in decision.offers)
-    again = decide(policy, item, agent=AGENT, now=AT)
+    again = decide(item, policy=policy, agent=AGENT, now=AT)
     assert again.to_dict() == decision.to_dict()
 
 
 @given(incidents())
 def test_a_granted_decision_is_never_granted_twice(item: Any) -> None:
     store = MemoryBudgetStore()
-    decision = decide(SHOP, item, agent=BOT, budget=store, now=AT)
+    decision = decide(item, policy=SHOP, agent=BOT, budget=store, now=AT)
     if decision.status is not Status.AUTO_APPROVED:
         return
     assert grant(decision, store, SHOP)
     spent = store.usage("budget:goodwill", "2026-03")
-    assert not grant(decide(SHOP, item, agent=BOT, budget=store, now=AT), store, SHOP)
+    assert not grant(decide(item, policy=SHOP, agent=BOT, budget=store, now=AT), store, SHOP)
     assert store.usage("budget:goodwill", "2026-03") == spent

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -8,14 +8,16 @@ import pytest
 from csdesk import Money, PolicyError, TemplateError
 from csdesk.replies import ReplyTemplate, builtin_templates, load_template, render
 
+NOW = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+
 COUPON = {"order_id": "SO-1", "days_late": 3, "coupon": Money("10.00", "CNY")}
 
 
 def test_the_late_delivery_apology_in_three_locales() -> None:
     apology = builtin_templates()["late_delivery_apology"]
-    zh = render(apology, COUPON, locale="zh-CN")
-    tw = render(apology, COUPON, locale="zh-TW")
-    en = render(apology, COUPON, locale="en-GB")
+    zh = render(apology, COUPON, locale="zh-CN", now=NOW)
+    tw = render(apology, COUPON, locale="zh-TW", now=NOW)
+    en = render(apology, COUPON, locale="en-GB", now=NOW)
     assert zh.text.startswith("亲，您好！非常抱歉")
     assert "¥10.00" in zh.text
     assert tw.text.startswith("親，您好！非常抱歉")
@@ -32,7 +34,7 @@ def test_traditional_request_with_no_traditional_variant_gets_english() -> None:
     simplified_and_english = apology.model_copy(
         update={"variants": {k: v for k, v in apology.variants.items() if k != "zh-Hant"}}
     )
-    result = render(simplified_and_english, COUPON, locale="zh-Hant-TW")
+    result = render(simplified_and_english, COUPON, locale="zh-Hant-TW", now=NOW)
     assert result.text_locale == "en"
     assert result.format_locale == "zh_Hant_TW"
     assert "CN¥10.00" in result.text  # formatted for Taiwan
@@ -40,24 +42,24 @@ def test_traditional_request_with_no_traditional_variant_gets_english() -> None:
 
 def test_fallbacks_for_optional_variables_follow_the_variant() -> None:
     apology = builtin_templates()["late_delivery_apology"]
-    named = render(apology, {**COUPON, "customer_name": "王女士"}, locale="zh-CN")
+    named = render(apology, {**COUPON, "customer_name": "王女士"}, locale="zh-CN", now=NOW)
     assert named.text.startswith("王女士，您好")
 
 
 def test_missing_and_mistyped_variables() -> None:
     apology = builtin_templates()["late_delivery_apology"]
     with pytest.raises(TemplateError, match="'coupon'"):
-        render(apology, {"order_id": "SO-1", "days_late": 3}, locale="zh-CN")
+        render(apology, {"order_id": "SO-1", "days_late": 3}, locale="zh-CN", now=NOW)
     with pytest.raises(TemplateError, match="should be money"):
-        render(apology, {**COUPON, "coupon": "10"}, locale="zh-CN")
+        render(apology, {**COUPON, "coupon": "10"}, locale="zh-CN", now=NOW)
 
 
 def test_an_unfilled_slot_blocks_sending() -> None:
     wait = builtin_templates()["please_wait"]
-    draft = render(wait, {"minutes": 2}, locale="zh-CN")
+    draft = render(wait, {"minutes": 2}, locale="zh-CN", now=NOW)
     assert not draft.sendable
     assert draft.unfilled_slots == ("topic",)
-    ready = render(wait, {"minutes": 2}, locale="zh-CN", slots={"topic": "物流信息"})
+    ready = render(wait, {"minutes": 2}, locale="zh-CN", slots={"topic": "物流信息"}, now=NOW)
     assert ready.sendable
     assert "物流信息" in ready.text
 
@@ -76,7 +78,7 @@ def test_every_builtin_template_renders_its_fixtures(template_id: str, locale: s
                 "money": Money("10.00", "CNY"),
                 "duration": timedelta(hours=4),
             }[variable.type]
-    assert render(template, context, locale=locale).text
+    assert render(template, context, locale=locale, now=NOW).text
 
 
 def test_invalid_template_names_the_key(tmp_path: Path) -> None:
@@ -94,7 +96,7 @@ def test_no_variant_at_all() -> None:
         id="x", version="1", category="c", variants={"de": {"body": "Hallo"}}
     )
     with pytest.raises(TemplateError, match="no variant"):
-        render(only_german, {}, locale="ja", default_locale="en")
+        render(only_german, {}, locale="ja", default_locale="en", now=NOW)
 
 
 def test_the_catalogue_covers_the_desk() -> None:

@@ -18,6 +18,8 @@ import pytest
 from csdesk import Money, TemplateError, TemplateLimitError, TemplateSecurityError
 from csdesk.replies import RenderLimits, render_string
 
+NOW = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+
 PHONE = "13812345678"
 EMAIL = "zhang.san@example.com"
 ADDRESS = "上海市浦东新区世纪大道100号"
@@ -218,7 +220,7 @@ def test_payload_ends_in_a_csdesk_error_quickly_and_leaks_nothing(payload: str) 
     started = time.perf_counter()
     try:
         with pytest.raises(TemplateError) as caught:
-            render_string(payload, CONTEXT, locale="zh-CN", template_id="hostile")
+            render_string(payload, CONTEXT, locale="zh-CN", template_id="hostile", now=NOW)
         elapsed = time.perf_counter() - started
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -238,7 +240,7 @@ def test_payload_ends_in_a_csdesk_error_quickly_and_leaks_nothing(payload: str) 
 @pytest.mark.parametrize("payload", EXHAUSTION + RECURSION[:6])
 def test_exhaustion_and_recursion_are_limit_or_security_errors(payload: str) -> None:
     with pytest.raises(TemplateSecurityError):
-        render_string(payload, CONTEXT, locale="zh-CN")
+        render_string(payload, CONTEXT, locale="zh-CN", now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -257,7 +259,7 @@ def test_exhaustion_and_recursion_are_limit_or_security_errors(payload: str) -> 
 def test_each_limit_is_named(payload: str, limit: str) -> None:
     small = RenderLimits(max_output=10_000)
     with pytest.raises(TemplateLimitError) as caught:
-        render_string(payload, CONTEXT, locale="zh-CN", limits=small)
+        render_string(payload, CONTEXT, locale="zh-CN", limits=small, now=NOW)
     assert caught.value.limit == limit
 
 
@@ -266,31 +268,33 @@ def test_wall_time_limit() -> None:
     limits = RenderLimits(max_seconds=0.001, max_iterations=10_000_000, max_built=100_000_000)
     with pytest.raises(TemplateLimitError) as caught:
         render_string("{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}", CONTEXT,
-                      locale="en", limits=limits)  # fmt: skip
+                      locale="en", limits=limits, now=NOW)  # fmt: skip
     assert caught.value.limit == "max_seconds"
 
 
 def test_runtime_errors_carry_the_line_and_the_template_id_once() -> None:
     with pytest.raises(TemplateError) as caught:
-        render_string("第一行\n第二行 {{ 1 / 0 }}", {}, locale="zh-CN", template_id="greet")
+        render_string(
+            "第一行\n第二行 {{ 1 / 0 }}", {}, locale="zh-CN", template_id="greet", now=NOW
+        )
     assert caught.value.line == 2
     assert caught.value.template == "greet"
     assert str(caught.value) == "template greet (line 2): ZeroDivisionError: division by zero"
     with pytest.raises(TemplateError) as missing:
-        render_string("a\nb\n{{ nope }}", {}, locale="en", template_id="greet")
+        render_string("a\nb\n{{ nope }}", {}, locale="en", template_id="greet", now=NOW)
     assert missing.value.line == 3
     assert str(missing.value).count("template") == 1
 
 
 def test_syntax_errors_carry_the_template_id() -> None:
     with pytest.raises(TemplateError) as caught:
-        render_string("ok\n{% for %}", {}, locale="en", template_id="greet")
+        render_string("ok\n{% for %}", {}, locale="en", template_id="greet", now=NOW)
     assert caught.value.template == "greet"
     assert caught.value.line == 2
 
 
 def test_blocked_keys_are_dropped_from_the_context() -> None:
-    text = render_string("{{ d }}", CONTEXT, locale="en").text
+    text = render_string("{{ d }}", CONTEXT, locale="en", now=NOW).text
     assert SECRET not in text
     assert "token" not in text
     assert "'k': 'v'" in text
@@ -301,10 +305,10 @@ def test_context_subclasses_become_plain_values() -> None:
         def secret(self) -> str:
             return SECRET
 
-    result = render_string("{{ v }}{{ v|length }}", {"v": Sneaky("abc")}, locale="en")
+    result = render_string("{{ v }}{{ v|length }}", {"v": Sneaky("abc")}, locale="en", now=NOW)
     assert result.text == "abc3"
     with pytest.raises(TemplateError):
-        render_string("{{ v.secret() }}", {"v": Sneaky("abc")}, locale="en")
+        render_string("{{ v.secret() }}", {"v": Sneaky("abc")}, locale="en", now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -321,14 +325,14 @@ def test_context_subclasses_become_plain_values() -> None:
 )
 def test_unplain_context_values_are_refused(context: dict[object, object]) -> None:
     with pytest.raises(TemplateSecurityError):
-        render_string("{{ 1 }}", context, locale="en")  # type: ignore[arg-type]
+        render_string("{{ 1 }}", context, locale="en", now=NOW)  # type: ignore[arg-type]
 
 
 def test_deep_or_cyclic_context_is_refused() -> None:
     cyclic: list[object] = []
     cyclic.append(cyclic)
     with pytest.raises(TemplateSecurityError, match="nested deeper"):
-        render_string("{{ 1 }}", {"x": cyclic}, locale="en")
+        render_string("{{ 1 }}", {"x": cyclic}, locale="en", now=NOW)
 
 
 def test_legitimate_templates_still_render() -> None:
@@ -338,7 +342,7 @@ def test_legitimate_templates_still_render() -> None:
         " {{ amount|money }} {{ name ~ '先生' }} {{ (items|join('、'))|length }}"
         " {{ 3 * 'ab' }} {{ [1, 2] + [3] }} {{ 7 % 3 }} {{ 2 ** 10 }}"
     )
-    text = render_string(source, CONTEXT, locale="zh-CN").text
+    text = render_string(source, CONTEXT, locale="zh-CN", now=NOW).text
     assert text == "- 杯子\n- 袜子 ¥128.50 张三丰先生 5 ababab [1, 2, 3] 1 1024"
 
 
@@ -348,11 +352,11 @@ def test_bad_limits_are_refused() -> None:
     with pytest.raises(InvalidInputError):
         RenderLimits(max_output=0)
     with pytest.raises(TemplateError):
-        render_string("x", {}, locale="en", limits={"max_output": 5})  # type: ignore[arg-type]
+        render_string("x", {}, locale="en", limits={"max_output": 5}, now=NOW)  # type: ignore[arg-type]
 
 
 def test_unknown_time_zone_is_a_csdesk_error() -> None:
     from csdesk.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError, match="IANA"):
-        render_string("x", {}, locale="en", tz="Mars/Olympus")
+        render_string("x", {}, locale="en", tz="Mars/Olympus", now=NOW)

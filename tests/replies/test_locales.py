@@ -1,7 +1,11 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from csdesk import Money
 from csdesk.replies import locale_chain, maximize, render_string
+
+NOW = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
 
 VARIANTS = {
     "zh-Hans": "您好，已为您退款 {{ amount|money }}。",
@@ -15,7 +19,7 @@ def test_traditional_never_falls_back_to_simplified() -> None:
     assert chain.format_locale == "zh_Hant_TW"
     assert "zh_Hans" not in chain.chain
     text = render_string(
-        VARIANTS["en"], {"amount": Money("1234.50", "CNY")}, locale=chain.format_locale
+        VARIANTS["en"], {"amount": Money("1234.50", "CNY")}, locale=chain.format_locale, now=NOW
     ).text
     assert text == "Hello, we have refunded CN¥1,234.50."  # English words, Taiwan's formats
 

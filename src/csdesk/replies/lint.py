@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 import jinja2
@@ -89,6 +90,10 @@ _DIVERSION = ("加微信", "加我微信", "微信号", "微信號", "qq", "what
 _ABSOLUTE = re.compile("最好|第一(?!时间|時間)|国家级|國家級|最佳|绝对|絕對|顶级|頂級")
 _APOLOGY = ("抱歉", "对不起", "對不起", "致歉", "sorry", "apolog")
 _APOLOGY_CATEGORIES = {"order_problem", "complaint", "complaint_suggestion"}
+
+
+# Fixtures are rendered at one fixed instant, so linting a template twice gives the same result.
+_FIXTURE_NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _issue(rule: str, variant: str, message: str) -> LintIssue:
@@ -200,7 +205,9 @@ def _lint_render(template: ReplyTemplate, name: str) -> list[LintIssue]:
     if not template.fixtures:
         return []
     try:
-        result = render(template, template.fixtures[0] | {}, locale=name, default_locale=name)
+        result = render(
+            template, template.fixtures[0] | {}, locale=name, default_locale=name, now=_FIXTURE_NOW
+        )
     except CsdeskError:
         return []  # fixtures may omit variables; the schema rules above already speak
     if "{{" in result.text or "{%" in result.text:

@@ -296,8 +296,8 @@ def _compensation(order: Order) -> Compensation:
         ),
     )
     decision = decide(
-        shop,
         late,
+        policy=shop,
         agent=Agent(id="chat-bot", role="bot"),
         now=datetime(2026, 11, 18, 9, 31, tzinfo=SHANGHAI),
     )
@@ -315,7 +315,10 @@ def _replies(decision: Decision) -> Replies:
     apology = builtin_templates()["late_delivery_apology"]
     context = {"order_id": "SO-20261111-0042", "days_late": 3, "coupon": decision.offers[0].value}
     return Replies(
-        tuple(render(apology, context, locale=tag) for tag in ("zh-CN", "zh-TW", "en-GB"))
+        tuple(
+            render(apology, context, locale=tag, now=decision.decided_at)
+            for tag in ("zh-CN", "zh-TW", "en-GB")
+        )
     )
 
 

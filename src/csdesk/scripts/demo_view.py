@@ -10,6 +10,7 @@ from rich.table import Table
 
 from csdesk.models import PaidSplit
 from csdesk.money import Money
+from csdesk.replies import explain, explain_step
 from csdesk.scripts.demo import (
     SHANGHAI,
     Batch,
@@ -219,14 +220,14 @@ def _print_complaints(console: Console, complaints: Complaints) -> None:
         f"{first.route}. Her second complaint a day later: {repeat.priority} {repeat.tier} → "
         f"{repeat.route}, ahead of the queue."
     )
-    for reason in repeat.reasons:
-        console.print(f"  · {reason.rule}: {reason.effect}")
+    for step in repeat.trace:
+        console.print(f"  · {explain_step(step, 'en')}", markup=False, highlight=False)
 
 
 def _print_compensation(console: Console, compensation: Compensation) -> None:
     decision = compensation.decision
     console.rule("7. Compensation for the late parcel (shop standard)", align="left", style="")
-    for line in decision.explain("en").splitlines():
+    for line in explain(decision, "en").splitlines():
         console.print(line, markup=False, highlight=False)
     comparison = compensation.comparison
     table = Table(
@@ -296,7 +297,7 @@ def demo_json(result: DemoResult) -> dict[str, Any]:
         "replies": {r.format_locale: r.text for r in result.replies.rendered},
         "batch": result.batch.summary.to_dict(),
         "compensation": {
-            "decision": result.compensation.decision.to_dict(),
+            "decision": result.compensation.decision.model_dump(mode="json"),
             "comparison": {
                 "a": result.compensation.comparison.a.summary(),
                 "b": result.compensation.comparison.b.summary(),

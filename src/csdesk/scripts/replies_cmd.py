@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,12 @@ def _typed(value: Any, kind: str) -> Any:
 @click.option("--locale", default="zh-CN", show_default=True, help="The customer's locale.")
 @click.option("--tz", help="The customer's time zone, for dates and times.")
 @click.option("--slot", "slots", multiple=True, metavar="NAME=TEXT", help="Fill an agent slot.")
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO-8601",
+    help="The instant the reply is for, with its offset (default: the current time).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result with its metadata.")
 def render_command(
     template_name: str,
@@ -94,6 +100,7 @@ def render_command(
     locale: str,
     tz: str | None,
     slots: tuple[str, ...],
+    now_text: str | None,
     as_json: bool,
 ) -> None:
     """Render TEMPLATE (a built-in id such as late_delivery_apology, or a .toml file).
@@ -119,7 +126,8 @@ def render_command(
         kinds = {v.name: v.type for v in template.variables}
         context = {k: _typed(v, kinds.get(k, "str")) for k, v in raw.items()}
         filled = dict(slot.split("=", 1) for slot in slots)
-        result = render(template, context, locale=locale, tz=tz, slots=filled)
+        now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
+        result = render(template, context, locale=locale, tz=tz, slots=filled, now=now)
     except (CsdeskError, ValueError, OSError, RecursionError) as error:
         raise BadInput(str(error)) from None
     if as_json:

@@ -34,6 +34,7 @@ from statemachine import State
 from csdesk._checks import checked, parse_enum
 from csdesk._model import require_aware
 from csdesk.calendars import WorkingDayCalendar
+from csdesk.decision import step
 from csdesk.errors import InvalidInputError, QuantityError, TransitionRejectedError
 from csdesk.events import Actor, DomainEvent
 from csdesk.models import AfterSaleCase, CaseLine, CaseType, Condition, Order, StatutoryBasis
@@ -411,7 +412,7 @@ def open_case(
         )
 
     _check_units(order, lines, existing, refuse)
-    steps: list[str] = []
+    trace: list[dict[str, Any]] = []
     if kind.needs_return and basis is not StatutoryBasis.WARRANTY:
         for line_id in lines:
             window = return_window(
@@ -423,12 +424,13 @@ def open_case(
                 informed=informed,
                 calendar=calendar,
             )
-            steps.extend(window.steps)
+            trace.extend(s.model_dump(mode="json") for s in window.trace)
             problem = _window_problem(line_id, window)
             if problem and not override:
                 raise refuse(problem)
             if problem:
-                steps.append(f"overridden: {override}")
+                overridden = step("window", "returns.overridden", line=line_id, reason=override)
+                trace.append(overridden.model_dump(mode="json"))
     case = AfterSaleCase(
         id=id,
         order_id=order.id,
@@ -456,7 +458,7 @@ def open_case(
             "statutory_basis": basis,
             "policy": policy.id,
             "policy_hash": policy.policy_hash,
-            "steps": steps,
+            "trace": trace,
         },
         **common,
     )

@@ -276,7 +276,7 @@ def request_refunds(
                 "quote_total": quote.total,
             },
             idempotency_key=refund.idempotency_key,
-            policy_version=quote.policy_version,
+            policy_version=quote.policy.version if quote.policy else None,
         )
         ledger = updated.get(share.payment_id)
         if ledger is None:

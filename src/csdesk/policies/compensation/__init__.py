@@ -14,17 +14,7 @@ Examples:
 """
 
 from csdesk.policies.compensation.budget import BudgetStore, Charge, MemoryBudgetStore, Usage
-from csdesk.policies.compensation.decide import (
-    Decision,
-    Offer,
-    Status,
-    StatutoryClaim,
-    TraceStep,
-    decide,
-    grant,
-    period_key,
-    statutory_claim,
-)
+from csdesk.policies.compensation.decide import Decision, decide, grant, period_key
 from csdesk.policies.compensation.incidents import (
     Agent,
     CustomerSnapshot,
@@ -49,6 +39,7 @@ from csdesk.policies.compensation.incidents import (
     WrongItem,
     parse_incident,
 )
+from csdesk.policies.compensation.offers import Offer, Status, StatutoryClaim, statutory_claim
 from csdesk.policies.compensation.policy import (
     AmountSpec,
     AuthorityTier,
@@ -116,7 +107,6 @@ __all__ = [
     "StatutoryClaim",
     "SystemFaultCancel",
     "TableRow",
-    "TraceStep",
     "Usage",
     "WrongItem",
     "compare",

@@ -22,8 +22,9 @@ from csdesk._checks import checked
 from csdesk.errors import BudgetExceededError, InvalidInputError
 from csdesk.money import Money
 from csdesk.policies.compensation.budget import MemoryBudgetStore
-from csdesk.policies.compensation.decide import Decision, Status, decide, grant
+from csdesk.policies.compensation.decide import Decision, decide, grant
 from csdesk.policies.compensation.incidents import Agent, Incident, Received, Review, Role
+from csdesk.policies.compensation.offers import Status
 from csdesk.policies.compensation.policy import CompensationPolicy
 
 __all__ = [
@@ -207,7 +208,7 @@ class _Run:
         policy, report = self.policy, self.report
         seen = self.history.snapshot(incident, policy.currency)
         decision = decide(
-            policy, seen, agent=self.agent, budget=self.store, now=incident.occurred_at
+            seen, policy=policy, agent=self.agent, budget=self.store, now=incident.occurred_at
         )
         report.incidents += 1
         report.statuses[decision.status.value] += 1
