@@ -20,6 +20,7 @@ from csdesk.policies.compensation import (
     simulate,
 )
 from csdesk.policies.compensation.samples import sample_incidents
+from csdesk.replies import explain
 
 policy = compensation_policy(Path(__file__).with_name("late_parcels.toml"))
 agent = Agent(id="agent-7", role="agent")
@@ -48,9 +49,9 @@ def late_parcel(incident_id: str, items: str, fault: str) -> dict[str, object]:
 
 
 for incident_id, items, fault in (("1", "128.50", "carrier"), ("2", "80.00", "customer")):
-    decision = decide(parse_incident(late_parcel(incident_id, items, fault)), policy=policy, agent=agent,
-                      budget=store, now=now)  # fmt: skip
-    print(decision.explain())
+    incident = parse_incident(late_parcel(incident_id, items, fault))
+    decision = decide(incident, policy=policy, agent=agent, budget=store, now=now)
+    print(explain(decision))
     print()
     if decision.offers:
         assert grant(decision, store, policy)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from datetime import date, datetime
 from functools import cached_property, lru_cache
@@ -36,10 +37,13 @@ from pydantic import (
     AwareDatetime,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     PrivateAttr,
     SerializationInfo,
     computed_field,
     field_serializer,
+    field_validator,
+    model_validator,
 )
 
 from csdesk._checks import checked
@@ -240,11 +244,37 @@ class Step(CsdeskModel):
     code: str
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("params", mode="after")
+    @classmethod
+    def _revive(cls, params: dict[str, Any]) -> dict[str, Any]:
+        # A step read back from JSON gets its amounts, instants and days back as values.
+        revived = _revived(params)
+        assert isinstance(revived, dict)
+        return revived
+
     @field_serializer("params", mode="plain")
     def _params(self, params: dict[str, Any], info: SerializationInfo) -> Any:
         if info.mode != "json":
             return params
         return pydantic_core.to_jsonable_python(params, fallback=_jsonable)
+
+
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _revived(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"amount", "currency"}:
+            return Money.from_dict(value)
+        return {k: _revived(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revived(v) for v in value]
+    if isinstance(value, str) and _INSTANT.match(value):
+        return datetime.fromisoformat(value)
+    if isinstance(value, str) and _DAY.match(value):
+        return date.fromisoformat(value)
+    return value
 
 
 def _jsonable(value: Any) -> Any:
@@ -299,12 +329,36 @@ class Decided(CsdeskModel):
     trace: tuple[Step, ...] = ()
     decided_at: AwareDatetime
     _inputs: tuple[Any, ...] = PrivateAttr(default=())
+    _hash: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_hash(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        # A result read back from its JSON keeps the hash it was written with.
+        stored = None
+        if isinstance(data, dict) and "inputs_hash" in data:
+            data = dict(data)
+            stored = data.pop("inputs_hash")
+        made = handler(data)
+        if isinstance(stored, str):
+            made._hash = stored
+        return made
 
     @computed_field  # type: ignore[prop-decorator]
     @cached_property
     def inputs_hash(self) -> str:
         """SHA-256 of the inputs (see `inputs_hash`)."""
-        return inputs_hash(*self._inputs)
+        return self._hash if self._hash is not None else inputs_hash(*self._inputs)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal results: the same class, the same fields, the same inputs' hash."""
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Decided)
+        # Compared as JSON: a result read back from its JSON equals the one that was written.
+        return self.model_dump(mode="json") == other.model_dump(mode="json")
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def answer(self) -> Any:

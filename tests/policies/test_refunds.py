@@ -72,13 +72,15 @@ def test_breakdown_and_trace() -> None:
         cny("489.99"),
     )
     assert quote.coupon_retained == cny("209.99")
-    assert [s.rule for s in quote.steps] == [
-        "lines.paid_share",
-        "shipping",
-        "total",
-        "tenders.proportional",
+    assert [s.code for s in quote.trace] == [
+        "refund.lines",
+        "refund.shipping",
+        "refund.total",
+        "refund.tenders",
     ]
-    assert quote.policy_id == "cn_default"
+    assert quote.trace[-1].params["split"] == "proportional"
+    assert quote.policy is not None
+    assert quote.policy.id == "cn_default"
     assert quote.maximum_refundable == cny("1224.97")
 
 
@@ -192,7 +194,7 @@ class TestFeesAndCoupons:
         )
         assert quote.restocking_fee.is_zero
         assert quote.label_fee.is_zero
-        assert any(step.rule == "fees.waived" for step in quote.steps)
+        assert any(s.code == "refund.fees_waived_statutory" for s in quote.trace)
 
     def test_never_when_the_shop_is_at_fault(self) -> None:
         quote = quote_refund(

@@ -9,6 +9,7 @@ from csdesk.decision import preset_names
 from csdesk.errors import InvalidInputError
 from csdesk.policies import ReturnPolicy, WindowStatus, return_policy, return_window
 from csdesk.policies.returns import window_end
+from csdesk.replies import explain
 from tests.factories import SHANGHAI, new_order
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -39,8 +40,9 @@ class TestChina:
         assert inside.last_day == date(2026, 3, 8)
         assert outside.status is WindowStatus.CLOSED
         assert inside.basis == "cn_7day"
-        assert inside.policy_id == "cn_consumer_law"
-        assert len(inside.policy_hash) == 64
+        assert inside.policy is not None
+        assert inside.policy.id == "cn_consumer_law"
+        assert len(inside.policy.hash) == 64
 
     def test_counted_in_the_shops_zone_not_the_callers(self) -> None:
         # 23:30 UTC on 28 Feb is 07:30 on 1 March in Shanghai: the same sign-off day.
@@ -113,7 +115,8 @@ class TestEurope:
         )
         assert window.last_day == date(2027, 3, 15)
         assert window.is_open
-        assert any("12 months" in step for step in window.steps)
+        assert any(s.params.get("months") == 12 for s in window.trace)
+        assert "12 more months" in explain(window)
 
     def test_late_information_ends_fourteen_days_after_it(self) -> None:
         told = datetime(2026, 6, 1, 9, tzinfo=BERLIN)

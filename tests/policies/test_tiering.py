@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from csdesk import Customer, Money, PolicyError
+from csdesk import Customer, Money, PolicyError, TicketPriority
 from csdesk.policies import load_policy
 from csdesk.policies.tiering import (
     Complaint,
@@ -19,6 +19,7 @@ from csdesk.policies.tiering import (
     assess,
     tiering_policy,
 )
+from csdesk.replies import explain
 from csdesk.sla import china_calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -213,10 +214,10 @@ def test_complaint(
         urgency,
         priority,
         expected_tier,
-    ), result.reasons
+    ), result.trace
     assert result.route == SEEDS.routes[result.tier]
-    assert result.sla_priority == priority.lower()
-    assert result.reasons[-1].rule == "matrix"
+    assert result.priority == TicketPriority(priority.lower())  # one spelling: "p2" reads as P2
+    assert result.trace[-1].code == "tier.matrix"
 
 
 def test_there_are_at_least_forty_cases() -> None:
@@ -226,11 +227,12 @@ def test_there_are_at_least_forty_cases() -> None:
 def test_reasons_name_the_signal() -> None:
     complaint = Complaint(id="CP", received_at=NOW, text="骗子！我要去曝光", days_late=4)
     result = assess(complaint, policy=SEEDS, now=NOW)
-    signals = {(r.rule, r.signal) for r in result.reasons}
-    assert ("severity.S2", "keyword") in signals
-    assert ("urgency.U1", "keyword") in signals
-    assert ("severity.S3", "order_facts") in signals
-    assert any("曝光" in r.effect for r in result.reasons)
+    signals = {(s.stage, s.params.get("level"), s.code) for s in result.trace}
+    assert ("severity", "S2", "tier.keyword") in signals
+    assert ("urgency", "U1", "tier.keyword") in signals
+    assert ("severity", "S3", "tier.days_late") in signals
+    assert any(s.params.get("word") == "曝光" for s in result.trace)
+    assert "曝光" in explain(result, "zh-CN")
 
 
 def prior(days_ago: float, **fields: Any) -> Complaint:
@@ -259,9 +261,9 @@ class TestRepeats:
         history = [prior(2, order_id="SO-1"), prior(5, order_id="SO-1")]
         result = assess(self.complaint(), policy=SEEDS, now=NOW, history=history)
         assert (result.priority, result.tier, result.route) == ("P3", "urgent", "supervisor")
-        assert [r.rule for r in result.reasons if r.rule.startswith("repeat")] == [
-            "repeat.priority",
-            "repeat.tier",
+        assert [s.code for s in result.trace if "repeat" in s.code] == [
+            "tier.repeat_priority",
+            "tier.repeat_tier",
         ]
 
     def test_outside_the_window_does_not_count(self) -> None:

@@ -245,7 +245,7 @@ def test_provisional_regulatory_deadline_and_return_window() -> None:
     )  # fmt: skip
     if return_policy("cn_consumer_law").roll_over_non_working_last_day:
         assert window.provisional
-        assert any(step.startswith("PROVISIONAL") for step in window.steps)
+        assert any(s.code == "returns.provisional" for s in window.trace)
 
 
 def test_calendar_check_command(year_file: Path) -> None:

@@ -184,4 +184,4 @@ def test_ticket_workflow_rules() -> None:
         fire(TicketWorkflow, t, "change", actor=AGENT, now=EVE)
     with pytest.raises(InvalidInputError):
         fire(TicketWorkflow, t, "change", actor=AGENT, now=EVE, priority="urgent")
-    assert (t.state, t.priority) == ("new", "p3")
+    assert (t.state, t.priority) == ("new", "P3")
