@@ -21,7 +21,7 @@ Examples:
     ...                       days_late=3)
     >>> result = assess(complaint, policy=tiering_policy("seeds"), now=now)
     >>> result.tier, result.priority, result.route
-    (<Tier.URGENT: 'urgent'>, 'P2', <Route.SUPERVISOR: 'supervisor'>)
+    (<Tier.URGENT: 'urgent'>, <TicketPriority.P2: 'P2'>, <Route.SUPERVISOR: 'supervisor'>)
 """
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ Simplified), checks the context against the schema, renders in the sandbox with 
 formats, and reports unfilled slots: a reply with one is not sendable.
 
 Examples:
+    >>> from datetime import datetime, timezone
     >>> from csdesk import Money
     >>> apology = builtin_templates()["late_delivery_apology"]
     >>> result = render(apology, {"order_id": "SO-1", "days_late": 3,
-    ...                          "coupon": Money("10.00", "CNY")}, locale="zh-CN")
+    ...                          "coupon": Money("10.00", "CNY")}, locale="zh-CN",
+    ...                 now=datetime(2026, 3, 1, tzinfo=timezone.utc))
     >>> result.text_locale, result.sendable
     ('zh_Hans', True)
 """

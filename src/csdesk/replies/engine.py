@@ -12,9 +12,10 @@ methods), and limits the output's length. Everything refused is a
 Formatting goes through Babel with one cached `Locale` per render; `money` never rounds.
 
 Examples:
+    >>> from datetime import datetime, timezone
     >>> from csdesk import Money
     >>> result = render_string("您好，已为您退款 {{ amount|money }}。", {"amount": Money("128.50", "CNY")},
-    ...                        locale="zh-CN")
+    ...                        locale="zh-CN", now=datetime(2026, 3, 1, tzinfo=timezone.utc))
     >>> result.text
     '您好，已为您退款 ¥128.50。'
 """  # noqa: E501

@@ -15,8 +15,8 @@ Examples:
     >>> calendar = BusinessCalendar(tz="Asia/Shanghai", weekly=office)
     >>> made = promise(datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc), timedelta(hours=1),
     ...                calendar=calendar)
-    >>> print(explain(made, "en").splitlines()[0])
-    Tell the customer: by Mar 2, 2026, 3:00:00 AM (expected Mar 2, 2026, 2:00:00 AM, × 1.5)
+    >>> print(explain(made, "zh-TW", tz="Asia/Shanghai").splitlines()[0])
+    告知客戶：2026年3月2日 上午11:30:00 前（預計 2026年3月2日 上午11:00:00，× 1.5）
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pydantic import AwareDatetime
 
 from csdesk._checks import checked
 from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar, provisional
-from csdesk.decision import Decided, step
+from csdesk.decision import Decided, PolicyRef, inputs_hash, step
 from csdesk.errors import InvalidInputError
 from csdesk.models import AfterSaleCase, CaseType, Order
 from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
@@ -53,8 +53,8 @@ DeadlineKind = Literal[
 class Deadline(Decided):
     """One absolute deadline of one entity, in the decision envelope.
 
-    ``policy`` is the timer preset (``None`` for a ``pay_by`` set on the order itself) and
-    ``decided_at`` the instant the timer started.
+    ``policy`` is the timer preset (for a ``pay_by`` set on the order itself, a reference to
+    the order) and ``decided_at`` the instant the timer started.
 
     Attributes:
         kind: Which timer (``pay_by``, ``auto_confirm_at``, ``respond_by``, …).
@@ -143,7 +143,12 @@ def order_deadlines(
             on_expiry="expire",
             active=order.state == "pending_payment",
             source="set on the order at placement",
-            policy=None,
+            policy=PolicyRef(
+                id="order_pay_by",
+                version=str(order.version),
+                hash=inputs_hash(order.id, order.pay_by),
+                source=f"order {order.id}: pay_by set at placement",
+            ),
             trace=[step("timer", "deadline.set_on_order", kind="pay_by", due=order.pay_by)],
             decided_at=order.placed_at,
             inputs=("pay_by", order.id, order.pay_by),

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
-from csdesk.decision import Decided
+from csdesk.decision import Decided, PolicyRef
 from csdesk.errors import ApprovalRequiredError, InvalidInputError
 from csdesk.money import Money
 from csdesk.policies.compensation import stages
@@ -47,6 +47,7 @@ class Decision(Decided):
 
     answer_field: ClassVar[str] = "status"
 
+    policy: PolicyRef
     incident_id: str
     kind: IncidentKind
     status: Status

@@ -194,11 +194,11 @@ def triage(draft: Draft) -> Draft:
         )
     if isinstance(incident, Review):
         if not incident.root_cause_confirmed:
-            found = step("triage", "triage.review_unconfirmed", negative=incident.negative)
-            return draft._replace(trace=(*draft.trace, found), status=Status.REJECTED)
+            unconfirmed = step("triage", "triage.review_unconfirmed", negative=incident.negative)
+            return draft._replace(trace=(*draft.trace, unconfirmed), status=Status.REJECTED)
         assert incident.root_cause is not None
-        found = step("triage", "triage.review_confirmed", cause=incident.root_cause.value)
-        return draft._replace(trace=(*draft.trace, found))
+        confirmed = step("triage", "triage.review_confirmed", cause=incident.root_cause.value)
+        return draft._replace(trace=(*draft.trace, confirmed))
     return draft
 
 
@@ -634,8 +634,8 @@ def authority(draft: Draft) -> Draft:
     """Within the agent's limits, or the least role that may approve; then the status."""
     policy, agent, offers = draft.policy, draft.agent, draft.offers
     if not offers:
-        found = step("result", "result.rejected", matched=len(draft.matched))
-        return draft._replace(trace=(*draft.trace, found), status=Status.REJECTED, required=None)
+        rejected = step("result", "result.rejected", matched=len(draft.matched))
+        return draft._replace(trace=(*draft.trace, rejected), status=Status.REJECTED, required=None)
     biggest = max(o.value for o in offers)
     total = _total(offers, draft.zero)
     tier = _tier(policy, agent.role)
