@@ -174,13 +174,6 @@ def _decision(draft: stages.Draft) -> Decision:
     )
 
 
-def _tier(policy: CompensationPolicy, role: Role) -> Any:
-    for tier in policy.tiers:
-        if tier.role is role:
-            return tier
-    return None
-
-
 @checked
 def grant(
     decision: Decision,
@@ -221,7 +214,7 @@ def grant(
                 approved_by.role.value if approved_by else None,
             )
         granter = approved_by
-    tier = _tier(policy, granter.role)
+    tier = stages.authority_tier(policy, granter.role)
     charges = list(decision.charges)
     charges.append(
         Charge(

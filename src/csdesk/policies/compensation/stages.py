@@ -57,6 +57,7 @@ __all__ = [
     "abuse",
     "amounts",
     "authority",
+    "authority_tier",
     "budgets",
     "caps",
     "eligibility",
@@ -623,7 +624,8 @@ def abuse(draft: Draft) -> Draft:
 # 8 ----------------------------------------------------------------------------------------------
 
 
-def _tier(policy: CompensationPolicy, role: Role) -> AuthorityTier | None:
+def authority_tier(policy: CompensationPolicy, role: Role) -> AuthorityTier | None:
+    """The policy's authority tier for ``role``, if it has one."""
     for tier in policy.tiers:
         if tier.role is role:
             return tier
@@ -638,7 +640,7 @@ def authority(draft: Draft) -> Draft:
         return draft._replace(trace=(*draft.trace, rejected), status=Status.REJECTED, required=None)
     biggest = max(o.value for o in offers)
     total = _total(offers, draft.zero)
-    tier = _tier(policy, agent.role)
+    tier = authority_tier(policy, agent.role)
     per_offer = policy.money(tier.max_per_offer) if tier else draft.zero
     per_day = policy.money(tier.max_per_day) if tier and tier.max_per_day is not None else None
     used = policy.money(draft.usage(f"agent:{agent.id}", draft.day).amount)
