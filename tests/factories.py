@@ -18,7 +18,7 @@ from csdesk import (
     Shipment,
     Ticket,
 )
-from csdesk.workflows import OrderWorkflow, fire
+from csdesk.workflows import DeliverOrder, PayOrder, ShipOrder, run
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PLACED = datetime(2026, 2, 26, 10, 0, tzinfo=SHANGHAI)
@@ -56,20 +56,20 @@ def payment(order: Order, payment_id: str = "P-1") -> Payment:
 
 def paid_order(order_id: str = "SO-1") -> Order:
     order = new_order(order_id)
-    fire(OrderWorkflow, order, "pay", actor=CUSTOMER, now=PLACED, payments=[payment(order)])
+    run(order, PayOrder(payments=[payment(order)]), actor=CUSTOMER, now=PLACED)
     return order
 
 
 def shipped_order(order_id: str = "SO-1") -> Order:
     order = paid_order(order_id)
     parcel = Shipment(id="S-1", carrier="SF Express", tracking_number="SF100")
-    fire(OrderWorkflow, order, "ship", actor=STAFF, now=PLACED + timedelta(days=1), shipment=parcel)
+    run(order, ShipOrder(shipment=parcel), actor=STAFF, now=PLACED + timedelta(days=1))
     return order
 
 
 def delivered_order(order_id: str = "SO-1") -> Order:
     order = shipped_order(order_id)
-    fire(OrderWorkflow, order, "deliver", actor=SYSTEM, now=SIGNED, signed_at=SIGNED)
+    run(order, DeliverOrder(signed_at=SIGNED), actor=SYSTEM, now=SIGNED)
     return order
 
 

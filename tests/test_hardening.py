@@ -23,6 +23,7 @@ from csdesk import (
     LineDraft,
     Money,
     Order,
+    OrderState,
     OverRefundError,
     PaymentLedger,
     PolicyError,
@@ -223,7 +224,7 @@ def test_frozen_models_stay_frozen_and_state_writes_are_plain() -> None:
     with pytest.raises(CsdeskError):
         ledger.state = "closed"  # type: ignore[misc]
     order = _order()
-    order.state = "processing"
+    order.state = OrderState.PROCESSING
     order.version = 4
     assert (order.state, order.version) == ("processing", 4)
     with pytest.raises(CsdeskError):

@@ -19,6 +19,7 @@ from csdesk import (
     Money,
     NaiveDatetimeError,
     Order,
+    OrderState,
     PaidSplit,
     Payment,
     PrecisionError,
@@ -314,11 +315,16 @@ class TestPlace:
 
     def test_state_and_version_are_assignable_and_validated(self) -> None:
         order = place()
-        order.state = "processing"
+        order.state = "processing"  # type: ignore[assignment]
+        assert order.state is OrderState.PROCESSING  # a string is read into the enum
+        order.state = OrderState.SHIPPED
+        with pytest.raises(InvalidInputError):
+            order.state = "teleported"  # type: ignore[assignment]
+        assert order.state is OrderState.SHIPPED
         order.version = 1
         with pytest.raises(InvalidInputError):
             order.version = -1
-        assert (order.state, order.version) == ("processing", 1)
+        assert (order.state, order.version) == ("shipped", 1)
 
 
 class TestRefundSplit:

@@ -147,6 +147,9 @@ def _build(hint: Any) -> tuple[_Check, str] | None:
         return (lambda v: isinstance(v, type) and issubclass(v, base)), f"a {base.__name__} class"
     if origin is not None:
         hint = origin
+    generic = getattr(hint, "__pydantic_generic_metadata__", None)
+    if generic and generic.get("origin") is not None:  # a parametrized pydantic model
+        hint = generic["origin"]
     if hint is collections.abc.Callable:
         return callable, "callable"
     if not isinstance(hint, type):

@@ -8,9 +8,10 @@ It translates pydantic's ``ValidationError`` into `csdesk.errors.InvalidInputErr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 import pydantic
+import pydantic_core
 from pydantic import BaseModel, ConfigDict
 
 from csdesk.errors import CsdeskError, InvalidInputError, NaiveDatetimeError, PolicyError
@@ -101,17 +102,23 @@ class _Translated(BaseModel):
 
     def __setattr__(self, name: str, value: Any) -> None:
         if (
-            (name == "state" and type(value) is str)
+            (name == "state" and type(value) is type(self.__dict__.get("state")))
             or (name == "version" and type(value) is int and value >= 0)
         ) and not self.model_config.get("frozen"):
-            # The workflow engine writes these on every command; a plain str and a non-negative
-            # int are all their fields accept, so the model's own validators (which check money,
-            # not bookkeeping) need not run again for them.
+            # The workflow engine writes these on every command; a member of the state's own enum
+            # and a non-negative int are all their fields accept, so the model's own validators
+            # (which check money, not bookkeeping) need not run again for them.
             fields = self.__dict__
             if name in fields:
                 fields[name] = value
                 self.__pydantic_fields_set__.add(name)
                 return
+        if name in self._free_fields and name in self.__dict__:
+            # A fact the model's own validators never read: validate the value alone.
+            checked_value = _field_adapter(type(self), name).validate_python(value)
+            self.__dict__[name] = checked_value
+            self.__pydantic_fields_set__.add(name)
+            return
         before = self.__dict__.copy()
         fields_set = set(self.__pydantic_fields_set__)
         try:
@@ -123,9 +130,58 @@ class _Translated(BaseModel):
             self._restore(before, fields_set)
             raise
 
+    _free_fields: ClassVar[frozenset[str]] = frozenset()
+    """Fields no model validator reads: assigning one validates the value alone (a subclass
+    lists them, with no field validator on them), not the whole model again."""
+
     def _restore(self, before: dict[str, Any], fields_set: set[str]) -> None:
         object.__setattr__(self, "__dict__", before)
         object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+
+
+class _FieldAdapter:
+    """Validates one field's value as the model would, errors located at the field."""
+
+    def __init__(self, model: type[_Translated], name: str) -> None:
+        info = model.model_fields[name]
+        config = ConfigDict(
+            str_strip_whitespace=bool(model.model_config.get("str_strip_whitespace")),
+            arbitrary_types_allowed=bool(model.model_config.get("arbitrary_types_allowed")),
+        )
+        self._model = model
+        self._name = name
+        kind: Any = info.annotation
+        if info.metadata:
+            kind = Annotated[(kind, *info.metadata)]
+        self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(kind, config=config)
+
+    def validate_python(self, value: Any) -> Any:
+        try:
+            return self._adapter.validate_python(value)
+        except pydantic.ValidationError as error:
+            located = pydantic_core.ValidationError.from_exception_data(
+                self._model.__name__,
+                [
+                    {
+                        "type": detail["type"],
+                        "loc": (self._name, *detail["loc"]),
+                        "input": detail["input"],
+                        "ctx": detail.get("ctx", {}),
+                    }
+                    for detail in error.errors()
+                ],
+            )
+            raise self._model._invalid(located) from None
+
+
+_ADAPTERS: dict[tuple[type[Any], str], _FieldAdapter] = {}
+
+
+def _field_adapter(model: type[_Translated], name: str) -> _FieldAdapter:
+    adapter = _ADAPTERS.get((model, name))
+    if adapter is None:
+        adapter = _ADAPTERS[(model, name)] = _FieldAdapter(model, name)
+    return adapter
 
 
 class CsdeskModel(_Translated):

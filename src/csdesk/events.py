@@ -32,7 +32,8 @@ from uuid import uuid4
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, JsonValue, Strict
 
-from csdesk._model import CsdeskModel
+from csdesk._model import CsdeskModel, build
+from csdesk.errors import InvalidInputError
 from csdesk.money import Money
 
 __all__ = ["Actor", "ActorKind", "AggregateRef", "DomainEvent"]
@@ -69,6 +70,21 @@ class AggregateRef(CsdeskModel):
 
 
 def _jsonable(value: Any) -> Any:
+    return _convert(value, strict=False)
+
+
+_PLAIN = frozenset({str, int, bool, float, type(None)})
+
+
+def _convert(value: Any, *, strict: bool) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
+        # Floats pass through as JSON numbers; money never travels as one (Money is a dict).
+        return value
+    if kind is dict:
+        return {str(key): _convert(item, strict=strict) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_convert(item, strict=strict) for item in value]
     if isinstance(value, Money):
         return value.to_dict()
     if isinstance(value, BaseModel):
@@ -81,15 +97,26 @@ def _jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
     if isinstance(value, float):
-        # Floats pass through as JSON numbers; money never travels as one (Money is a dict).
-        return value
+        return float(value)
     if isinstance(value, Mapping):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): _convert(item, strict=strict) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
-        return [_jsonable(item) for item in items]
+        return [_convert(item, strict=strict) for item in items]
+    if strict:
+        raise InvalidInputError(f"an event payload holds a {kind.__name__}, which has no JSON form")
     return value
+
+
+def _json_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """`_jsonable` for a payload the library built itself, refusing what has no JSON form."""
+    made: dict[str, Any] = _convert(payload, strict=True)
+    return made
 
 
 Payload = Annotated[dict[str, JsonValue], BeforeValidator(_jsonable)]
@@ -119,6 +146,28 @@ class DomainEvent(CsdeskModel):
     idempotency_key: str | None = None
     causation_id: str | None = None
     policy_version: str | None = None
+
+    @classmethod
+    def recorded(
+        cls,
+        type: str,
+        payload: Mapping[str, Any],
+        common: Mapping[str, Any],
+        causation_id: str | None,
+    ) -> DomainEvent:
+        """An event the workflow engine built from its own, already valid parts (no revalidation).
+
+        ``common`` holds ``occurred_at`` (aware), ``actor``, ``aggregate``, ``idempotency_key``
+        and ``policy_version``; the payload is made JSON here, as the validating path does.
+        """
+        return build(
+            cls,
+            id=uuid4().hex,
+            type=type,
+            payload=_json_payload(payload),
+            causation_id=causation_id,
+            **common,
+        )
 
     def to_json(self) -> str:
         """The event as JSON text."""

@@ -44,6 +44,7 @@ from csdesk.privacy import mask_address, mask_email, mask_name, mask_phone, scru
 __all__ = [
     "AfterSaleCase",
     "CaseLine",
+    "CaseState",
     "CaseType",
     "Channel",
     "Condition",
@@ -52,16 +53,19 @@ __all__ = [
     "LineDraft",
     "Order",
     "OrderLine",
+    "OrderState",
     "PaidSplit",
     "Payment",
     "PaymentMethod",
     "Refund",
     "RefundDue",
+    "RefundState",
     "Shipment",
     "StatutoryBasis",
     "Ticket",
     "TicketCategory",
     "TicketPriority",
+    "TicketState",
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
@@ -75,6 +79,59 @@ def _not_negative(value: Money) -> Money:
 
 UnitPrice = Annotated[Money, AfterValidator(_not_negative)]
 """A list price of one unit: never negative (discounts are given separately)."""
+
+
+class OrderState(StrEnum):
+    """Where an order is in its lifecycle (`csdesk.workflows.OrderWorkflow`).
+
+    Members are strings, so they store and compare as their values (``"processing"``).
+    """
+
+    PENDING_PAYMENT = "pending_payment"
+    PROCESSING = "processing"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    COMPLETED = "completed"
+    CLOSED = "closed"
+    CANCELED = "canceled"
+
+
+class CaseState(StrEnum):
+    """Where an after-sale case is (`csdesk.workflows.AfterSaleWorkflow`)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    AWAITING_RETURN = "awaiting_return"
+    RETURN_IN_TRANSIT = "return_in_transit"
+    RECEIVED = "received"
+    RESOLVING = "resolving"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    ESCALATED = "escalated"
+    CANCELED = "canceled"
+
+
+class RefundState(StrEnum):
+    """Where one refund is (`csdesk.workflows.RefundWorkflow`)."""
+
+    REQUESTED = "requested"
+    PENDING_APPROVAL = "pending_approval"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    REVERSED = "reversed"
+
+
+class TicketState(StrEnum):
+    """Where a ticket is (`csdesk.workflows.TicketWorkflow`)."""
+
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
 
 
 class CustomerTier(StrEnum):
@@ -457,7 +514,7 @@ class AfterSaleCase(CsdeskModel):
     resolved_at: AwareDatetime | None = None
     canceled_at: AwareDatetime | None = None
     cancel_reason: str | None = None
-    state: str = "requested"
+    state: CaseState = CaseState.REQUESTED
     version: Annotated[int, Strict(), Field(ge=0)] = 0
 
     @checked
@@ -509,7 +566,7 @@ class Refund(CsdeskModel):
     failed_at: AwareDatetime | None = None
     canceled_at: AwareDatetime | None = None
     reversed_at: AwareDatetime | None = None
-    state: str = "requested"
+    state: RefundState = RefundState.REQUESTED
     version: Annotated[int, Strict(), Field(ge=0)] = 0
 
     @field_validator("amount")
@@ -580,7 +637,7 @@ class Ticket(CsdeskModel):
     assignee: str | None = None
     created_at: AwareDatetime
     solved_at: AwareDatetime | None = None
-    state: str = "new"
+    state: TicketState = TicketState.NEW
     version: Annotated[int, Strict(), Field(ge=0)] = 0
 
     def __repr_args__(self) -> Any:
@@ -622,6 +679,20 @@ class Order(CsdeskModel):
     """
 
     model_config = ConfigDict(frozen=False, validate_assignment=True)
+    _free_fields = frozenset(
+        {
+            "payments",
+            "shipments",
+            "shipping_address",
+            "paid_at",
+            "signed_at",
+            "completed_at",
+            "canceled_at",
+            "cancel_reason",
+            "canceled_units",
+            "refunds_due",
+        }
+    )
 
     id: Id
     customer: Customer
@@ -643,7 +714,7 @@ class Order(CsdeskModel):
     cancel_reason: str | None = None
     canceled_units: dict[str, Annotated[int, Strict(), Field(gt=0)]] = Field(default_factory=dict)
     refunds_due: tuple[RefundDue, ...] = ()
-    state: str = "pending_payment"
+    state: OrderState = OrderState.PENDING_PAYMENT
     version: Annotated[int, Strict(), Field(ge=0)] = 0
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from csdesk import (
     TransitionRejectedError,
 )
 from csdesk.integrations import SqliteStore
-from csdesk.workflows import OrderWorkflow, fire
+from csdesk.workflows import CancelOrder, ExpireOrder, OrderWorkflow, fire
 from tests.factories import CUSTOMER, PLACED, STAFF, new_order, payment
 
 
@@ -69,7 +69,7 @@ def test_run_retries_a_conflict_and_decides_again(tmp_path: Path) -> None:
             real_save(entity, events, expected_version=expected_version)
 
         store.save = racing_save  # type: ignore[method-assign]
-        store.run(OrderWorkflow, Order, "SO-1", "cancel", actor=STAFF, now=PLACED, reason="oos")
+        store.run("SO-1", CancelOrder(reason="oos"), actor=STAFF, now=PLACED)
         order = store.load(Order, "SO-1")
         # The retry saw the payment: cancelling a paid order now owes a refund.
         assert (order.state, order.version) == ("canceled", 2)
@@ -80,7 +80,9 @@ def test_rejections_write_nothing(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "desk.db") as store:
         store.insert(new_order())
         with pytest.raises(TransitionRejectedError):
-            store.run(OrderWorkflow, Order, "SO-1", "cancel", actor=STAFF, now=PLACED)
+            store.run("SO-1", ExpireOrder(), actor=STAFF, now=PLACED)
+        with pytest.raises(InvalidInputError):
+            store.fire(OrderWorkflow, "SO-1", "cancel", actor=STAFF, now=PLACED)
         assert store.load(Order, "SO-1").version == 0
         assert store.outbox() == []
 
@@ -97,9 +99,7 @@ def test_missing_and_duplicate(tmp_path: Path) -> None:
 def test_outbox_delivery_marks(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "desk.db") as store:
         store.insert(new_order())
-        events = store.run(
-            OrderWorkflow, Order, "SO-1", "cancel", actor=STAFF, now=PLACED, reason="oos"
-        )
+        events = store.fire(OrderWorkflow, "SO-1", "cancel", actor=STAFF, now=PLACED, reason="oos")
         assert len(store.outbox(pending_only=True)) == 1
         store.mark_delivered([events[0].id], at=PLACED + timedelta(seconds=1))
         assert store.outbox(pending_only=True) == []

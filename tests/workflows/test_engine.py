@@ -89,7 +89,7 @@ def test_success_moves_state_bumps_version_and_returns_events() -> None:
 def test_no_transition_is_told_apart_from_a_failed_guard() -> None:
     order = paid_order()
     with pytest.raises(InvalidTransitionError) as no_transition:
-        fire(OrderWorkflow, order, "deliver", actor=CUSTOMER, now=PLACED)
+        fire(OrderWorkflow, order, "deliver", actor=CUSTOMER, now=PLACED, signed_at=PLACED)
     assert no_transition.value.reason == "no_transition"
     assert "ship" in no_transition.value.allowed
     assert no_transition.value.state == "processing"
@@ -106,8 +106,13 @@ def test_unknown_event() -> None:
 
 
 def test_corrupt_state_names_the_value() -> None:
+    from csdesk import InvalidInputError
+
     order = new_order()
-    order.state = "teleported"
+    with pytest.raises(InvalidInputError):
+        order.state = "teleported"  # type: ignore[assignment]
+    assert order.state == "pending_payment"
+    order.__dict__["state"] = "teleported"  # as a host's own store might hand it over
     with pytest.raises(CorruptStateError) as caught:
         fire(OrderWorkflow, order, "pay", actor=CUSTOMER, now=PLACED, payments=[payment(order)])
     assert caught.value.value == "teleported"
@@ -158,7 +163,7 @@ def test_arguments_are_checked_before_anything_runs() -> None:
             lines={"2": 1},
             reasn="typo",
         )
-    assert [f.loc for f in misspelled.value.errors] == ["reasn"]
+    assert "reasn" in [f.loc for f in misspelled.value.errors]
     with pytest.raises(InvalidInputError) as mistyped:
         fire(
             OrderWorkflow,
@@ -210,14 +215,16 @@ def test_a_machine_serves_the_next_entity_of_its_class() -> None:
 
 
 def test_a_failed_command_or_a_final_state_never_returns_its_machine() -> None:
+    from csdesk import Money, Payment
     from csdesk.errors import TransitionRejectedError
     from csdesk.workflows._engine import _machines
     from tests.factories import CUSTOMER, PLACED, new_order
 
     _machines.clear()
     order = new_order("SO-P3")
+    short = Payment(id="P-1", method="alipay", captured=Money("1.00", "CNY"), captured_at=PLACED)
     with pytest.raises(TransitionRejectedError):
-        fire(OrderWorkflow, order, "cancel", actor=CUSTOMER, now=PLACED, reason="")
+        fire(OrderWorkflow, order, "pay", actor=CUSTOMER, now=PLACED, payments=[short])
     assert OrderWorkflow not in _machines._idle()
     assert order.state == "pending_payment"
     assert order.version == 0

@@ -4,6 +4,7 @@ import pytest
 
 from csdesk import (
     Actor,
+    InvalidInputError,
     InvalidTransitionError,
     LineDraft,
     Payment,
@@ -98,8 +99,13 @@ class TestExpire:
 
 class TestCancel:
     def test_reason_required(self) -> None:
-        with pytest.raises(TransitionRejectedError, match="reason is required"):
-            fire(OrderWorkflow, new_order(), "cancel", actor=CUSTOMER, now=PLACED, reason=" ")
+        order = new_order()
+        with pytest.raises(InvalidInputError, match="reason"):
+            fire(OrderWorkflow, order, "cancel", actor=CUSTOMER, now=PLACED, reason=" ")
+        with pytest.raises(InvalidInputError, match="reason"):
+            fire(OrderWorkflow, order, "cancel", actor=CUSTOMER, now=PLACED)
+        assert order.state == "pending_payment"
+        assert order.version == 0
 
     def test_unpaid_cancel_owes_nothing(self) -> None:
         order = new_order()
@@ -177,7 +183,6 @@ class TestCancelLines:
         [
             ({"2": 4}, "left to cancel"),
             ({"9": 1}, "no line"),
-            ({}, "needs lines"),
             ({"1": 5, "2": 3, "3": 1}, "cancel the order instead"),
         ],
     )
@@ -222,9 +227,17 @@ class TestModify:
 
 
 class TestShipDeliverComplete:
-    def test_tracking_number_required(self) -> None:
-        with pytest.raises(TransitionRejectedError, match="needs shipment"):
+    def test_shipment_required(self) -> None:
+        with pytest.raises(InvalidInputError, match="shipment"):
             fire(OrderWorkflow, paid_order(), "ship", actor=STAFF, now=PLACED)
+
+    def test_lines_to_cancel_required(self) -> None:
+        order = paid_order()
+        with pytest.raises(InvalidInputError, match="lines"):
+            fire(
+                OrderWorkflow, order, "cancel_lines", actor=STAFF, now=PLACED, lines={}, reason="x"
+            )
+        assert order.canceled_units == {}
 
     def test_deliver_records_sign_off(self) -> None:
         order = delivered_order()

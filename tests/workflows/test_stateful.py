@@ -15,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from csdesk import Actor, CsdeskError, LineDraft, Payment, Shipment
 from csdesk.policies import timer_preset
-from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, allowed_events, fire
+from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, allowed_events, command_types, fire
 from tests.factories import PLACED, cny, new_case, new_order
 
 SUCCESSES: set[tuple[str, str, str]] = set()
@@ -32,7 +32,8 @@ def payload(
     workflow: Any, event: str, options: dict[str, st.SearchStrategy[Any]]
 ) -> st.SearchStrategy[dict[str, Any]]:
     """The arguments the event takes (values sometimes invalid), now and then one more."""
-    names = set(workflow.arguments.get(event, {})) | set(workflow.common_arguments)
+    command = command_types(workflow).get(event)
+    names = set(command.model_fields) if command else set()
     relevant = {name: options[name] for name in sorted(names) if name in options}
     stray = sorted(name for name in options if name not in names)
     extra: st.SearchStrategy[dict[str, Any]] = st.just({})

@@ -16,16 +16,15 @@ three steps with a bounded retry on conflicts.
 Examples:
     >>> from datetime import datetime, timezone
     >>> from csdesk import Actor, Customer, LineDraft, Money, Order, Payment
-    >>> from csdesk.workflows import OrderWorkflow
+    >>> from csdesk.workflows import PayOrder
     >>> store = SqliteStore(":memory:")
     >>> now = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
     >>> order = Order.place(id="SO-1", customer=Customer(id="C-1"), placed_at=now,
     ...     lines=[LineDraft(sku="A", name="a", quantity=1, unit_price=Money("9.90", "CNY"))])
     >>> store.insert(order)
     >>> paid = Payment(id="P-1", method="alipay", captured=Money("9.90", "CNY"), captured_at=now)
-    >>> events = store.run(OrderWorkflow, Order, "SO-1", "pay", actor=Actor(kind="customer"),
-    ...                    now=now, payments=[paid])
-    >>> store.load(Order, "SO-1").state, [e.type for e in store.outbox()]
+    >>> events = store.run("SO-1", PayOrder(payments=[paid]), actor=Actor(kind="customer"), now=now)
+    >>> str(store.load(Order, "SO-1").state), [e.type for e in store.outbox()]
     ('processing', ['order.paid'])
 """
 
@@ -34,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -55,7 +54,7 @@ from csdesk.ledger import PaymentLedger
 from csdesk.models import AfterSaleCase, Order, Refund
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundPolicy, RefundQuote, quote_refund
-from csdesk.workflows import Workflow, fire
+from csdesk.workflows import Command, Workflow, entity_type, fire, run
 from csdesk.workflows.refund import RefundWorkflow, apply_to_ledger, request_refunds
 
 __all__ = ["RefundDesk", "SqliteStore"]
@@ -200,25 +199,61 @@ class SqliteStore:
     @checked
     def run(
         self,
+        entity_id: str,
+        command: Command[Any],
+        *,
+        actor: Actor,
+        now: datetime,
+        retries: int = 3,
+    ) -> list[DomainEvent]:
+        """Load, run one command, save; on a version conflict reload and try again.
+
+        The command's class names the workflow and so the kind of entity to load (an `PayOrder`
+        loads an `Order`). After ``retries`` conflicts the last `ConcurrencyConflictError` is
+        raised. Errors from the workflow itself (invalid transition, rejection) are raised at
+        once; nothing is saved.
+        """
+        workflow = getattr(type(command), "workflow", None)
+        if workflow is None:
+            raise InvalidInputError(f"{type(command).__name__} is not a workflow's command")
+        return self._decide(
+            entity_type(workflow),
+            entity_id,
+            lambda entity: run(entity, command, actor=actor, now=now),
+            retries,
+        )
+
+    @checked
+    def fire(
+        self,
         workflow: type[Workflow[Any]],
-        cls: type[EntityT],
         entity_id: str,
         event: str,
         *,
         actor: Actor,
         now: datetime,
         retries: int = 3,
-        **payload: Any,
+        **arguments: Any,
     ) -> list[DomainEvent]:
-        """Load, fire one event, save; on a version conflict reload and try again.
+        """`run` for an event given by name, its arguments as keywords (`csdesk.workflows.fire`)."""
+        return self._decide(
+            entity_type(workflow),
+            entity_id,
+            lambda entity: fire(workflow, entity, event, actor=actor, now=now, **arguments),
+            retries,
+        )
 
-        After ``retries`` conflicts the last `ConcurrencyConflictError` is raised. Errors from
-        the workflow itself (invalid transition, rejection) are raised at once; nothing is saved.
-        """
+    def _decide(
+        self,
+        cls: type[Any],
+        entity_id: str,
+        decide: Callable[[Any], list[DomainEvent]],
+        retries: int,
+    ) -> list[DomainEvent]:
         for attempt in range(retries + 1):
             entity: Any = self.load(cls, entity_id)
             loaded = entity.version
-            events = fire(workflow, entity, event, actor=actor, now=now, **payload)
+            events = decide(entity)
             try:
                 self.save(entity, events, expected_version=loaded)
             except ConcurrencyConflictError:

@@ -12,7 +12,6 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from csdesk.errors import TransitionRejectedError
@@ -59,12 +58,19 @@ from csdesk.policies.tiering import Complaint, TierAssessment, assess, tiering_p
 from csdesk.replies import RenderResult, builtin_templates, render
 from csdesk.sla import Promise, SlaPolicy, SlaReport, china_calendar, promise, sla_report
 from csdesk.workflows import (
-    AfterSaleWorkflow,
-    OrderWorkflow,
-    TicketWorkflow,
-    fire,
+    ApproveCase,
+    Command,
+    CompleteCase,
+    DeliverOrder,
+    MarkReturnShipped,
+    PayOrder,
+    PostReply,
+    ReceiveReturn,
+    ResolveCase,
+    ShipOrder,
     open_case,
     open_ticket,
+    run,
 )
 
 __all__ = [
@@ -258,8 +264,7 @@ def _batch(order: Order) -> Batch:
         payment = Payment(
             id=f"PAY-{number}", method="alipay", captured=copy.total, captured_at=paid_at
         )
-        fire(OrderWorkflow, copy, "pay", actor=Actor(kind="customer"), now=paid_at,
-             payments=[payment])  # fmt: skip
+        run(copy, PayOrder(payments=[payment]), actor=Actor(kind="customer"), now=paid_at)
         orders[copy.id] = copy
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "stockout.csv"
@@ -399,14 +404,10 @@ def _support() -> Support:
         order_id="SO-20261111-0042",
         subject="快递三天没动了",
     )
-    events += fire(
-        TicketWorkflow,
-        ticket,
-        "reply",
-        actor=agent,
+    events += run(
+        ticket, PostReply(body="您好，我马上为您查询物流，请稍等"), actor=agent,
         now=eve + timedelta(minutes=12),
-        body="您好，我马上为您查询物流，请稍等",
-    )
+    )  # fmt: skip
     now = eve + timedelta(minutes=25)
     report = sla_report(ticket, events, policies=[policy], calendar=calendar, now=now)
     said = promise(eve + timedelta(minutes=20), timedelta(hours=2), calendar=calendar)
@@ -434,15 +435,13 @@ def _lifecycle(order: Order) -> Lifecycle:
     in_time = datetime(2026, 11, 21, 22, 40, tzinfo=SHANGHAI)
     with SqliteStore(":memory:") as store:
         store.insert(order)
-        steps: list[tuple[str, Actor, datetime, dict[str, Any]]] = [
-            ("pay", customer, paid_at, {"payments": [payment]}),
-            ("ship", agent, datetime(2026, 11, 12, 9, 30, tzinfo=SHANGHAI), {"shipment": parcel}),
-            ("deliver", courier, signed_at, {"signed_at": signed_at}),
+        steps: list[tuple[Command[Order], Actor, datetime]] = [
+            (PayOrder(payments=[payment]), customer, paid_at),
+            (ShipOrder(shipment=parcel), agent, datetime(2026, 11, 12, 9, 30, tzinfo=SHANGHAI)),
+            (DeliverOrder(signed_at=signed_at), courier, signed_at),
         ]
-        for event, actor, now, payload in steps:
-            events += store.run(
-                OrderWorkflow, Order, order.id, event, actor=actor, now=now, **payload
-            )
+        for command, actor, now in steps:
+            events += store.run(order.id, command, actor=actor, now=now)
         delivered = store.load(Order, order.id)
         case, opened = open_case(
             delivered,
@@ -456,31 +455,25 @@ def _lifecycle(order: Order) -> Lifecycle:
         )
         store.insert(case, opened)
         events += opened
-        case_steps: list[tuple[str, Actor, datetime, dict[str, Any]]] = [
-            ("approve", agent, in_time + timedelta(minutes=20), {}),
+        case_steps: list[tuple[Command[AfterSaleCase], Actor, datetime]] = [
+            (ApproveCase(), agent, in_time + timedelta(minutes=20)),
             (
-                "mark_shipped",
+                MarkReturnShipped(tracking_number="YT7788990011"),
                 customer,
                 datetime(2026, 11, 22, 10, 5, tzinfo=SHANGHAI),
-                {"tracking_number": "YT7788990011"},
             ),
             (
-                "receive",
+                ReceiveReturn(received={"2": 1}, condition="resellable"),
                 agent,
                 datetime(2026, 11, 24, 14, 30, tzinfo=SHANGHAI),
-                {"received": {"2": 1}, "condition": "resellable"},
             ),
-            ("resolve", agent, datetime(2026, 11, 24, 14, 35, tzinfo=SHANGHAI), {}),
+            (ResolveCase(), agent, datetime(2026, 11, 24, 14, 35, tzinfo=SHANGHAI)),
         ]
-        for event, actor, now, payload in case_steps:
-            events += store.run(
-                AfterSaleWorkflow, AfterSaleCase, case.id, event, actor=actor, now=now, **payload
-            )
+        for step, actor, now in case_steps:
+            events += store.run(case.id, step, actor=actor, now=now)
         refund = _refund(store, events, agent, alipay)
         done_at = refund.refunds[0].succeeded_at or in_time
-        events += store.run(
-            AfterSaleWorkflow, AfterSaleCase, case.id, "complete", actor=agent, now=done_at
-        )
+        events += store.run(case.id, CompleteCase(), actor=agent, now=done_at)
         case = store.load(AfterSaleCase, case.id)
     try:
         open_case(

@@ -1,41 +1,149 @@
-"""Workflows: the order and after-sale lifecycles, their timers, and the engine that runs them.
+"""Workflows: the order, after-sale, refund and ticket lifecycles, their timers, and the engine.
 
-Every command goes through `fire`: load the entity, fire one event, save state, version and events
-in one transaction (see `csdesk.integrations.sqlite_store` for the pattern). Timers are deadlines
-computed from what happened (`deadlines`, `due_events`); the host's scheduler fires them.
+Each event is a typed `Command` (``PayOrder(payments=[...])``, ``ApproveCase()``, …) sent with
+`run`; `fire` takes an event name and keyword arguments instead, for hosts that receive them (an
+HTTP endpoint, a queue). Either way: load the entity, run one command, save state, version and
+events in one transaction (see `csdesk.integrations.sqlite_store` for the pattern). Timers are
+deadlines computed from what happened (`deadlines`, `due_events`, `due_commands`); the host's
+scheduler runs them.
 """
 
-from csdesk.workflows._engine import Stateful, Workflow, allowed_events, fire, mermaid
-from csdesk.workflows.aftersale import AfterSaleWorkflow, open_case
-from csdesk.workflows.order import OrderWorkflow
+from csdesk.workflows._engine import (
+    Command,
+    Stateful,
+    Workflow,
+    allowed_events,
+    command_types,
+    entity_type,
+    fire,
+    mermaid,
+    run,
+)
+from csdesk.workflows.aftersale import (
+    AfterSaleWorkflow,
+    ApproveCase,
+    AutoApproveCase,
+    AutoReceiveReturn,
+    CancelCase,
+    CompleteCase,
+    EscalateCase,
+    MarkReturnShipped,
+    ReceiveReturn,
+    RejectCase,
+    ResolveCase,
+    ReviseCase,
+    ShipBackTimeout,
+    open_case,
+)
+from csdesk.workflows.order import (
+    AutoConfirmReceipt,
+    CancelLines,
+    CancelOrder,
+    CloseOrder,
+    CompleteOrder,
+    ConfirmReceipt,
+    DeliverOrder,
+    ExpireOrder,
+    ModifyOrder,
+    OrderWorkflow,
+    PayOrder,
+    SettleRefundDue,
+    ShipOrder,
+)
 from csdesk.workflows.refund import (
+    ApproveRefund,
+    CancelRefund,
+    FailRefund,
     RefundsRequested,
     RefundWorkflow,
+    RetryRefund,
+    ReverseRefund,
+    SubmitRefund,
+    SucceedRefund,
     apply_to_ledger,
     request_refunds,
 )
-from csdesk.workflows.sweep import due_events
-from csdesk.workflows.ticket import TicketWorkflow, open_ticket
+from csdesk.workflows.sweep import due_commands, due_events
+from csdesk.workflows.ticket import (
+    AddNote,
+    ChangeTicket,
+    CloseTicket,
+    CustomerMessage,
+    HoldTicket,
+    PostReply,
+    ReopenTicket,
+    ResumeTicket,
+    SolveTicket,
+    TicketWorkflow,
+    WaitForCustomer,
+    open_ticket,
+)
 from csdesk.workflows.timers import Deadline, case_deadlines, deadlines, order_deadlines
 
 __all__ = [
+    "AddNote",
     "AfterSaleWorkflow",
+    "ApproveCase",
+    "ApproveRefund",
+    "AutoApproveCase",
+    "AutoConfirmReceipt",
+    "AutoReceiveReturn",
+    "CancelCase",
+    "CancelLines",
+    "CancelOrder",
+    "CancelRefund",
+    "ChangeTicket",
+    "CloseOrder",
+    "CloseTicket",
+    "Command",
+    "CompleteCase",
+    "CompleteOrder",
+    "ConfirmReceipt",
+    "CustomerMessage",
     "Deadline",
+    "DeliverOrder",
+    "EscalateCase",
+    "ExpireOrder",
+    "FailRefund",
+    "HoldTicket",
+    "MarkReturnShipped",
+    "ModifyOrder",
     "OrderWorkflow",
+    "PayOrder",
+    "PostReply",
+    "ReceiveReturn",
     "RefundWorkflow",
     "RefundsRequested",
+    "RejectCase",
+    "ReopenTicket",
+    "ResolveCase",
+    "ResumeTicket",
+    "RetryRefund",
+    "ReverseRefund",
+    "ReviseCase",
+    "SettleRefundDue",
+    "ShipBackTimeout",
+    "ShipOrder",
+    "SolveTicket",
     "Stateful",
+    "SubmitRefund",
+    "SucceedRefund",
     "TicketWorkflow",
+    "WaitForCustomer",
     "Workflow",
     "allowed_events",
     "apply_to_ledger",
     "case_deadlines",
+    "command_types",
     "deadlines",
+    "due_commands",
     "due_events",
+    "entity_type",
     "fire",
     "mermaid",
     "open_case",
     "open_ticket",
     "order_deadlines",
     "request_refunds",
+    "run",
 ]

@@ -3,13 +3,19 @@
 `Workflow` is a ``StateChart`` with the settings that make it safe for money: an event with no
 transition raises, exceptions in callbacks propagate (the library's defaults swallow them and still
 advance the state), and the model's state field is written once per transition (never a transient
-``None``). `fire` builds one machine for one command, sends one event, and returns the
-`csdesk.events.DomainEvent`s it produced; any failure leaves the model exactly as it was.
+``None``).
 
-Rules for workflow code: flat states only; guards are pure; business refusals are validators that
-call `Workflow.refuse`; actions only *replace* model fields (never mutate a field's value in place,
-so the engine's snapshot can restore the model on failure) and report extra facts with
-`Workflow.emit`.
+Each event of a workflow is a `Command` class: its fields are the event's arguments, declared once,
+so a type checker sees a misspelt or mistyped argument and pydantic refuses it at run time. `run`
+sends one command to one entity and returns the `csdesk.events.DomainEvent`s it produced; any
+failure leaves the entity exactly as it was. `fire` is the same for hosts that receive event names
+(an HTTP endpoint, a scheduler): it builds the event's command from keyword arguments first.
+
+Rules for workflow code: flat states only, one transition per event (no eventless transitions);
+guards are pure; business refusals are validators that call `Workflow.refuse`; callbacks receive
+``command``, ``actor`` and ``now``; actions only *replace* model fields (never mutate a field's
+value in place, so the engine's snapshot can restore the model on failure) and report extra facts
+with `Workflow.emit`.
 """
 
 from __future__ import annotations
@@ -21,12 +27,15 @@ from datetime import datetime
 from functools import cache
 from typing import Any, ClassVar, Generic, NoReturn, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import ConfigDict, model_validator
 from statemachine import StateChart
+from statemachine.engines.base import _processing_step
+from statemachine.engines.sync import SyncEngine
 from statemachine.exceptions import StateMachineError, TransitionNotAllowed
+from statemachine.orderedset import OrderedSet
 
 from csdesk._checks import checked
-from csdesk._model import require_aware
+from csdesk._model import CsdeskModel, build, require_aware
 from csdesk.errors import (
     CorruptStateError,
     InvalidInputError,
@@ -36,14 +45,34 @@ from csdesk.errors import (
 )
 from csdesk.events import Actor, AggregateRef, DomainEvent
 
-__all__ = ["Stateful", "Workflow", "allowed_events", "creation_event", "fire", "mermaid"]
+__all__ = [
+    "Command",
+    "Stateful",
+    "Workflow",
+    "allowed_events",
+    "command_types",
+    "creation_event",
+    "entity_type",
+    "fire",
+    "mermaid",
+    "run",
+]
 
 
 class Stateful(Protocol):
-    """What a workflow can drive: an id, a state string and a version integer."""
+    """What a workflow can drive: an id, a state (a `str` enum member) and a version integer.
 
-    id: str
-    state: str
+    The engine writes ``state`` (a member of the workflow's state enum) and ``version``.
+    """
+
+    @property
+    def id(self) -> str:
+        """The entity's id."""
+
+    @property
+    def state(self) -> str:
+        """The entity's state."""
+
     version: int
 
 
@@ -58,19 +87,51 @@ class _RejectionError(Exception):
 
 @dataclass
 class _Record:
-    transitions: list[tuple[str, str, str]] = field(default_factory=list)
     extra: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+
+
+class Command(CsdeskModel, Generic[ModelT]):
+    """One event of a workflow with its arguments: the fields of a subclass, declared once.
+
+    Subclasses name their event (``event = "pay"``) and are listed in their workflow's
+    ``commands``; the workflow binds itself to them. Construction validates strictly (types,
+    unknown names, time zones) and raises `csdesk.errors.InvalidInputError`; a list given for a
+    tuple field is taken as a tuple. Commands are frozen, so one can be logged, queued or retried
+    as it is.
+
+    Examples:
+        >>> from csdesk.workflows.order import CancelOrder
+        >>> CancelOrder(reason="out of stock").event
+        'cancel'
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", strict=True, arbitrary_types_allowed=True
+    )
+
+    event: ClassVar[str]
+    workflow: ClassVar[type[Workflow[Any]]]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_as_tuples(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(type(value) is list for value in data.values()):
+            return {k: tuple(v) if type(v) is list else v for k, v in data.items()}
+        return data
+
+    def arguments(self) -> dict[str, Any]:
+        """The arguments given (fields left at their default are not), as the event records them."""
+        values = self.__dict__
+        return {name: values[name] for name in self.model_fields_set}
 
 
 class Workflow(StateChart[ModelT], Generic[ModelT]):
     """Base class of every csdesk workflow: strict flags, an audit hook, `refuse` and `emit`.
 
     Subclasses set ``workflow_name`` (the workflow's name in errors and event types), may map
-    events to event types in ``event_types`` (default ``"<workflow_name>.<event>"``), and declare
-    each event's keyword arguments and their types in ``arguments`` (plus ``common_arguments``
-    every event accepts). `fire` checks them strictly before anything runs, so a misspelled or
-    mistyped argument is an `InvalidInputError` naming it, never an exception from deep inside.
+    events to event types in ``event_types`` (default ``"<workflow_name>.<event>"``), and list one
+    `Command` class per event in ``commands``: the event's arguments are that class's fields.
     """
 
     allow_event_without_transition = False
@@ -80,10 +141,14 @@ class Workflow(StateChart[ModelT], Generic[ModelT]):
 
     workflow_name: ClassVar[str] = "workflow"
     event_types: ClassVar[Mapping[str, str]] = {}
-    arguments: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
-    common_arguments: ClassVar[Mapping[str, Any]] = {}
+    commands: ClassVar[tuple[type[Command[Any]], ...]] = ()
 
     _record: _Record
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for command in cls.__dict__.get("commands", ()):
+            command.workflow = cls
 
     def __init__(
         self,
@@ -115,10 +180,13 @@ class Workflow(StateChart[ModelT], Generic[ModelT]):
         except (StateMachineError, TypeError, ValueError, AttributeError) as error:
             raise InvalidInputError(f"{name}: {error}") from None
 
+    def _get_engine(self) -> SyncEngine:
+        return _FlatEngine(self) if _is_flat(type(self)) else SyncEngine(self)
+
     def _lend_to(self, model: ModelT) -> None:
         """Serve ``model`` from now on (a machine from the pool; see `_Machines`)."""
-        self.model = model
-        self._model_key = f"@{id(model)}"
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "_model_key", f"@{id(model)}")
         config = self._config
         config._model = model
         config._cached = None
@@ -152,9 +220,52 @@ class Workflow(StateChart[ModelT], Generic[ModelT]):
         """Add facts to the payload of the transition's own event."""
         self._record.details.update(payload)
 
-    def after_transition(self, event: str, source: Any, target: Any) -> None:
-        """Record each transition for the audit trail (called by python-statemachine)."""
-        self._record.transitions.append((str(event), source.id, target.id))
+
+class _FlatEngine(SyncEngine):
+    """python-statemachine's engine for a flat machine: no eventless transitions, no invocations.
+
+    The stock loop looks for eventless transitions in every active state before and after each
+    event (two of every three transition selections of a command) and spawns pending
+    invocations. A machine that declares neither has nothing to find, so this engine skips those
+    searches; transition selection, conditions, validators, exit/enter and the callbacks are the
+    stock engine's own methods. Events a callback raises on the internal queue still run
+    through the stock macrostep.
+    """
+
+    def select_eventless_transitions(self, trigger_data: Any) -> OrderedSet[Any]:
+        return OrderedSet()
+
+    def processing_loop(self) -> Any:
+        engine: Any = self  # python-statemachine's engine methods are not annotated
+        if not engine._processing.acquire(blocking=False):
+            return None
+        first = engine._sentinel
+        try:
+            with _processing_step(engine):
+                while engine.running and not engine.external_queue.is_empty():
+                    engine.clear_cache()
+                    _, first = engine._take_due_external_event(first)
+                    if not engine.internal_queue.is_empty():
+                        engine._run_macrostep()
+                    engine._check_root_final_state()
+                if not engine.running:
+                    engine._drop_external_events()
+        finally:
+            engine._processing.release()
+        return None if first is engine._sentinel else first
+
+
+@cache
+def _is_flat(workflow: type[Workflow[Any]]) -> bool:
+    """No compound, parallel or invoking state and no eventless transition."""
+    return all(
+        state.is_atomic
+        and not state.parent
+        and all(spec.is_convention for spec in state.invoke)
+        and not hasattr(workflow, f"on_invoke_{state.id}")
+        and not any(transition.is_eventless for transition in state.transitions)
+        for state in workflow.states
+    ) and not hasattr(workflow, "on_invoke_state")
 
 
 @cache
@@ -168,21 +279,26 @@ def _events(workflow: type[Workflow[Any]]) -> frozenset[str]:
 
 
 @cache
-def _argument_model(workflow: type[Workflow[Any]], event: str) -> type[BaseModel]:
-    declared = {**workflow.common_arguments, **workflow.arguments.get(event, {})}
-    fields: dict[str, Any] = {name: (kind | None, None) for name, kind in declared.items()}
-    return create_model(
-        f"{workflow.workflow_name}.{event} arguments",
-        __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True, strict=True),
-        **fields,
-    )
+def command_types(workflow: type[Workflow[Any]]) -> Mapping[str, type[Command[Any]]]:
+    """The workflow's command class for each of its events.
 
-
-def _check_arguments(workflow: type[Workflow[Any]], event: str, payload: Mapping[str, Any]) -> None:
-    try:
-        _argument_model(workflow, event).model_validate(payload)
-    except ValidationError as error:
-        raise InvalidInputError.from_pydantic(error) from None
+    Raises:
+        InvalidInputError: the workflow lacks a command for an event, lists one for an event it
+            does not have, or lists two for one event (a programming error, found on first use).
+    """
+    table: dict[str, type[Command[Any]]] = {}
+    for command in workflow.commands:
+        if command.event in table or command.workflow is not workflow:
+            raise InvalidInputError(f"{workflow.__name__}: {command.__name__} listed twice")
+        table[command.event] = command
+    missing = sorted(_events(workflow) - set(table))
+    extra = sorted(set(table) - _events(workflow))
+    if missing or extra:
+        raise InvalidInputError(
+            f"{workflow.__name__}: events without a command: {missing or 'none'}; "
+            f"commands without an event: {extra or 'none'}"
+        )
+    return table
 
 
 @cache
@@ -243,6 +359,83 @@ def mermaid(workflow: type[Workflow[Any]]) -> str:
     return format(workflow, "mermaid")
 
 
+def _corrupt(workflow: type[Workflow[Any]], model: Stateful, event: str) -> CorruptStateError:
+    return CorruptStateError(
+        str(model.state),
+        workflow=workflow.workflow_name,
+        entity_id=model.id,
+        event=event,
+        states=_states(workflow),
+    )
+
+
+@checked
+def run(
+    model: ModelT,
+    command: Command[ModelT],
+    *,
+    actor: Actor,
+    now: datetime,
+    idempotency_key: str | None = None,
+    causation_id: str | None = None,
+    policy_version: str | None = None,
+) -> list[DomainEvent]:
+    """Send one command to ``model`` and return the events that happened.
+
+    On success the model's state is the new state, its ``version`` has grown by one, and the
+    returned events carry that version. On any failure the model is exactly as it was (state,
+    fields and version) and a csdesk error says why.
+
+    Args:
+        model: The entity to move; its ``state`` must be one of the workflow's states.
+        command: The event and its arguments, such as ``PayOrder(payments=[payment])``; its
+            class names the workflow.
+        actor: Who is acting.
+        now: The current time, timezone-aware (passed in, never read from a clock).
+        idempotency_key: Recorded on the events, for money-moving commands.
+        causation_id: The id of what caused this command, recorded on the events.
+        policy_version: The version of the policy the command applied, recorded on the events.
+
+    Raises:
+        CorruptStateError: the stored state is not a state of the workflow.
+        InvalidTransitionError: no transition for the event from this state, or a guard failed.
+        TransitionRejectedError: a business rule refused the command, with its reason.
+        NaiveDatetimeError: ``now`` has no time zone.
+        InvalidInputError: the command is not one of a workflow, or not for this kind of entity.
+
+    Examples:
+        >>> from datetime import UTC, datetime
+        >>> from csdesk import Actor, Customer, LineDraft, Money, Order, Payment
+        >>> from csdesk.workflows.order import PayOrder
+        >>> now = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+        >>> order = Order.place(id="SO-1", customer=Customer(id="C-1"), placed_at=now,
+        ...     lines=[LineDraft(sku="A", name="a", quantity=1, unit_price=Money("9", "CNY"))])
+        >>> paid = Payment(id="P-1", method="alipay", captured=order.total, captured_at=now)
+        >>> [e.type for e in run(order, PayOrder(payments=[paid]), actor=Actor(kind="customer"),
+        ...     now=now)]
+        ['order.paid']
+        >>> order.state, order.version
+        (<OrderState.PROCESSING: 'processing'>, 1)
+    """
+    require_aware(now, "now")
+    workflow = getattr(type(command), "workflow", None)
+    if workflow is None:
+        raise InvalidInputError(
+            f"{type(command).__name__} is not listed in a workflow's commands; send a workflow's "
+            "own command class (PayOrder, ApproveCase, SubmitRefund, SolveTicket, ...)"
+        )
+    if not isinstance(model, entity_type(workflow)):
+        raise InvalidInputError(
+            f"{type(command).__name__} is a {workflow.workflow_name} command; it cannot run on "
+            f"a {type(model).__name__}"
+        )
+    if model.state not in _states(workflow):
+        raise _corrupt(workflow, model, command.event)
+    return _send(
+        workflow, model, command, actor, now, (idempotency_key, causation_id, policy_version)
+    )
+
+
 @checked
 def fire(
     workflow: type[Workflow[ModelT]],
@@ -254,13 +447,12 @@ def fire(
     idempotency_key: str | None = None,
     causation_id: str | None = None,
     policy_version: str | None = None,
-    **payload: Any,
+    **arguments: Any,
 ) -> list[DomainEvent]:
-    """Send one event to ``model`` through ``workflow`` and return the events that happened.
+    """`run` for a host that receives the event as a name and its arguments as keywords.
 
-    The machine is built for this command only. On success the model's state is the new state,
-    its ``version`` has grown by one, and the returned events carry that version. On any failure
-    the model is exactly as it was (state, fields and version) and a csdesk error says why.
+    The event's `Command` class (see `command_types`) validates ``arguments`` first, with the
+    same declarations `run`'s callers get type-checked against; then the command runs.
 
     Args:
         workflow: The workflow class, such as `csdesk.workflows.OrderWorkflow`.
@@ -271,53 +463,51 @@ def fire(
         idempotency_key: Recorded on the events, for money-moving commands.
         causation_id: The id of what caused this command, recorded on the events.
         policy_version: The version of the policy the command applied, recorded on the events.
-        **payload: The event's arguments (``payments=``, ``reason=``, …), passed to the guards,
-            validators and actions, and recorded on the event.
+        **arguments: The event's arguments (``payments=``, ``reason=``, …).
 
     Raises:
         CorruptStateError: the stored state is not a state of the workflow.
         InvalidTransitionError: no such event, no transition from this state, or a guard failed.
         TransitionRejectedError: a business rule refused the command, with its reason.
         NaiveDatetimeError: ``now`` has no time zone.
-        InvalidInputError: an argument the event does not take, or of the wrong type.
+        InvalidInputError: an argument the event does not take, a missing one, or one of the
+            wrong type.
     """
     require_aware(now, "now")
+    if model.state not in _states(workflow):
+        raise _corrupt(workflow, model, event)
+    commands = command_types(workflow)
+    if event not in commands:
+        raise _invalid(workflow, model, event, "unknown_event", _topology(workflow)[model.state])
+    command = commands[event].model_validate(arguments)
+    return _send(
+        workflow, model, command, actor, now, (idempotency_key, causation_id, policy_version)
+    )
+
+
+def _send(
+    workflow: type[Workflow[ModelT]],
+    model: ModelT,
+    command: Command[Any],
+    actor: Actor,
+    now: datetime,
+    tags: tuple[str | None, str | None, str | None],
+) -> list[DomainEvent]:
     state = model.state
-    if state not in _states(workflow):
-        raise CorruptStateError(
-            state,
-            workflow=workflow.workflow_name,
-            entity_id=model.id,
-            event=event,
-            states=_states(workflow),
-        )
-    if event not in _events(workflow):
-        raise _invalid(workflow, model, event, "unknown_event", _topology(workflow)[state])
-    _check_arguments(workflow, event, payload)
+    event = command.event
     snapshot = dict(vars(model))
     record = _Record()
-    arguments = {"actor": actor, "now": now, **payload}
     machine = _machines.take(workflow, model)
-    machine._record = record
+    object.__setattr__(machine, "_record", record)
     try:
-        machine.send(event, **arguments)
-        events = _events_of(
-            workflow,
-            model,
-            record,
-            actor,
-            now,
-            payload,
-            idempotency_key,
-            causation_id,
-            policy_version,
-        )
+        machine.send(event, command=command, actor=actor, now=now)
+        events = _events_of(workflow, model, record, (event, state), actor, now, command, tags)
         model.version = model.version + 1
         _machines.give_back(workflow, machine)
     except TransitionNotAllowed:
         _restore(model, snapshot)
         reason = "guard_failed" if event in _topology(workflow)[state] else "no_transition"
-        enabled = [e.id for e in machine.enabled_events(**arguments)]
+        enabled = [e.id for e in machine.enabled_events(command=command, actor=actor, now=now)]
         raise _invalid(workflow, model, event, reason, enabled) from None
     except _RejectionError as rejection:
         _restore(model, snapshot)
@@ -332,6 +522,16 @@ def fire(
         _restore(model, snapshot)
         raise
     return events
+
+
+@cache
+def entity_type(workflow: type[Workflow[Any]]) -> type[Any]:
+    """The kind of entity a workflow moves (``Order`` for ``OrderWorkflow``)."""
+    for base in getattr(workflow, "__orig_bases__", ()):
+        arguments = getattr(base, "__args__", ())
+        if arguments and isinstance(arguments[0], type):
+            return arguments[0]
+    return object
 
 
 class _Machines:
@@ -406,14 +606,17 @@ def _events_of(
     workflow: type[Workflow[Any]],
     model: Stateful,
     record: _Record,
+    moved: tuple[str, str],
     actor: Actor,
     now: datetime,
-    payload: Mapping[str, Any],
-    idempotency_key: str | None,
-    causation_id: str | None,
-    policy_version: str | None,
+    command: Command[Any],
+    tags: tuple[str | None, str | None, str | None],
 ) -> list[DomainEvent]:
-    aggregate = AggregateRef(kind=workflow.workflow_name, id=model.id, version=model.version + 1)
+    idempotency_key, causation_id, policy_version = tags
+    event, source = moved
+    aggregate = build(
+        AggregateRef, kind=workflow.workflow_name, id=model.id, version=model.version + 1
+    )
     common = {
         "occurred_at": now,
         "actor": actor,
@@ -421,20 +624,12 @@ def _events_of(
         "idempotency_key": idempotency_key,
         "policy_version": policy_version,
     }
-    events: list[DomainEvent] = []
-    for name, source, target in record.transitions:
-        body = {key: value for key, value in payload.items() if key not in record.details}
-        body.update(record.details)
-        body.update({"event": name, "from": source, "to": target})
-        events.append(
-            DomainEvent(
-                type=workflow.event_types.get(name, f"{workflow.workflow_name}.{name}"),
-                payload=body,
-                causation_id=causation_id,
-                **common,
-            )
-        )
-    cause = events[0].id if events else causation_id
-    for type_, body in record.extra:
-        events.append(DomainEvent(type=type_, payload=body, causation_id=cause, **common))
+    body = {k: v for k, v in command.arguments().items() if k not in record.details}
+    body.update(record.details)
+    body.update({"event": event, "from": str(source), "to": str(model.state)})
+    type_ = workflow.event_types.get(event, f"{workflow.workflow_name}.{event}")
+    first = DomainEvent.recorded(type_, body, common, causation_id)
+    events = [first]
+    for type_, extra in record.extra:
+        events.append(DomainEvent.recorded(type_, extra, common, first.id))
     return events

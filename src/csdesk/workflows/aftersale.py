@@ -1,22 +1,22 @@
 """After-sale cases (售后): return and refund, refund only, exchange, replacement.
 
 `open_case` files a case after checking the return window and the quantities; `AfterSaleWorkflow`
-moves it, through `csdesk.workflows.fire`:
+moves it with one command per event, through `csdesk.workflows.run`:
 
-| event | from → to | needs |
+| command (event) | from → to | needs |
 |---|---|---|
-| ``approve`` | requested, escalated → awaiting_return (goods come back) or approved | |
-| ``auto_approve`` | requested → awaiting_return or approved | ``timers`` that approve on expiry |
-| ``reject`` | requested, escalated → rejected | ``reason``; for a statutory no-reason return also ``finding`` or ``exclusion`` |
-| ``revise`` | rejected → requested | |
-| ``escalate`` | requested, rejected → escalated | |
-| ``mark_shipped`` | awaiting_return → return_in_transit | ``tracking_number`` |
-| ``ship_back_timeout`` | awaiting_return → canceled | ``timers`` that cancel on expiry |
-| ``receive`` | awaiting_return, return_in_transit → received | ``received`` units per line, ``condition`` |
-| ``auto_receive`` | return_in_transit → received | ``timers`` that receive on expiry |
-| ``resolve`` | received, approved → resolving | |
-| ``complete`` | resolving → resolved | |
-| ``cancel`` | any state before resolving → canceled | ``reason`` |
+| `ApproveCase` (``approve``) | requested, escalated → awaiting_return (goods come back) or approved | |
+| `AutoApproveCase` (``auto_approve``) | requested → awaiting_return or approved | ``timers`` that approve on expiry |
+| `RejectCase` (``reject``) | requested, escalated → rejected | ``reason``; for a statutory no-reason return also ``finding`` or ``exclusion`` |
+| `ReviseCase` (``revise``) | rejected → requested | |
+| `EscalateCase` (``escalate``) | requested, rejected → escalated | |
+| `MarkReturnShipped` (``mark_shipped``) | awaiting_return → return_in_transit | ``tracking_number`` |
+| `ShipBackTimeout` (``ship_back_timeout``) | awaiting_return → canceled | ``timers`` that cancel on expiry |
+| `ReceiveReturn` (``receive``) | awaiting_return, return_in_transit → received | ``received`` units per line, ``condition`` |
+| `AutoReceiveReturn` (``auto_receive``) | return_in_transit → received | ``timers`` that receive on expiry |
+| `ResolveCase` (``resolve``) | received, approved → resolving | |
+| `CompleteCase` (``complete``) | resolving → resolved | |
+| `CancelCase` (``cancel``) | any state before resolving → canceled | ``reason`` |
 
 ``resolve`` hands the quantities to the refund step in an ``aftersale.refund_requested`` event
 (received units for returns, requested units otherwise); a case cannot be canceled once it is
@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
+from pydantic import Field
 from statemachine import State
 
 from csdesk._checks import checked, parse_enum
@@ -37,27 +38,126 @@ from csdesk.calendars import WorkingDayCalendar
 from csdesk.decision import step
 from csdesk.errors import InvalidInputError, QuantityError, TransitionRejectedError
 from csdesk.events import Actor, DomainEvent
-from csdesk.models import AfterSaleCase, CaseLine, CaseType, Condition, Order, StatutoryBasis
+from csdesk.models import (
+    AfterSaleCase,
+    CaseLine,
+    CaseState,
+    CaseType,
+    Condition,
+    Order,
+    StatutoryBasis,
+)
 from csdesk.policies.returns import ReturnPolicy, return_window
 from csdesk.policies.timers import TimerPreset
-from csdesk.workflows._engine import Workflow, creation_event
+from csdesk.workflows._engine import Command, Workflow, creation_event
 from csdesk.workflows.timers import case_deadlines
 
-__all__ = ["AfterSaleWorkflow", "open_case"]
+__all__ = [
+    "AfterSaleWorkflow",
+    "ApproveCase",
+    "AutoApproveCase",
+    "AutoReceiveReturn",
+    "CancelCase",
+    "CompleteCase",
+    "EscalateCase",
+    "MarkReturnShipped",
+    "ReceiveReturn",
+    "RejectCase",
+    "ResolveCase",
+    "ReviseCase",
+    "ShipBackTimeout",
+    "open_case",
+]
 
-_OPEN_STATES = frozenset(
-    {
-        "requested",
-        "approved",
-        "awaiting_return",
-        "return_in_transit",
-        "received",
-        "resolving",
-        "rejected",
-        "escalated",
-        "resolved",
-    }
-)
+_OPEN_STATES = frozenset(set(CaseState) - {CaseState.CANCELED})
+
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+"""Why: required, not blank (surrounding whitespace is dropped)."""
+
+Found = Condition | str | dict[str, Condition | str]
+"""The condition found: one for every line, or one per line id (a `Condition` or its value)."""
+
+
+class ApproveCase(Command[AfterSaleCase]):
+    """Approve the case: a return waits for the goods, a refund-only case goes on at once."""
+
+    event = "approve"
+
+
+class AutoApproveCase(Command[AfterSaleCase]):
+    """Approve for the seller when the preset's answer period (respond_by) has run out."""
+
+    event = "auto_approve"
+    timers: TimerPreset
+
+
+class RejectCase(Command[AfterSaleCase]):
+    """Refuse the case; a statutory no-reason return needs a ``finding`` or an ``exclusion``."""
+
+    event = "reject"
+    reason: Reason
+    finding: str | None = None
+    exclusion: str | None = None
+
+
+class ReviseCase(Command[AfterSaleCase]):
+    """The customer revises a rejected request: it is requested again."""
+
+    event = "revise"
+
+
+class EscalateCase(Command[AfterSaleCase]):
+    """Hand the case to the platform or a supervisor."""
+
+    event = "escalate"
+
+
+class MarkReturnShipped(Command[AfterSaleCase]):
+    """The customer has sent the goods back, with the parcel's tracking number."""
+
+    event = "mark_shipped"
+    tracking_number: str = Field(min_length=1)
+
+
+class ShipBackTimeout(Command[AfterSaleCase]):
+    """Close the case when the customer did not send the goods back in time (where that lapses)."""
+
+    event = "ship_back_timeout"
+    timers: TimerPreset
+
+
+class ReceiveReturn(Command[AfterSaleCase]):
+    """The shop received the goods: units per line id and the condition found."""
+
+    event = "receive"
+    received: dict[str, int] = Field(min_length=1)
+    condition: Found
+
+
+class AutoReceiveReturn(Command[AfterSaleCase]):
+    """Take the return as received when the preset's receipt period has run out."""
+
+    event = "auto_receive"
+    timers: TimerPreset
+
+
+class ResolveCase(Command[AfterSaleCase]):
+    """Hand the case to the refund or replacement step (an ``*_requested`` event)."""
+
+    event = "resolve"
+
+
+class CompleteCase(Command[AfterSaleCase]):
+    """The refund or replacement is done: the case is resolved."""
+
+    event = "complete"
+
+
+class CancelCase(Command[AfterSaleCase]):
+    """Withdraw the case before it resolves."""
+
+    event = "cancel"
+    reason: Reason
 
 
 def _due(case: AfterSaleCase, kind: str, timers: TimerPreset | None) -> tuple[datetime, str] | None:
@@ -68,7 +168,7 @@ def _due(case: AfterSaleCase, kind: str, timers: TimerPreset | None) -> tuple[da
 
 
 class AfterSaleWorkflow(Workflow[AfterSaleCase]):
-    """The after-sale case machine. States are the strings stored in ``AfterSaleCase.state``."""
+    """The after-sale case machine; states are `csdesk.models.CaseState` members."""
 
     workflow_name = "aftersale"
     event_types: ClassVar[Mapping[str, str]] = {
@@ -86,27 +186,31 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
         "cancel": "aftersale.canceled",
     }
 
-    common_arguments: ClassVar[Mapping[str, Any]] = {"timers": TimerPreset}
-    arguments: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "reject": {"reason": str, "finding": str, "exclusion": str},
-        "mark_shipped": {"tracking_number": str},
-        "receive": {
-            "received": dict[str, int],
-            "condition": Condition | str | dict[str, Condition | str],
-        },
-        "cancel": {"reason": str},
-    }
+    commands = (
+        ApproveCase,
+        AutoApproveCase,
+        RejectCase,
+        ReviseCase,
+        EscalateCase,
+        MarkReturnShipped,
+        ShipBackTimeout,
+        ReceiveReturn,
+        AutoReceiveReturn,
+        ResolveCase,
+        CompleteCase,
+        CancelCase,
+    )
 
-    requested = State(initial=True)
-    approved = State()
-    awaiting_return = State()
-    return_in_transit = State()
-    received = State()
-    resolving = State()
-    resolved = State(final=True)
-    rejected = State()
-    escalated = State()
-    canceled = State(final=True)
+    requested = State(value=CaseState.REQUESTED, initial=True)
+    approved = State(value=CaseState.APPROVED)
+    awaiting_return = State(value=CaseState.AWAITING_RETURN)
+    return_in_transit = State(value=CaseState.RETURN_IN_TRANSIT)
+    received = State(value=CaseState.RECEIVED)
+    resolving = State(value=CaseState.RESOLVING)
+    resolved = State(value=CaseState.RESOLVED, final=True)
+    rejected = State(value=CaseState.REJECTED)
+    escalated = State(value=CaseState.ESCALATED)
+    canceled = State(value=CaseState.CANCELED, final=True)
 
     approve = (
         requested.to(awaiting_return, cond="goods_come_back", on="_record_approval")
@@ -129,9 +233,7 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
     escalate = requested.to(escalated, on="_record_escalation") | rejected.to(
         escalated, on="_record_escalation"
     )
-    mark_shipped = awaiting_return.to(
-        return_in_transit, validators="_check_tracking", on="_record_return_shipment"
-    )
+    mark_shipped = awaiting_return.to(return_in_transit, on="_record_return_shipment")
     ship_back_timeout = awaiting_return.to(
         canceled, validators="_check_ship_back_timeout", on="_record_timeout"
     )
@@ -146,12 +248,12 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
     )
     complete = resolving.to(resolved, on="_record_completion")
     cancel = (
-        requested.to(canceled, validators="_check_cancel", on="_record_cancel")
-        | approved.to(canceled, validators="_check_cancel", on="_record_cancel")
-        | awaiting_return.to(canceled, validators="_check_cancel", on="_record_cancel")
-        | return_in_transit.to(canceled, validators="_check_cancel", on="_record_cancel")
-        | rejected.to(canceled, validators="_check_cancel", on="_record_cancel")
-        | escalated.to(canceled, validators="_check_cancel", on="_record_cancel")
+        requested.to(canceled, on="_record_cancel")
+        | approved.to(canceled, on="_record_cancel")
+        | awaiting_return.to(canceled, on="_record_cancel")
+        | return_in_transit.to(canceled, on="_record_cancel")
+        | rejected.to(canceled, on="_record_cancel")
+        | escalated.to(canceled, on="_record_cancel")
     )
 
     # guards -----------------------------------------------------------------------------------
@@ -162,43 +264,34 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
 
     # approve ----------------------------------------------------------------------------------
 
-    def _check_auto_approve(self, now: datetime, timers: TimerPreset | None = None) -> None:
+    def _check_auto_approve(self, command: AutoApproveCase, now: datetime) -> None:
+        timers = command.timers
         due = _due(self.model, "respond_by", timers)
         if due is None or due[1] != "auto_approve":
             self.refuse("auto-approval needs a timer preset whose respond_by approves on expiry")
         if now < due[0]:
             self.refuse(f"the seller has until {due[0].isoformat()} to answer")
-        self.detail(timers=timers.id if timers else None, respond_by=due[0])
+        self.detail(timers=timers.id, respond_by=due[0])
 
     def _record_approval(self, now: datetime) -> None:
         self.model.approved_at = now
 
     # reject, revise, escalate -------------------------------------------------------------------
 
-    def _check_reject(
-        self, reason: str | None = None, finding: str | None = None, exclusion: str | None = None
-    ) -> None:
-        if not reason or not str(reason).strip():
-            self.refuse("a reason is required to reject")
-        if self.model.statutory_basis.is_no_reason and not (finding or exclusion):
+    def _check_reject(self, command: RejectCase) -> None:
+        if self.model.statutory_basis.is_no_reason and not (command.finding or command.exclusion):
             self.refuse(
                 f"a {self.model.statutory_basis.value} return needs no reason from the customer; "
                 "it can be refused only with a condition finding (finding=...) or a recorded "
                 "exclusion (exclusion=...)"
             )
 
-    def _record_rejection(
-        self,
-        now: datetime,
-        reason: str,
-        finding: str | None = None,
-        exclusion: str | None = None,
-    ) -> None:
+    def _record_rejection(self, command: RejectCase, now: datetime) -> None:
         case = self.model
         case.rejected_at = now
-        case.rejection = reason
-        case.finding = finding
-        case.exclusion = exclusion
+        case.rejection = command.reason
+        case.finding = command.finding
+        case.exclusion = command.exclusion
 
     def _record_revision(self, now: datetime) -> None:
         self.model.rejected_at = None
@@ -210,21 +303,18 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
 
     # the goods coming back ----------------------------------------------------------------------
 
-    def _check_tracking(self, tracking_number: str | None = None) -> None:
-        if not tracking_number or not str(tracking_number).strip():
-            self.refuse("a tracking number is required to mark the return shipped")
-
-    def _record_return_shipment(self, now: datetime, tracking_number: str) -> None:
-        self.model.return_tracking = tracking_number.strip()
+    def _record_return_shipment(self, command: MarkReturnShipped, now: datetime) -> None:
+        self.model.return_tracking = command.tracking_number
         self.model.return_shipped_at = now
 
-    def _check_ship_back_timeout(self, now: datetime, timers: TimerPreset | None = None) -> None:
+    def _check_ship_back_timeout(self, command: ShipBackTimeout, now: datetime) -> None:
+        timers = command.timers
         due = _due(self.model, "ship_back_by", timers)
         if due is None:
-            self.refuse("ship_back_timeout needs a timer preset with ship_back_by (timers=...)")
+            self.refuse(f"timer preset {timers.id} has no ship_back_by timer")
         if due[1] != "ship_back_timeout":
             self.refuse(
-                f"under preset {timers.id if timers else '?'} a late return does not close the "
+                f"under preset {timers.id} a late return does not close the "
                 f"case ({due[1]}): a statutory withdrawal does not lapse"
             )
         if now < due[0]:
@@ -234,20 +324,13 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
         self.model.canceled_at = now
         self.model.cancel_reason = "return_not_shipped_in_time"
 
-    def _check_receipt(
-        self,
-        received: Mapping[str, int] | None = None,
-        condition: Condition | str | Mapping[str, Condition | str] | None = None,
-    ) -> None:
-        if not received:
-            self.refuse("receive needs received={line_id: units}")
-        if condition is None:
-            self.refuse("receive needs the condition found (condition=... or per line)")
+    def _check_receipt(self, command: ReceiveReturn) -> None:
+        received, condition = command.received, command.condition
         for line_id, units in received.items():
             line = next((cl for cl in self.model.lines if cl.line_id == line_id), None)
             if line is None:
                 self.refuse(f"the case has no line {line_id!r}")
-            if isinstance(units, bool) or not isinstance(units, int) or not units >= 0:
+            if units < 0:
                 self.refuse(f"received units for line {line_id} must be an int >= 0")
             if units > line.requested:
                 self.refuse(
@@ -259,13 +342,9 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
         except ValueError as error:
             self.refuse(str(error))
 
-    def _record_receipt(
-        self,
-        now: datetime,
-        received: Mapping[str, int],
-        condition: Condition | str | Mapping[str, Condition | str],
-    ) -> None:
+    def _record_receipt(self, command: ReceiveReturn, now: datetime) -> None:
         case = self.model
+        received, condition = command.received, command.condition
         case.lines = tuple(
             line.model_copy(
                 update={
@@ -283,8 +362,8 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
             condition={line.line_id: line.condition for line in case.lines},
         )
 
-    def _check_auto_receive(self, now: datetime, timers: TimerPreset | None = None) -> None:
-        due = _due(self.model, "receive_by", timers)
+    def _check_auto_receive(self, command: AutoReceiveReturn, now: datetime) -> None:
+        due = _due(self.model, "receive_by", command.timers)
         if due is None or due[1] != "auto_receive":
             self.refuse("auto-receipt needs a timer preset whose receive_by receives on expiry")
         if now < due[0]:
@@ -326,13 +405,9 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
     def _record_completion(self, now: datetime) -> None:
         self.detail(completed_at=now)
 
-    def _check_cancel(self, reason: str | None = None) -> None:
-        if not reason or not str(reason).strip():
-            self.refuse("a reason is required to cancel a case")
-
-    def _record_cancel(self, now: datetime, reason: str) -> None:
+    def _record_cancel(self, command: CancelCase, now: datetime) -> None:
         self.model.canceled_at = now
-        self.model.cancel_reason = reason
+        self.model.cancel_reason = command.reason
 
 
 def _condition(

@@ -1,24 +1,24 @@
 """The order lifecycle: pending payment → processing → shipped → delivered → completed → closed.
 
-Send events with `csdesk.workflows.fire`::
+Send commands with `csdesk.workflows.run`::
 
-    fire(OrderWorkflow, order, "pay", actor=customer, now=now, payments=[payment])
+    run(order, PayOrder(payments=[payment]), actor=customer, now=now)
 
-| event | from → to | needs |
+| command (event) | from → to | needs |
 |---|---|---|
-| ``pay`` | pending_payment → processing | ``payments`` covering the total |
-| ``expire`` | pending_payment → canceled | ``timers``; now past ``pay_by`` |
-| ``cancel`` | pending_payment, processing → canceled | ``reason``; nothing shipped |
-| ``cancel_lines`` | processing → processing | ``lines`` (units per line id), ``reason`` |
-| ``modify`` | pending_payment, processing → same | ``address`` and/or ``lines`` (lines before payment) |
-| ``ship`` | processing → shipped | ``shipment`` with a tracking number |
-| ``deliver`` | shipped → delivered | ``signed_at`` |
-| ``confirm_receipt`` | shipped, delivered → completed | the customer; refunds settled |
-| ``auto_confirm`` | shipped, delivered → completed | ``timers``; now past auto-confirm |
-| ``complete`` | delivered → completed | refunds settled |
-| ``close`` | completed → closed | ``timers``, ``open_cases=0``; after-sale period over |
-| ``close`` | canceled → closed | refunds settled |
-| ``settle_refund`` | any but closed → same | ``refund_id`` of a refund due |
+| `PayOrder` (``pay``) | pending_payment → processing | ``payments`` covering the total |
+| `ExpireOrder` (``expire``) | pending_payment → canceled | ``timers`` or ``pay_by``; now past it |
+| `CancelOrder` (``cancel``) | pending_payment, processing → canceled | ``reason``; nothing shipped |
+| `CancelLines` (``cancel_lines``) | processing → processing | ``lines`` (units per line id), ``reason`` |
+| `ModifyOrder` (``modify``) | pending_payment, processing → same | ``address`` and/or ``lines`` (lines before payment) |
+| `ShipOrder` (``ship``) | processing → shipped | ``shipment`` with a tracking number |
+| `DeliverOrder` (``deliver``) | shipped → delivered | ``signed_at`` |
+| `ConfirmReceipt` (``confirm_receipt``) | shipped, delivered → completed | the customer; refunds settled |
+| `AutoConfirmReceipt` (``auto_confirm``) | shipped, delivered → completed | ``timers``; now past auto-confirm |
+| `CompleteOrder` (``complete``) | delivered → completed | refunds settled |
+| `CloseOrder` (``close``) | completed → closed | ``timers``, ``open_cases=0``; after-sale period over |
+| `CloseOrder` (``close``) | canceled → closed | refunds settled |
+| `SettleRefundDue` (``settle_refund``) | any but closed → same | ``refund_id`` of a refund due |
 
 Cancelling a paid order (or some of its lines) records the refunds it owes per tender in
 ``refunds_due`` and emits an ``order.refund_required`` event for each; the order cannot complete
@@ -29,19 +29,128 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
+from pydantic import AwareDatetime, Field
 from statemachine import State
 
 from csdesk.events import Actor, ActorKind
-from csdesk.models import LineDraft, Order, Payment, RefundDue, Shipment
+from csdesk.models import LineDraft, Order, OrderState, Payment, RefundDue, Shipment
 from csdesk.money import Money, allocate
 from csdesk.policies.timers import TimerPreset
 from csdesk.privacy import mask_address
-from csdesk.workflows._engine import Workflow
+from csdesk.workflows._engine import Command, Workflow
 from csdesk.workflows.timers import order_deadlines
 
-__all__ = ["OrderWorkflow"]
+__all__ = [
+    "AutoConfirmReceipt",
+    "CancelLines",
+    "CancelOrder",
+    "CloseOrder",
+    "CompleteOrder",
+    "ConfirmReceipt",
+    "DeliverOrder",
+    "ExpireOrder",
+    "ModifyOrder",
+    "OrderWorkflow",
+    "PayOrder",
+    "SettleRefundDue",
+    "ShipOrder",
+]
+
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+"""Why: required, not blank (surrounding whitespace is dropped)."""
+
+
+class PayOrder(Command[Order]):
+    """Record the payments that cover the order (one `Payment` per tender)."""
+
+    event = "pay"
+    payments: Sequence[Payment] = Field(min_length=1)
+
+
+class ExpireOrder(Command[Order]):
+    """Cancel an unpaid order whose payment deadline has passed.
+
+    The deadline is the order's ``pay_by``, or else the ``pay_by`` timer of ``timers``.
+    """
+
+    event = "expire"
+    timers: TimerPreset | None = None
+
+
+class CancelOrder(Command[Order]):
+    """Cancel an order that has not shipped; a paid one then owes its refunds."""
+
+    event = "cancel"
+    reason: Reason
+
+
+class CancelLines(Command[Order]):
+    """Cancel some units of a paid, unshipped order (units per line id); the rest stays."""
+
+    event = "cancel_lines"
+    lines: dict[str, int] = Field(min_length=1)
+    reason: Reason
+
+
+class ModifyOrder(Command[Order]):
+    """Change the shipping address and/or (before payment) the lines."""
+
+    event = "modify"
+    address: str | None = None
+    lines: Sequence[LineDraft] | None = Field(default=None, min_length=1)
+
+
+class ShipOrder(Command[Order]):
+    """Hand the order to a carrier."""
+
+    event = "ship"
+    shipment: Shipment
+
+
+class DeliverOrder(Command[Order]):
+    """Record the customer's sign-off (签收) at ``signed_at``."""
+
+    event = "deliver"
+    signed_at: AwareDatetime
+
+
+class ConfirmReceipt(Command[Order]):
+    """The customer (or the platform for them) confirms receipt (确认收货)."""
+
+    event = "confirm_receipt"
+
+
+class AutoConfirmReceipt(Command[Order]):
+    """Confirm receipt for the customer once the preset's auto-confirm period has run."""
+
+    event = "auto_confirm"
+    timers: TimerPreset
+
+
+class CompleteOrder(Command[Order]):
+    """Complete a delivered order (the shop's own completion, refunds settled)."""
+
+    event = "complete"
+
+
+class CloseOrder(Command[Order]):
+    """Close a completed order after its after-sale period, or a canceled one.
+
+    A completed order needs ``timers`` (for the after-sale period) and ``open_cases=0``.
+    """
+
+    event = "close"
+    timers: TimerPreset | None = None
+    open_cases: int | None = Field(default=None, ge=0)
+
+
+class SettleRefundDue(Command[Order]):
+    """Mark a refund the order owes (``Order.refunds_due``) as paid out."""
+
+    event = "settle_refund"
+    refund_id: str = Field(min_length=1)
 
 
 def _due(order: Order, kind: str, timers: TimerPreset | None) -> datetime | None:
@@ -52,7 +161,7 @@ def _due(order: Order, kind: str, timers: TimerPreset | None) -> datetime | None
 
 
 class OrderWorkflow(Workflow[Order]):
-    """The order machine. States are the strings the host stores in ``Order.state``."""
+    """The order machine. States are `csdesk.models.OrderState` members, kept in ``Order.state``."""
 
     workflow_name = "order"
     event_types: ClassVar[Mapping[str, str]] = {
@@ -70,25 +179,28 @@ class OrderWorkflow(Workflow[Order]):
         "settle_refund": "order.refund_settled",
     }
 
-    common_arguments: ClassVar[Mapping[str, Any]] = {"timers": TimerPreset}
-    arguments: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "pay": {"payments": list[Payment] | tuple[Payment, ...]},
-        "cancel": {"reason": str},
-        "cancel_lines": {"lines": dict[str, int], "reason": str},
-        "modify": {"address": str, "lines": list[LineDraft] | tuple[LineDraft, ...]},
-        "ship": {"shipment": Shipment},
-        "deliver": {"signed_at": datetime},
-        "close": {"open_cases": int},
-        "settle_refund": {"refund_id": str},
-    }
+    commands = (
+        PayOrder,
+        ExpireOrder,
+        CancelOrder,
+        CancelLines,
+        ModifyOrder,
+        ShipOrder,
+        DeliverOrder,
+        ConfirmReceipt,
+        AutoConfirmReceipt,
+        CompleteOrder,
+        CloseOrder,
+        SettleRefundDue,
+    )
 
-    pending_payment = State(initial=True)
-    processing = State()
-    shipped = State()
-    delivered = State()
-    completed = State()
-    closed = State(final=True)
-    canceled = State()
+    pending_payment = State(value=OrderState.PENDING_PAYMENT, initial=True)
+    processing = State(value=OrderState.PROCESSING)
+    shipped = State(value=OrderState.SHIPPED)
+    delivered = State(value=OrderState.DELIVERED)
+    completed = State(value=OrderState.COMPLETED)
+    closed = State(value=OrderState.CLOSED, final=True)
+    canceled = State(value=OrderState.CANCELED)
 
     pay = pending_payment.to(processing, validators="_check_payment", on="_record_payment")
     expire = pending_payment.to(canceled, validators="_check_expired", on="_record_expiry")
@@ -139,13 +251,10 @@ class OrderWorkflow(Workflow[Order]):
 
     # pay --------------------------------------------------------------------------------------
 
-    def _check_payment(self, payments: Sequence[Payment] | None = None) -> None:
+    def _check_payment(self, command: PayOrder) -> None:
         order = self.model
-        if not payments:
-            self.refuse("pay needs payments=[Payment(...)], one per tender")
+        payments = command.payments
         for payment in payments:
-            if not isinstance(payment, Payment):
-                self.refuse(f"payments must be Payment objects, got {payment!r}")
             if payment.captured.currency != order.currency:
                 self.refuse(
                     f"payment {payment.id} is in {payment.captured.currency}; the order is in "
@@ -155,7 +264,8 @@ class OrderWorkflow(Workflow[Order]):
         if captured < order.total:
             self.refuse(f"payments of {captured} do not cover the order total {order.total}")
 
-    def _record_payment(self, payments: Sequence[Payment], now: datetime) -> None:
+    def _record_payment(self, command: PayOrder, now: datetime) -> None:
+        payments = command.payments
         self.model.payments = (*self.model.payments, *payments)
         self.model.paid_at = now
         self.detail(
@@ -164,7 +274,8 @@ class OrderWorkflow(Workflow[Order]):
 
     # expire -----------------------------------------------------------------------------------
 
-    def _check_expired(self, now: datetime, timers: TimerPreset | None = None) -> None:
+    def _check_expired(self, command: ExpireOrder, now: datetime) -> None:
+        timers = command.timers
         due = self.model.pay_by or _due(self.model, "pay_by", timers)
         if due is None:
             self.refuse("the order has no pay_by and no timer preset was given (timers=...)")
@@ -178,14 +289,13 @@ class OrderWorkflow(Workflow[Order]):
 
     # cancel -----------------------------------------------------------------------------------
 
-    def _check_cancel(self, reason: str | None = None) -> None:
-        if not reason or not str(reason).strip():
-            self.refuse("a reason is required to cancel an order")
+    def _check_cancel(self) -> None:
         if self.model.shipments:
             self.refuse("the order has shipped; open an after-sale case instead")
 
-    def _record_cancel(self, reason: str, now: datetime, actor: Actor) -> None:
+    def _record_cancel(self, command: CancelOrder, now: datetime, actor: Actor) -> None:
         order = self.model
+        reason = command.reason
         order.canceled_at = now
         order.cancel_reason = reason
         owed = order.captured - sum(
@@ -197,21 +307,16 @@ class OrderWorkflow(Workflow[Order]):
 
     # cancel_lines -----------------------------------------------------------------------------
 
-    def _check_cancel_lines(
-        self, lines: Mapping[str, int] | None = None, reason: str | None = None
-    ) -> None:
+    def _check_cancel_lines(self, command: CancelLines) -> None:
         order = self.model
-        if not reason or not str(reason).strip():
-            self.refuse("a reason is required to cancel lines")
+        lines = command.lines
         if order.shipments:
             self.refuse("the order has shipped; open an after-sale case instead")
-        if not lines:
-            self.refuse("cancel_lines needs lines={line_id: units}")
         remaining_units = 0
         for line in order.lines:
             left = line.quantity - order.canceled_units.get(line.id, 0)
             units = lines.get(line.id, 0)
-            if isinstance(units, bool) or not isinstance(units, int) or units < 0 or units > left:
+            if units < 0 or units > left:
                 self.refuse(f"line {line.id} has {left} unit(s) left to cancel, not {units!r}")
             remaining_units += left - units
         unknown = sorted(set(lines) - {line.id for line in order.lines})
@@ -220,8 +325,9 @@ class OrderWorkflow(Workflow[Order]):
         if remaining_units == 0:
             self.refuse("that cancels every unit; cancel the order instead")
 
-    def _record_cancel_lines(self, lines: Mapping[str, int], reason: str, now: datetime) -> None:
+    def _record_cancel_lines(self, command: CancelLines, now: datetime) -> None:
         order = self.model
+        lines, reason = command.lines, command.reason
         refund = Money.zero(order.currency)
         canceled = dict(order.canceled_units)
         for line_id, units in lines.items():
@@ -264,26 +370,18 @@ class OrderWorkflow(Workflow[Order]):
 
     # modify -----------------------------------------------------------------------------------
 
-    def _check_modify(
-        self, address: str | None = None, lines: Sequence[LineDraft] | None = None
-    ) -> None:
+    def _check_modify(self, command: ModifyOrder) -> None:
+        address, lines = command.address, command.lines
         if address is None and lines is None:
             self.refuse("modify needs address=... and/or lines=[LineDraft(...)]")
-        if address is not None and not str(address).strip():
+        if address is not None and not address.strip():
             self.refuse("the new address is empty")
-        if lines is not None and self.model.state != "pending_payment":
+        if lines is not None and self.model.state != OrderState.PENDING_PAYMENT:
             self.refuse("lines can change only before payment; cancel lines instead")
-        if lines is not None and (
-            isinstance(lines, str | bytes | Mapping)
-            or not lines
-            or not all(isinstance(line, LineDraft) for line in lines)
-        ):
-            self.refuse("lines must be a non-empty list of LineDraft")
 
-    def _record_modify(
-        self, address: str | None = None, lines: Sequence[LineDraft] | None = None
-    ) -> None:
+    def _record_modify(self, command: ModifyOrder) -> None:
         order = self.model
+        address, lines = command.address, command.lines
         changes: dict[str, Any] = {"address": None, "lines": None}
         if address is not None:
             order.shipping_address = address
@@ -307,13 +405,12 @@ class OrderWorkflow(Workflow[Order]):
 
     # ship, deliver, complete, close -------------------------------------------------------------
 
-    def _check_shipment(self, shipment: Shipment | None = None) -> None:
-        if not isinstance(shipment, Shipment):
-            self.refuse("ship needs shipment=Shipment(...) with a carrier and a tracking number")
-        if not shipment.tracking_number.strip():
+    def _check_shipment(self, command: ShipOrder) -> None:
+        if not command.shipment.tracking_number.strip():
             self.refuse("a tracking number is required to ship")
 
-    def _record_shipment(self, shipment: Shipment, now: datetime) -> None:
+    def _record_shipment(self, command: ShipOrder, now: datetime) -> None:
+        shipment = command.shipment
         if shipment.shipped_at is None:
             shipment = shipment.model_copy(update={"shipped_at": now})
         self.model.shipments = (*self.model.shipments, shipment)
@@ -325,14 +422,13 @@ class OrderWorkflow(Workflow[Order]):
             }
         )
 
-    def _check_delivery(self, now: datetime, signed_at: datetime | None = None) -> None:
-        if not isinstance(signed_at, datetime) or signed_at.utcoffset() is None:
-            self.refuse("deliver needs signed_at, the timezone-aware time of sign-off")
-        if signed_at > now:
-            self.refuse(f"signed_at {signed_at.isoformat()} is in the future")
+    def _check_delivery(self, command: DeliverOrder, now: datetime) -> None:
+        if command.signed_at > now:
+            self.refuse(f"signed_at {command.signed_at.isoformat()} is in the future")
 
-    def _record_delivery(self, signed_at: datetime) -> None:
+    def _record_delivery(self, command: DeliverOrder) -> None:
         order = self.model
+        signed_at = command.signed_at
         order.signed_at = signed_at
         order.shipments = tuple(
             s if s.delivered_at else s.model_copy(update={"delivered_at": signed_at})
@@ -343,20 +439,20 @@ class OrderWorkflow(Workflow[Order]):
         if actor.kind not in {ActorKind.CUSTOMER, ActorKind.PLATFORM}:
             self.refuse("only the customer (or the platform for them) confirms receipt")
 
-    def _check_auto_confirm(self, now: datetime, timers: TimerPreset | None = None) -> None:
+    def _check_auto_confirm(self, command: AutoConfirmReceipt, now: datetime) -> None:
+        timers = command.timers
         due = _due(self.model, "auto_confirm_at", timers)
         if due is None:
-            self.refuse("auto-confirm needs a timer preset with auto_confirm (timers=...)")
+            self.refuse(f"timer preset {timers.id} has no auto_confirm timer")
         if now < due:
             self.refuse(f"receipt auto-confirms at {due.isoformat()}, not before")
-        self.detail(timers=timers.id if timers else None, due_at=due)
+        self.detail(timers=timers.id, due_at=due)
 
     def _record_completion(self, now: datetime) -> None:
         self.model.completed_at = now
 
-    def _check_close(
-        self, now: datetime, timers: TimerPreset | None = None, open_cases: int | None = None
-    ) -> None:
+    def _check_close(self, command: CloseOrder, now: datetime) -> None:
+        timers, open_cases = command.timers, command.open_cases
         if open_cases is None:
             self.refuse("close needs open_cases=<number of open after-sale cases>")
         if open_cases:
@@ -370,7 +466,8 @@ class OrderWorkflow(Workflow[Order]):
 
     # settle_refund ----------------------------------------------------------------------------
 
-    def _check_settle(self, refund_id: str | None = None) -> None:
+    def _check_settle(self, command: SettleRefundDue) -> None:
+        refund_id = command.refund_id
         for refund in self.model.refunds_due:
             if refund.id == refund_id:
                 if refund.settled:
@@ -379,8 +476,8 @@ class OrderWorkflow(Workflow[Order]):
         known = ", ".join(r.id for r in self.model.refunds_due) or "none"
         self.refuse(f"no refund due with id {refund_id!r}; refunds due: {known}")
 
-    def _record_settle(self, refund_id: str) -> None:
+    def _record_settle(self, command: SettleRefundDue) -> None:
         self.model.refunds_due = tuple(
-            r.model_copy(update={"settled": True}) if r.id == refund_id else r
+            r.model_copy(update={"settled": True}) if r.id == command.refund_id else r
             for r in self.model.refunds_due
         )

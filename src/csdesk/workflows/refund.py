@@ -2,49 +2,120 @@
 
 `request_refunds` turns a `csdesk.policies.refunds.RefundQuote` into one `Refund` per tender and
 reserves each amount on the tender's `csdesk.ledger.PaymentLedger`. `RefundWorkflow` then moves
-each refund through `csdesk.workflows.fire`, and `apply_to_ledger` mirrors its events on the ledger:
+each refund through `csdesk.workflows.run`, and `apply_to_ledger` mirrors its events on the ledger:
 
-| event | from → to | ledger |
+| command (event) | from → to | ledger |
 |---|---|---|
-| ``submit`` | requested → processing (within the actor's authority) or pending_approval | |
-| ``approve`` | pending_approval → processing | an approver other than the requester |
-| ``succeed`` | processing → succeeded | reservation becomes a refund |
-| ``fail`` | processing → failed | reservation released |
-| ``retry`` | failed → processing | reserved again; same idempotency key |
-| ``cancel`` | requested, pending_approval, failed → canceled | reservation released |
-| ``reverse`` | succeeded → reversed | the provider took it back; refundable again |
+| `SubmitRefund` (``submit``) | requested → processing (within the actor's authority) or pending_approval | |
+| `ApproveRefund` (``approve``) | pending_approval → processing | an approver other than the requester |
+| `SucceedRefund` (``succeed``) | processing → succeeded | reservation becomes a refund |
+| `FailRefund` (``fail``) | processing → failed | reservation released |
+| `RetryRefund` (``retry``) | failed → processing | reserved again; same idempotency key |
+| `CancelRefund` (``cancel``) | requested, pending_approval, failed → canceled | reservation released |
+| `ReverseRefund` (``reverse``) | succeeded → reversed | the provider took it back; refundable again |
 
 Money moves at most once: the gateway call carries the refund's ``idempotency_key`` on every
 attempt, and the ledger never lets two refunds reserve the same money.
-"""
+"""  # noqa: E501
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
+from pydantic import Field
 from statemachine import State
 
 from csdesk._checks import checked
 from csdesk.errors import TransitionRejectedError
 from csdesk.events import Actor, ActorKind, DomainEvent
 from csdesk.ledger import PaymentLedger
-from csdesk.models import AfterSaleCase, Order, Refund
+from csdesk.models import AfterSaleCase, CaseState, Order, OrderState, Refund, RefundState
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundQuote, RefundReason
-from csdesk.workflows._engine import Workflow, creation_event
+from csdesk.workflows._engine import Command, Workflow, creation_event
 
-__all__ = ["RefundWorkflow", "RefundsRequested", "apply_to_ledger", "request_refunds"]
+__all__ = [
+    "ApproveRefund",
+    "CancelRefund",
+    "FailRefund",
+    "RefundWorkflow",
+    "RefundsRequested",
+    "RetryRefund",
+    "ReverseRefund",
+    "SubmitRefund",
+    "SucceedRefund",
+    "apply_to_ledger",
+    "request_refunds",
+]
 
 _REFUNDABLE_ORDER_STATES = frozenset(
-    {"processing", "shipped", "delivered", "completed", "canceled"}
+    {
+        OrderState.PROCESSING,
+        OrderState.SHIPPED,
+        OrderState.DELIVERED,
+        OrderState.COMPLETED,
+        OrderState.CANCELED,
+    }
 )
+
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+"""Why: required, not blank (surrounding whitespace is dropped)."""
+
+
+class SubmitRefund(Command[Refund]):
+    """Send the refund on: to processing within ``authority`` (the actor's limit), else approval."""
+
+    event = "submit"
+    authority: Money | None = None
+
+
+class ApproveRefund(Command[Refund]):
+    """A named staff member other than the requester approves, within their ``authority``."""
+
+    event = "approve"
+    authority: Money | None = None
+
+
+class SucceedRefund(Command[Refund]):
+    """The payment provider reports the refund paid, with its ``reference``."""
+
+    event = "succeed"
+    reference: str | None = None
+
+
+class FailRefund(Command[Refund]):
+    """The payment provider reports the refund failed, and why."""
+
+    event = "fail"
+    failure_reason: Reason
+
+
+class RetryRefund(Command[Refund]):
+    """Try a failed refund again, reserving on its tender's ``ledger`` again."""
+
+    event = "retry"
+    ledger: PaymentLedger
+
+
+class CancelRefund(Command[Refund]):
+    """Withdraw a refund that has not been paid."""
+
+    event = "cancel"
+    reason: Reason
+
+
+class ReverseRefund(Command[Refund]):
+    """The payment provider took a paid refund back (a platform event)."""
+
+    event = "reverse"
+    reference: str | None = None
 
 
 class RefundWorkflow(Workflow[Refund]):
-    """The refund machine. States are the strings stored in ``Refund.state``."""
+    """The refund machine; states are `csdesk.models.RefundState` members."""
 
     workflow_name = "refund"
     event_types: ClassVar[Mapping[str, str]] = {
@@ -56,46 +127,48 @@ class RefundWorkflow(Workflow[Refund]):
         "cancel": "refund.canceled",
         "reverse": "refund.reversed",
     }
-    arguments: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "submit": {"authority": Money},
-        "approve": {"authority": Money},
-        "succeed": {"reference": str},
-        "fail": {"failure_reason": str},
-        "retry": {"ledger": PaymentLedger},
-        "cancel": {"reason": str},
-        "reverse": {"reference": str},
-    }
+    commands = (
+        SubmitRefund,
+        ApproveRefund,
+        SucceedRefund,
+        FailRefund,
+        RetryRefund,
+        CancelRefund,
+        ReverseRefund,
+    )
 
-    requested = State(initial=True)
-    pending_approval = State()
-    processing = State()
-    succeeded = State()
-    failed = State()
-    canceled = State(final=True)
-    reversed = State(final=True)
+    requested = State(value=RefundState.REQUESTED, initial=True)
+    pending_approval = State(value=RefundState.PENDING_APPROVAL)
+    processing = State(value=RefundState.PROCESSING)
+    succeeded = State(value=RefundState.SUCCEEDED)
+    failed = State(value=RefundState.FAILED)
+    canceled = State(value=RefundState.CANCELED, final=True)
+    reversed = State(value=RefundState.REVERSED, final=True)
 
     submit = requested.to(processing, cond="within_authority", on="_record_submit") | (
         requested.to(pending_approval, unless="within_authority")
     )
     approve = pending_approval.to(processing, validators="_check_approver", on="_record_approval")
     succeed = processing.to(succeeded, validators="_check_provider", on="_record_success")
-    fail = processing.to(failed, validators="_check_failure", on="_record_failure")
+    fail = processing.to(failed, validators="_check_provider", on="_record_failure")
     retry = failed.to(processing, validators="_check_retry", on="_record_submit")
     cancel = (
-        requested.to(canceled, validators="_check_cancel", on="_record_cancel")
-        | pending_approval.to(canceled, validators="_check_cancel", on="_record_cancel")
-        | failed.to(canceled, validators="_check_cancel", on="_record_cancel")
+        requested.to(canceled, on="_record_cancel")
+        | pending_approval.to(canceled, on="_record_cancel")
+        | failed.to(canceled, on="_record_cancel")
     )
     reverse = succeeded.to(reversed, validators="_check_reversal", on="_record_reversal")
 
-    def within_authority(self, authority: Money | None = None) -> bool:
+    def within_authority(self, command: SubmitRefund) -> bool:
         """Straight to processing when the actor may refund this much and it is no over-refund."""
         refund = self.model
+        authority = command.authority
         if refund.over_refund_reason:
             return False
         return authority is None or refund.amount <= authority
 
-    def _check_approver(self, actor: Actor, authority: Money | None = None) -> None:
+    def _check_approver(self, command: ApproveRefund, actor: Actor) -> None:
+        authority = command.authority
         if actor.kind is not ActorKind.STAFF or not actor.id:
             self.refuse("a refund is approved by a named staff member")
         if actor.id == self.model.requested_by:
@@ -120,23 +193,19 @@ class RefundWorkflow(Workflow[Refund]):
         if actor.kind not in {ActorKind.PLATFORM, ActorKind.SYSTEM}:
             self.refuse("the payment provider (platform or system) reports a refund's outcome")
 
-    def _record_success(self, now: datetime, reference: str | None = None) -> None:
+    def _record_success(self, command: SucceedRefund, now: datetime) -> None:
         self.model.succeeded_at = now
-        self.model.provider_reference = reference
+        self.model.provider_reference = command.reference
         self.detail(amount=self.model.amount, payment_id=self.model.payment_id)
 
-    def _check_failure(self, actor: Actor, failure_reason: str | None = None) -> None:
-        self._check_provider(actor)
-        if not failure_reason:
-            self.refuse("say why the refund failed (failure_reason=...)")
-
-    def _record_failure(self, now: datetime, failure_reason: str) -> None:
+    def _record_failure(self, command: FailRefund, now: datetime) -> None:
         self.model.failed_at = now
-        self.model.failure_reason = failure_reason
+        self.model.failure_reason = command.failure_reason
         self.detail(amount=self.model.amount, payment_id=self.model.payment_id)
 
-    def _check_retry(self, ledger: PaymentLedger | None = None) -> None:
-        if ledger is None or ledger.payment_id != self.model.payment_id:
+    def _check_retry(self, command: RetryRefund) -> None:
+        ledger = command.ledger
+        if ledger.payment_id != self.model.payment_id:
             self.refuse(f"retry needs the ledger of payment {self.model.payment_id} (ledger=...)")
         if self.model.amount > ledger.refundable and not self.model.over_refund_reason:
             self.refuse(
@@ -144,21 +213,21 @@ class RefundWorkflow(Workflow[Refund]):
                 f"{ledger.refundable} is"
             )
 
-    def _check_cancel(self, reason: str | None = None) -> None:
-        if not reason or not reason.strip():
-            self.refuse("a reason is required to cancel a refund")
-
-    def _record_cancel(self, now: datetime, reason: str) -> None:
+    def _record_cancel(self, command: CancelRefund, now: datetime) -> None:
         self.model.canceled_at = now
-        self.detail(amount=self.model.amount, payment_id=self.model.payment_id, reason=reason)
+        self.detail(
+            amount=self.model.amount, payment_id=self.model.payment_id, reason=command.reason
+        )
 
     def _check_reversal(self, actor: Actor) -> None:
         if actor.kind is not ActorKind.PLATFORM:
             self.refuse("only the payment provider reverses a refund (a platform event)")
 
-    def _record_reversal(self, now: datetime, reference: str | None = None) -> None:
+    def _record_reversal(self, command: ReverseRefund, now: datetime) -> None:
         self.model.reversed_at = now
-        self.detail(amount=self.model.amount, payment_id=self.model.payment_id, reference=reference)
+        self.detail(
+            amount=self.model.amount, payment_id=self.model.payment_id, reference=command.reference
+        )
 
 
 @checked
@@ -233,10 +302,12 @@ def request_refunds(
     if quote.order_id != order.id:
         raise refuse(f"the quote is for order {quote.order_id}, not {order.id}")
     goodwill = quote.reason is RefundReason.GOODWILL
-    allowed = _REFUNDABLE_ORDER_STATES | ({"closed"} if goodwill else set())
+    allowed = _REFUNDABLE_ORDER_STATES | ({OrderState.CLOSED} if goodwill else set())
     if order.state not in allowed:
-        raise refuse(f"order {order.id} is {order.state}; refunds need one of {sorted(allowed)}")
-    if case is not None and case.state not in {"resolving"}:
+        raise refuse(
+            f"order {order.id} is {order.state}; refunds need one of {', '.join(sorted(allowed))}"
+        )
+    if case is not None and case.state != CaseState.RESOLVING:
         raise refuse(f"case {case.id} is {case.state}; a case is refunded once it is resolving")
     refunds: list[Refund] = []
     updated = dict(ledgers)

@@ -1,43 +1,128 @@
 """Tickets (工单): new, open, pending (waiting for the customer), on hold (a third party), solved.
 
-`open_ticket` creates a ticket with the customer's first message; `TicketWorkflow` moves it through
-`csdesk.workflows.fire`. Public replies, customer messages, internal notes and field changes are
+`open_ticket` creates a ticket with the customer's first message; `TicketWorkflow` moves it with
+one command per event through `csdesk.workflows.run`. Public replies, customer messages, internal notes and field changes are
 events too, each with its author's kind, so the SLA clocks (`csdesk.sla.clocks`) can be computed
 from the ticket's event log alone.
 
-| event | from → to |
+| command (event) | from → to |
 |---|---|
-| ``reply`` (public, by an agent) | new, open → open; pending, on_hold → same |
-| ``customer_message`` | new → new; open → open; pending → open; on_hold → on_hold; solved → open |
-| ``note`` (internal) | any but closed → same |
-| ``wait_for_customer`` | new, open → pending |
-| ``hold`` (waiting for a third party) | new, open, pending → on_hold |
-| ``resume`` | pending, on_hold → open |
-| ``solve`` | new, open, pending, on_hold → solved |
-| ``reopen`` | solved → open |
-| ``close`` | solved → closed |
-| ``change`` (priority, category, tags, channel, assignee) | any but closed → same |
-"""
+| `PostReply` (``reply``; public, by an agent) | new, open → open; pending, on_hold → same |
+| `CustomerMessage` (``customer_message``) | new → new; open → open; pending → open; on_hold → on_hold; solved → open |
+| `AddNote` (``note``; internal) | any but closed → same |
+| `WaitForCustomer` (``wait_for_customer``) | new, open → pending |
+| `HoldTicket` (``hold``; waiting for a third party) | new, open, pending → on_hold |
+| `ResumeTicket` (``resume``) | pending, on_hold → open |
+| `SolveTicket` (``solve``) | new, open, pending, on_hold → solved |
+| `ReopenTicket` (``reopen``) | solved → open |
+| `CloseTicket` (``close``) | solved → closed |
+| `ChangeTicket` (``change``: priority, category, tags, channel, assignee) | any but closed → same |
+"""  # noqa: E501
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
+from pydantic import Field
 from statemachine import State
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
-from csdesk.events import Actor, DomainEvent
-from csdesk.models import Channel, Ticket, TicketCategory, TicketPriority
-from csdesk.workflows._engine import Workflow, creation_event
+from csdesk.events import Actor, ActorKind, DomainEvent
+from csdesk.models import Channel, Ticket, TicketCategory, TicketPriority, TicketState
+from csdesk.workflows._engine import Command, Workflow, creation_event
 
-__all__ = ["TicketWorkflow", "open_ticket"]
+__all__ = [
+    "AddNote",
+    "ChangeTicket",
+    "CloseTicket",
+    "CustomerMessage",
+    "HoldTicket",
+    "PostReply",
+    "ReopenTicket",
+    "ResumeTicket",
+    "SolveTicket",
+    "TicketWorkflow",
+    "WaitForCustomer",
+    "open_ticket",
+]
+
+
+class PostReply(Command[Ticket]):
+    """A public reply by an agent (staff or bot)."""
+
+    event = "reply"
+    body: str | None = None
+
+
+class CustomerMessage(Command[Ticket]):
+    """A message from the customer; it reopens a solved ticket."""
+
+    event = "customer_message"
+    body: str | None = None
+
+
+class AddNote(Command[Ticket]):
+    """An internal note, never shown to the customer."""
+
+    event = "note"
+    body: str | None = None
+
+
+class WaitForCustomer(Command[Ticket]):
+    """Wait for the customer's answer (pending: the SLA clock pauses)."""
+
+    event = "wait_for_customer"
+
+
+class HoldTicket(Command[Ticket]):
+    """Wait for a third party (a carrier, a supplier): on hold."""
+
+    event = "hold"
+
+
+class ResumeTicket(Command[Ticket]):
+    """Work on a pending or held ticket again."""
+
+    event = "resume"
+
+
+class SolveTicket(Command[Ticket]):
+    """The ticket is solved (the customer may still write back and reopen it)."""
+
+    event = "solve"
+
+
+class ReopenTicket(Command[Ticket]):
+    """Open a solved ticket again."""
+
+    event = "reopen"
+
+
+class CloseTicket(Command[Ticket]):
+    """Close a solved ticket for good."""
+
+    event = "close"
+
+
+class ChangeTicket(Command[Ticket]):
+    """Change the ticket's fields: at least one of priority, category, channel, tags, assignee.
+
+    Strings are welcome for the enums (``priority="P2"``); the ticket validates the value.
+    """
+
+    event = "change"
+    priority: TicketPriority | str | None = None
+    category: TicketCategory | str | None = None
+    channel: Channel | str | None = None
+    tags: Sequence[str] | None = None
+    assignee: str | None = Field(default=None, min_length=1)
 
 
 class TicketWorkflow(Workflow[Ticket]):
-    """The ticket machine. States are the strings stored in ``Ticket.state``."""
+    """The ticket machine; states are `csdesk.models.TicketState` members."""
 
     workflow_name = "ticket"
     event_types: ClassVar[Mapping[str, str]] = {
@@ -52,26 +137,25 @@ class TicketWorkflow(Workflow[Ticket]):
         "close": "ticket.closed",
         "change": "ticket.changed",
     }
-    arguments: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "reply": {"body": str},
-        "customer_message": {"body": str},
-        "note": {"body": str},
-        "change": {
-            # Strings are welcome for the enums; the model validates the value on assignment.
-            "priority": TicketPriority | str,
-            "category": TicketCategory | str,
-            "channel": Channel | str,
-            "tags": tuple[str, ...] | list[str],
-            "assignee": str,
-        },
-    }
+    commands = (
+        PostReply,
+        CustomerMessage,
+        AddNote,
+        WaitForCustomer,
+        HoldTicket,
+        ResumeTicket,
+        SolveTicket,
+        ReopenTicket,
+        CloseTicket,
+        ChangeTicket,
+    )
 
-    new = State(initial=True)
-    open = State()
-    pending = State()
-    on_hold = State()
-    solved = State()
-    closed = State(final=True)
+    new = State(value=TicketState.NEW, initial=True)
+    open = State(value=TicketState.OPEN)
+    pending = State(value=TicketState.PENDING)
+    on_hold = State(value=TicketState.ON_HOLD)
+    solved = State(value=TicketState.SOLVED)
+    closed = State(value=TicketState.CLOSED, final=True)
 
     reply = (
         new.to(open, validators="_check_agent")
@@ -113,7 +197,7 @@ class TicketWorkflow(Workflow[Ticket]):
     )
 
     def _check_agent(self, actor: Actor) -> None:
-        if actor.kind.value not in {"staff", "bot"}:
+        if actor.kind not in {ActorKind.STAFF, ActorKind.BOT}:
             self.refuse(
                 "a public reply comes from an agent (staff or bot); customers send messages"
             )
@@ -124,26 +208,13 @@ class TicketWorkflow(Workflow[Ticket]):
     def _record_reopen(self) -> None:
         self.model.solved_at = None
 
-    def _check_change(self, **fields: Any) -> None:
-        if not any(fields.get(name) is not None for name in self.arguments["change"]):
+    def _check_change(self, command: ChangeTicket) -> None:
+        if all(value is None for value in command.__dict__.values()):
             self.refuse("change needs at least one of priority, category, channel, tags, assignee")
 
-    def _record_change(
-        self,
-        priority: TicketPriority | str | None = None,
-        category: TicketCategory | str | None = None,
-        channel: Channel | str | None = None,
-        tags: tuple[str, ...] | list[str] | None = None,
-        assignee: str | None = None,
-    ) -> None:
+    def _record_change(self, command: ChangeTicket) -> None:
         ticket = self.model
-        changes = {
-            "priority": priority,
-            "category": category,
-            "channel": channel,
-            "tags": tuple(tags) if tags is not None else None,
-            "assignee": assignee,
-        }
+        changes = dict(command.__dict__)
         for name, value in changes.items():
             if value is not None:
                 setattr(ticket, name, value)
