@@ -51,7 +51,7 @@ from csdesk.errors import (
 from csdesk.events import Actor, DomainEvent
 from csdesk.integrations.sqlitedb import connect, setup, transaction
 from csdesk.ledger import PaymentLedger
-from csdesk.models import AfterSaleCase, Order, Refund
+from csdesk.models import AfterSaleCase, Order, Refund, RefundState
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundPolicy, RefundQuote, quote_refund
 from csdesk.workflows import Command, Workflow, entity_type, fire, run
@@ -360,7 +360,10 @@ class RefundDesk:
         shipping: Money | None = None
         seen: set[str] = set()
         for refund in self.refunds(order_id):
-            if refund.state in {"canceled", "reversed"} or refund.request_key in seen:
+            if (
+                refund.state in {RefundState.CANCELED, RefundState.REVERSED}
+                or refund.request_key in seen
+            ):
                 continue
             seen.add(refund.request_key)
             for line_id, count in refund.lines.items():

@@ -23,7 +23,7 @@ from csdesk._checks import checked
 from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar, provisional
 from csdesk.decision import Decided, PolicyRef, inputs_hash, step
 from csdesk.errors import InvalidInputError
-from csdesk.models import AfterSaleCase, CaseType, Order
+from csdesk.models import AfterSaleCase, CaseState, CaseType, Order, OrderState
 from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
 
 __all__ = [
@@ -141,7 +141,7 @@ def order_deadlines(
             kind="pay_by",
             due_at=order.pay_by,
             on_expiry="expire",
-            active=order.state == "pending_payment",
+            active=order.state == OrderState.PENDING_PAYMENT,
             source="set on the order at placement",
             policy=PolicyRef(
                 id="order_pay_by",
@@ -157,12 +157,24 @@ def order_deadlines(
         else None
     )
     rows: list[_Row] = [
-        ("ship_by", preset.ship_by, order.paid_at, order.state == "processing"),
-        ("auto_confirm_at", preset.auto_confirm, shipped, order.state in {"shipped", "delivered"}),
-        ("after_sale_until", preset.after_sale, order.completed_at, order.state == "completed"),
+        ("ship_by", preset.ship_by, order.paid_at, order.state == OrderState.PROCESSING),
+        (
+            "auto_confirm_at",
+            preset.auto_confirm,
+            shipped,
+            order.state in {OrderState.SHIPPED, OrderState.DELIVERED},
+        ),
+        (
+            "after_sale_until",
+            preset.after_sale,
+            order.completed_at,
+            order.state == OrderState.COMPLETED,
+        ),
     ]
     if pay_by is None:
-        rows.insert(0, ("pay_by", preset.pay_by, order.placed_at, order.state == "pending_payment"))
+        rows.insert(
+            0, ("pay_by", preset.pay_by, order.placed_at, order.state == OrderState.PENDING_PAYMENT)
+        )
     found = _deadlines(rows, preset=preset, calendar=cal)
     return found if pay_by is None else [pay_by, *found]
 
@@ -180,16 +192,26 @@ def case_deadlines(
         (t for t in (case.received_at, case.return_shipped_at) if t is not None), default=None
     )
     rows: list[_Row] = [
-        ("respond_by", respond, case.requested_at, case.state == "requested"),
-        ("revise_by", preset.revise_by, case.rejected_at, case.state == "rejected"),
-        ("ship_back_by", preset.ship_back_by, case.approved_at, case.state == "awaiting_return"),
+        ("respond_by", respond, case.requested_at, case.state == CaseState.REQUESTED),
+        ("revise_by", preset.revise_by, case.rejected_at, case.state == CaseState.REJECTED),
+        (
+            "ship_back_by",
+            preset.ship_back_by,
+            case.approved_at,
+            case.state == CaseState.AWAITING_RETURN,
+        ),
         (
             "receive_by",
             preset.receive_by,
             case.return_shipped_at,
-            case.state == "return_in_transit",
+            case.state == CaseState.RETURN_IN_TRANSIT,
         ),
-        ("refund_by", preset.refund_by, received_or_proof, case.state in {"received", "resolving"}),
+        (
+            "refund_by",
+            preset.refund_by,
+            received_or_proof,
+            case.state in {CaseState.RECEIVED, CaseState.RESOLVING},
+        ),
     ]
     return _deadlines(rows, preset=preset, calendar=cal)
 
