@@ -119,6 +119,10 @@ class SlaPolicy(Policy):
 @checked
 def select_policy(ticket: Ticket, policies: Sequence[SlaPolicy]) -> SlaPolicy | None:
     """The first policy whose conditions match the ticket, or None."""
+    return _select_policy(ticket, policies)
+
+
+def _select_policy(ticket: Ticket, policies: Sequence[SlaPolicy]) -> SlaPolicy | None:
     return next((policy for policy in policies if policy.matches(ticket)), None)
 
 
@@ -250,18 +254,20 @@ def _status(
 ) -> SlaStatus:
     """``segments``: (start, end, running) pieces from ``started`` to ``fulfilled`` or ``now``."""
     goal = timedelta(minutes=target.minutes)
-    elapsed = sum((clock.measure(s, e) for s, e, running in segments if running), timedelta(0))
-    paused_for = sum((e - s for s, e, running in segments if not running), timedelta(0))
+    elapsed = paused_for = timedelta(0)
     deadline: datetime | None = None
     left = goal
-    for s, e, running in segments:
+    for s, e, running in segments:  # one measure per running piece: the calendar's work
         if not running:
+            paused_for += e - s
             continue
         piece = clock.measure(s, e)
-        if piece >= left:
-            deadline = clock.add(s, left)
-            break
-        left -= piece
+        elapsed += piece
+        if deadline is None:
+            if piece >= left:
+                deadline = clock.add(s, left)
+            else:
+                left -= piece
     paused = bool(segments) and not segments[-1][2] and fulfilled is None
     if deadline is None and not paused:
         # Not run out yet: project the rest from where the clock stands.
@@ -321,6 +327,7 @@ def _status(
         breached_at=deadline if breached else None,
         warning=warning,
         provisional=clock.business
+        and bool(clock.calendar.provisional_years)
         and clock.calendar.is_provisional(started.date(), (deadline or end).date()),
         escalation_level=escalation,
     )
@@ -374,7 +381,7 @@ def _policy_changes(
 ) -> list[tuple[datetime, str | None]]:
     """Replay the ticket's fields over its events and record each change of policy."""
     fields = ("category", "priority", "channel", "customer_tier", "tags")
-    current = ticket.model_copy()
+    current = ticket  # model_copy(update=...) below makes new tickets; this one is never changed
     changes: list[tuple[datetime, str | None]] = []
     for event in log:
         if event.type not in {"ticket.created", "ticket.changed"}:
@@ -385,7 +392,7 @@ def _policy_changes(
         if isinstance(update.get("tags"), list):
             update["tags"] = tuple(update["tags"])  # type: ignore[arg-type]
         current = current.model_copy(update=update)
-        chosen = select_policy(current, policies)
+        chosen = _select_policy(current, policies)
         chosen_id = chosen.id if chosen else None
         if not changes or changes[-1][1] != chosen_id:
             changes.append((event.occurred_at, chosen_id))
@@ -416,7 +423,7 @@ def sla_report(
         key=lambda e: (e.occurred_at, e.aggregate.version),
     )
     history = _history(ticket, log)
-    policy = select_policy(ticket, policies)
+    policy = _select_policy(ticket, policies)
     changes = _policy_changes(ticket, log, policies)
     if policy is None:
         return SlaReport(
@@ -424,8 +431,9 @@ def sla_report(
         )
     statuses: list[SlaStatus] = []
     end = history.solved_at if ticket.state in _DONE and history.solved_at else now
+    clocks = {True: _Clock(calendar, True), False: _Clock(calendar, False)}
     for target in policy.targets.get(TicketPriority(ticket.priority), []):
-        clock = _Clock(calendar, target.business_hours)
+        clock = clocks[target.business_hours]
         if target.metric in {"first_reply", "next_reply", "periodic_update"}:
             instances = _reply_instances(history, target.metric, ticket.created_at)
             if target.metric == "periodic_update" and ticket.state in _DONE:
