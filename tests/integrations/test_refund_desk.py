@@ -17,9 +17,10 @@ from csdesk import (
     QuantityError,
     TransitionRejectedError,
 )
+from csdesk.errors import InvalidInputError
 from csdesk.integrations import RefundDesk, SqliteStore
 from csdesk.policies.refunds import refund_policy
-from csdesk.workflows import OrderWorkflow, fire
+from csdesk.workflows import CancelOrder, OrderWorkflow, fire
 
 AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 CN = refund_policy("cn_default")
@@ -53,8 +54,8 @@ def store_with_order(path: str | Path, *, split: bool = False) -> SqliteStore:
 
 
 def pay_out(desk: RefundDesk, refund_id: str) -> None:
-    desk.command(refund_id, "submit", actor=STAFF, now=AT)
-    desk.command(refund_id, "succeed", actor=PSP, now=AT, reference="psp-1")
+    desk.fire(refund_id, "submit", actor=STAFF, now=AT)
+    desk.fire(refund_id, "succeed", actor=PSP, now=AT, reference="psp-1")
 
 
 def test_three_partial_refunds_then_nothing_left(tmp_path: Path) -> None:
@@ -165,19 +166,19 @@ def test_authority_approval_failure_retry_and_reversal(tmp_path: Path) -> None:
         actor=STAFF,
         now=AT,
     )
-    desk.command(refund.id, "submit", actor=STAFF, now=AT, authority=cny("500"))
+    desk.fire(refund.id, "submit", actor=STAFF, now=AT, authority=cny("500"))
     assert desk.store.load(type(refund), refund.id).state == "pending_approval"
     with pytest.raises(TransitionRejectedError, match="own refund"):
-        desk.command(refund.id, "approve", actor=STAFF, now=AT)
-    desk.command(refund.id, "approve", actor=BOSS, now=AT, authority=cny("5000"))
-    desk.command(refund.id, "fail", actor=PSP, now=AT, failure_reason="card expired")
+        desk.fire(refund.id, "approve", actor=STAFF, now=AT)
+    desk.fire(refund.id, "approve", actor=BOSS, now=AT, authority=cny("5000"))
+    desk.fire(refund.id, "fail", actor=PSP, now=AT, failure_reason="card expired")
     assert desk.ledger("P-1").pending.is_zero  # the reservation is released
-    desk.command(refund.id, "retry", actor=STAFF, now=AT)
+    desk.fire(refund.id, "retry", actor=STAFF, now=AT)
     assert desk.ledger("P-1").pending == cny("1224.97")
-    desk.command(refund.id, "succeed", actor=PSP, now=AT, reference="psp-2")
+    desk.fire(refund.id, "succeed", actor=PSP, now=AT, reference="psp-2")
     with pytest.raises(TransitionRejectedError, match="payment provider"):
-        desk.command(refund.id, "reverse", actor=STAFF, now=AT)
-    desk.command(refund.id, "reverse", actor=PSP, now=AT, reference="rev-1")
+        desk.fire(refund.id, "reverse", actor=STAFF, now=AT)
+    desk.fire(refund.id, "reverse", actor=PSP, now=AT, reference="rev-1")
     assert desk.ledger("P-1").refundable == cny("1224.97")
     stored = desk.store.load(type(refund), refund.id)
     assert (stored.state, stored.attempts, stored.approved_by) == ("reversed", 2, "supervisor-1")
@@ -195,8 +196,8 @@ def test_cancel_releases_and_unknown_transitions(tmp_path: Path) -> None:
         now=AT,
     )
     with pytest.raises(InvalidTransitionError):
-        desk.command(refund.id, "succeed", actor=PSP, now=AT)
-    desk.command(refund.id, "cancel", actor=STAFF, now=AT, reason="customer kept it")
+        desk.fire(refund.id, "succeed", actor=PSP, now=AT)
+    desk.fire(refund.id, "cancel", actor=STAFF, now=AT, reason="customer kept it")
     assert desk.ledger("P-1").refundable == cny("1224.97")
     _, again = desk.request(
         "SO-1",
@@ -317,3 +318,20 @@ def test_two_processes_racing_on_the_last_refundable_money(tmp_path: Path) -> No
     assert [o[0] for o in outcomes] == ["ok", "over"], outcomes
     with SqliteStore(tmp_path / "d.db") as store:
         assert RefundDesk(store).ledger("P-1").refundable == cny("44.99")
+
+
+def test_typed_commands_and_a_retry_gets_its_ledger(tmp_path: Path) -> None:
+    from csdesk.workflows import FailRefund, RetryRefund, SubmitRefund, SucceedRefund
+
+    desk = RefundDesk(store_with_order(tmp_path / "d.db"))
+    _, refunds = desk.request(
+        "SO-1", idempotency_key="k", lines={"1": 1}, reason="no_reason", policy=CN, actor=STAFF,
+        now=AT,
+    )  # fmt: skip
+    refund = refunds[0].id
+    desk.command(refund, SubmitRefund(), actor=STAFF, now=AT)
+    desk.command(refund, FailRefund(failure_reason="bank timeout"), actor=PSP, now=AT)
+    desk.command(refund, RetryRefund(), actor=STAFF, now=AT)  # the desk fills in the ledger
+    desk.command(refund, SucceedRefund(reference="psp-9"), actor=PSP, now=AT)
+    with pytest.raises(InvalidInputError, match="refund command"):
+        desk.command(refund, CancelOrder(reason="x"), actor=STAFF, now=AT)  # type: ignore[arg-type]

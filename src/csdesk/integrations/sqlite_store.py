@@ -54,8 +54,13 @@ from csdesk.ledger import PaymentLedger
 from csdesk.models import AfterSaleCase, Order, Refund, RefundState
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundPolicy, RefundQuote, quote_refund
-from csdesk.workflows import Command, Workflow, entity_type, fire, run
-from csdesk.workflows.refund import RefundWorkflow, apply_to_ledger, request_refunds
+from csdesk.workflows import Command, Workflow, command_types, entity_type, fire, run
+from csdesk.workflows.refund import (
+    RefundWorkflow,
+    RetryRefund,
+    apply_to_ledger,
+    request_refunds,
+)
 
 __all__ = ["RefundDesk", "SqliteStore"]
 
@@ -466,16 +471,55 @@ class RefundDesk:
 
     @checked
     def command(
-        self, refund_id: str, event: str, *, actor: Actor, now: datetime, **payload: Any
+        self, refund_id: str, command: Command[Refund], *, actor: Actor, now: datetime
     ) -> list[DomainEvent]:
-        """Fire one event on a refund and mirror it on its tender's ledger, in one transaction."""
+        """Run one command on a refund and mirror it on its tender's ledger, in one transaction.
+
+        A `RetryRefund` without a ledger gets the tender's ledger from the store.
+        """
+        if not isinstance(command, Command) or getattr(command, "workflow", None) is not (
+            RefundWorkflow
+        ):
+            raise InvalidInputError(
+                f"RefundDesk.command takes a refund command (SubmitRefund, ApproveRefund, ...), "
+                f"got {type(command).__name__}"
+            )
+        return self._command(refund_id, lambda _: command, actor, now)
+
+    @checked
+    def fire(
+        self, refund_id: str, event: str, *, actor: Actor, now: datetime, **arguments: Any
+    ) -> list[DomainEvent]:
+        """`command` for an event given by name, its arguments as keywords."""
+        commands = command_types(RefundWorkflow)
+        if event not in commands:
+            refund = self.store.load(Refund, refund_id)
+            return fire(RefundWorkflow, refund, event, actor=actor, now=now, **arguments)
+        kind = commands[event]
+        return self._command(
+            refund_id,
+            lambda ledger: kind.model_validate(
+                {**arguments, "ledger": ledger} if kind is RetryRefund else arguments
+            ),
+            actor,
+            now,
+        )
+
+    def _command(
+        self,
+        refund_id: str,
+        make: Callable[[PaymentLedger], Command[Refund]],
+        actor: Actor,
+        now: datetime,
+    ) -> list[DomainEvent]:
         with self.store._transaction() as connection:
             refund = self.store.load(Refund, refund_id)
             ledger = self.store.load(PaymentLedger, refund.payment_id)
             loaded = refund.version
-            if event == "retry":
-                payload = {**payload, "ledger": ledger}
-            events = fire(RefundWorkflow, refund, event, actor=actor, now=now, **payload)
+            command = make(ledger)
+            if isinstance(command, RetryRefund) and command.ledger is None:
+                command = RetryRefund(ledger=ledger)
+            events = run(refund, command, actor=actor, now=now)
             updated = apply_to_ledger(ledger, events)
             self.store._save_in(connection, refund, events, loaded)
             if updated is not ledger:

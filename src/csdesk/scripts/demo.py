@@ -68,6 +68,8 @@ from csdesk.workflows import (
     ReceiveReturn,
     ResolveCase,
     ShipOrder,
+    SubmitRefund,
+    SucceedRefund,
     open_case,
     open_ticket,
     run,
@@ -514,9 +516,11 @@ def _refund(
     )
     succeeded_at = now + timedelta(minutes=2)
     for refund in refunds:
-        events += desk.command(refund.id, "submit", actor=agent, now=now + timedelta(minutes=1))
         events += desk.command(
-            refund.id, "succeed", actor=provider, now=succeeded_at, reference="ALI-RF-88201"
+            refund.id, SubmitRefund(), actor=agent, now=now + timedelta(minutes=1)
+        )
+        events += desk.command(
+            refund.id, SucceedRefund(reference="ALI-RF-88201"), actor=provider, now=succeeded_at
         )
     ledger = desk.ledger(refunds[0].payment_id)
     estimate = estimate_arrival("alipay_bank_card", succeeded_at, zone="Asia/Shanghai")

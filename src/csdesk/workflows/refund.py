@@ -94,10 +94,13 @@ class FailRefund(Command[Refund]):
 
 
 class RetryRefund(Command[Refund]):
-    """Try a failed refund again, reserving on its tender's ``ledger`` again."""
+    """Try a failed refund again, reserving on its tender's ``ledger`` again.
+
+    `csdesk.integrations.RefundDesk` fills in the ledger from its store.
+    """
 
     event = "retry"
-    ledger: PaymentLedger
+    ledger: PaymentLedger | None = None
 
 
 class CancelRefund(Command[Refund]):
@@ -205,7 +208,7 @@ class RefundWorkflow(Workflow[Refund]):
 
     def _check_retry(self, command: RetryRefund) -> None:
         ledger = command.ledger
-        if ledger.payment_id != self.model.payment_id:
+        if ledger is None or ledger.payment_id != self.model.payment_id:
             self.refuse(f"retry needs the ledger of payment {self.model.payment_id} (ledger=...)")
         if self.model.amount > ledger.refundable and not self.model.over_refund_reason:
             self.refuse(
