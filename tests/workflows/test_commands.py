@@ -214,3 +214,10 @@ def test_approve_takes_no_arguments() -> None:
     run(case, ApproveCase(), actor=STAFF, now=SIGNED + timedelta(days=3))
     assert case.state == CaseState.AWAITING_RETURN
     assert case.version == 2
+
+
+def test_a_command_shows_its_policy_by_id() -> None:
+    command = due_commands(new_order(), PLACED + timedelta(hours=24), timer_preset("cn_platform"))[
+        0
+    ]
+    assert repr(command) == "ExpireOrder(timers=TimerPreset(id='cn_platform', version='2026.1'))"

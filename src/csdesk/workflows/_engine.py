@@ -36,6 +36,7 @@ from statemachine.orderedset import OrderedSet
 
 from csdesk._checks import checked
 from csdesk._model import CsdeskModel, build, require_aware
+from csdesk.decision import Policy
 from csdesk.errors import (
     CorruptStateError,
     InvalidInputError,
@@ -120,10 +121,25 @@ class Command(CsdeskModel, Generic[ModelT]):
             return {k: tuple(v) if type(v) is list else v for k, v in data.items()}
         return data
 
+    def __repr_args__(self) -> Any:
+        # A policy shows as its id and version (a whole preset would fill a log line).
+        for key, value in super().__repr_args__():
+            yield key, (_PolicyName(value) if isinstance(value, Policy) else value)
+
     def arguments(self) -> dict[str, Any]:
         """The arguments given (fields left at their default are not), as the event records them."""
         values = self.__dict__
         return {name: values[name] for name in self.model_fields_set}
+
+
+class _PolicyName:
+    __slots__ = ("text",)
+
+    def __init__(self, policy: Policy) -> None:
+        self.text = f"{type(policy).__name__}(id={policy.id!r}, version={policy.version!r})"
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 class Workflow(StateChart[ModelT], Generic[ModelT]):
