@@ -60,7 +60,7 @@ start_mariadb() {
   if ! mariadb-admin --protocol=tcp -h 127.0.0.1 -P $MY_PORT -u root status >/dev/null 2>&1; then
     "$server" --user=mysql --datadir="$data" --port=$MY_PORT --bind-address=127.0.0.1 \
       --socket="$data/mariadb.sock" --pid-file="$data/mariadb.pid" --skip-log-bin \
-      --innodb-flush-log-at-trx-commit=0 >"$ROOT/mariadb.log" 2>&1 &
+      --innodb-flush-log-at-trx-commit=0 </dev/null >"$ROOT/mariadb.log" 2>&1 &
     for _ in $(seq 1 60); do
       mariadb-admin --protocol=tcp -h 127.0.0.1 -P $MY_PORT -u root status >/dev/null 2>&1 && break
       sleep 0.5

@@ -38,6 +38,7 @@ The tree::
     ├── ConcurrencyConflictError (RuntimeError)    concurrency_conflict
     ├── BudgetExceededError (RuntimeError)         budget_exceeded
     ├── ApprovalRequiredError (PermissionError)    approval_required
+    ├── StorageError (RuntimeError)                storage_error
     ├── IntegrationError (RuntimeError)            integration_error
     │   ├── RemoteRejectedError                    remote_rejected
     │   └── RemoteUnavailableError                 remote_unavailable
@@ -92,6 +93,7 @@ __all__ = [
     "QuantityError",
     "RemoteRejectedError",
     "RemoteUnavailableError",
+    "StorageError",
     "TemplateError",
     "TemplateLimitError",
     "TemplateSecurityError",
@@ -714,6 +716,25 @@ class ApprovalRequiredError(CsdeskError, PermissionError):
         )
         self.required_role = required_role
         self.given_role = given_role
+
+
+class StorageError(CsdeskError, RuntimeError):
+    """The database did not do what csdesk asked; nothing csdesk wrote in that transaction stays.
+
+    Unreachable, a lock wait that timed out, a schema missing or older than this csdesk, or a
+    driver error: the message says which, never with the driver's traceback.
+
+    Attributes:
+        dialect: The database kind (``sqlite``, ``postgresql``, ``mysql``).
+        operation: What csdesk was doing (``load``, ``save``, ``upgrade``, …).
+    """
+
+    code = "storage_error"
+
+    def __init__(self, message: str, *, dialect: str, operation: str) -> None:
+        super().__init__(message)
+        self.dialect = dialect
+        self.operation = operation
 
 
 class IntegrationError(CsdeskError, RuntimeError):

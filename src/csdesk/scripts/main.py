@@ -1,7 +1,8 @@
 """The ``csdesk`` console script: the root group, ``demo``, and the command groups' registration.
 
 Each command group lives in a module of its own (``refunds``, ``replies_cmd``, ``policy_cmd``,
-``sla_cmd``, ``outbox_cmd``, ``calendar_cmd``); what ``demo`` prints is in ``demo_view``.
+``sla_cmd``, ``outbox_cmd``, ``calendar_cmd``, ``db_cmd``); what ``demo`` prints is in
+``demo_view``.
 
 Progress and chatter go to stderr; results go to stdout, as tables for people or as JSON with
 ``--json`` for machines.
@@ -25,6 +26,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from csdesk._version import __version__
 from csdesk.scripts._cli import CsdeskGroup
 from csdesk.scripts.calendar_cmd import calendar
+from csdesk.scripts.db_cmd import db
 from csdesk.scripts.demo import (
     run_demo,
 )
@@ -77,6 +79,7 @@ cli.add_command(policy)
 cli.add_command(sla)
 cli.add_command(outbox)
 cli.add_command(calendar)
+cli.add_command(db)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

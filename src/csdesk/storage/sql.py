@@ -1,0 +1,506 @@
+"""`SqlStore`: csdesk's aggregates, outbox and idempotency records in the shop's own database.
+
+The store runs either on a `sqlalchemy.Connection` the host hands it, inside the host's own
+transaction (the host commits or rolls back, so csdesk's writes and the shop's land together or
+not at all), or on its own `sqlalchemy.Engine` (built from a URL), one transaction per call.
+SQLite (the embedded default), PostgreSQL through psycopg 3 and MariaDB/MySQL through PyMySQL
+are tested against real servers.
+
+Every aggregate carries a version: `save` writes only if the row is still at the version that was
+loaded (``UPDATE ... WHERE version = :loaded``), so two workers never both commit a change decided
+on the same state; the loser gets `csdesk.errors.ConcurrencyConflictError` and nothing of its
+transaction stays. Driver errors come out as `csdesk.errors.StorageError`.
+
+Examples:
+    >>> from datetime import datetime, timezone
+    >>> from csdesk import Actor, Customer, LineDraft, Money, Order, Payment
+    >>> from csdesk.storage import SqlStore
+    >>> from csdesk.workflows import PayOrder
+    >>> store = SqlStore.memory()
+    >>> now = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+    >>> order = Order.place(id="SO-1", customer=Customer(id="C-1"), placed_at=now,
+    ...     lines=[LineDraft(sku="A", name="a", quantity=1, unit_price=Money("9.90", "CNY"))])
+    >>> store.insert(order)
+    >>> paid = Payment(id="P-1", method="alipay", captured=Money("9.90", "CNY"), captured_at=now)
+    >>> events = store.run("SO-1", PayOrder(payments=[paid]), actor=Actor(kind="customer"), now=now)
+    >>> str(store.load(Order, "SO-1").state), [e.type for e in store.outbox()]
+    ('processing', ['order.paid'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from csdesk._checks import checked
+from csdesk._model import require_aware
+from csdesk.errors import (
+    ConcurrencyConflictError,
+    IdempotencyConflictError,
+    InvalidInputError,
+    NotFoundError,
+    StorageError,
+)
+from csdesk.events import Actor, DomainEvent
+from csdesk.storage._errors import storage_error
+from csdesk.storage.migrate import HEAD, current
+from csdesk.storage.migrate import upgrade as upgrade_schema
+from csdesk.storage.schema import entities, idempotency, outbox
+from csdesk.workflows import Command, Workflow, entity_type, fire, run
+
+__all__ = ["SqlStore", "fingerprint", "sqlite_transactions"]
+
+EntityT = TypeVar("EntityT", bound=BaseModel)
+
+
+def fingerprint(parameters: Mapping[str, Any]) -> str:
+    """SHA-256 of a command's parameters in canonical JSON: what an idempotency key promises."""
+    canonical = json.dumps(parameters, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def kind_of(entity: BaseModel | type[BaseModel]) -> str:
+    """The ``kind`` column for an entity or its class: the class name in lower case."""
+    cls = entity if isinstance(entity, type) else type(entity)
+    return cls.__name__.lower()
+
+
+class SqlStore:
+    """Aggregates (state, version, JSON document), an outbox and idempotency records.
+
+    Args:
+        bind: The host's `sqlalchemy.Connection` (csdesk writes inside its transaction and never
+            commits it), an `sqlalchemy.Engine`, or a database URL (the store makes and owns
+            an engine).
+        upgrade: Bring csdesk's tables to this version first (for an engine or URL it commits;
+            on a connection it runs in the host's transaction). Without it, a database whose
+            tables are missing or older raises `csdesk.errors.StorageError` at once.
+
+    Raises:
+        StorageError: the database cannot be reached, or its csdesk tables are not current.
+    """
+
+    @checked
+    def __init__(self, bind: Connection | Engine | str, *, upgrade: bool = False) -> None:
+        self._owns_engine = isinstance(bind, str)
+        if isinstance(bind, str):
+            url = bind
+            try:
+                bind = _engine(url)
+            except SQLAlchemyError as error:
+                raise storage_error(error, dialect=_scheme(url), operation="connect") from None
+            except (ValueError, ImportError) as error:
+                raise InvalidInputError(f"cannot use database URL: {error}") from None
+        self._bind: Connection | Engine = bind
+        self.dialect = bind.dialect.name
+        try:
+            if isinstance(bind, Engine) and self.dialect == "sqlite":
+                sqlite_transactions(bind)
+            if isinstance(bind, Connection):
+                _check_host_connection(bind)
+            if upgrade:
+                upgrade_schema(bind)
+            found = current(bind)
+            if found != HEAD:
+                raise storage_error_for_schema(self.dialect, found)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def memory(cls) -> SqlStore:
+        """A private in-memory SQLite database, already migrated (examples, tests)."""
+        engine = create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+        store = cls(engine, upgrade=True)
+        store._owns_engine = True
+        return store
+
+    def close(self) -> None:
+        """Dispose of the engine the store made (a host's connection or engine is left alone)."""
+        if self._owns_engine and isinstance(self._bind, Engine):
+            self._bind.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # transactions -------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, operation: str = "transaction") -> Iterator[Connection]:
+        """One unit of work: the host's transaction (on a connection) or a new one (on an engine).
+
+        On an engine it commits when the block ends and rolls back on any error; on the host's
+        connection csdesk's writes wait for the host's commit or rollback (a failed csdesk command
+        rolls back only its own savepoint, so the host's transaction stays usable).
+        """
+        try:
+            if isinstance(self._bind, Connection):
+                with self._bind.begin_nested():
+                    yield self._bind
+            else:
+                with self._bind.begin() as connection:
+                    yield connection
+        except SQLAlchemyError as error:
+            raise storage_error(error, dialect=self.dialect, operation=operation) from None
+
+    # aggregates ---------------------------------------------------------------------------------
+
+    @checked
+    def insert(self, entity: BaseModel, events: Sequence[DomainEvent] = ()) -> None:
+        """Store a new aggregate (and the events that created it).
+
+        Raises:
+            InvalidInputError: an aggregate of that kind and id exists already.
+        """
+        with self.transaction("insert") as connection:
+            self.insert_in(connection, entity, events)
+
+    def insert_in(
+        self, connection: Connection, entity: BaseModel, events: Sequence[DomainEvent] = ()
+    ) -> None:
+        """`insert` inside a transaction the caller holds (see `transaction`)."""
+        kind = kind_of(entity)
+        fields = entity.model_dump(mode="json")
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    insert(entities).values(
+                        kind=kind,
+                        id=fields["id"],
+                        state=str(fields["state"]),
+                        version=fields["version"],
+                        order_id=_order_id(entity),
+                        document=entity.model_dump_json(),
+                        updated_at=_now(),
+                    )
+                )
+        except IntegrityError:
+            raise InvalidInputError(f"{kind} {fields['id']} is already stored") from None
+        self._append(connection, kind, events)
+
+    @checked
+    def load(self, cls: type[EntityT], entity_id: str) -> EntityT:
+        """Load an aggregate by id.
+
+        Raises:
+            NotFoundError: no such aggregate.
+        """
+        with self.transaction("load") as connection:
+            return self.load_in(connection, cls, entity_id)
+
+    def load_in(
+        self, connection: Connection, cls: type[EntityT], entity_id: str, *, lock: bool = False
+    ) -> EntityT:
+        """`load` inside the caller's transaction; ``lock`` takes the row lock (``FOR UPDATE``)."""
+        query = select(entities.c.document).where(
+            entities.c.kind == kind_of(cls), entities.c.id == entity_id
+        )
+        if lock and self.dialect != "sqlite":
+            query = query.with_for_update()
+        document = connection.execute(query).scalar_one_or_none()
+        if document is None:
+            raise NotFoundError(f"no {kind_of(cls)} with id {entity_id!r}")
+        return cls.model_validate_json(document)
+
+    def of_order(self, cls: type[EntityT], order_id: str) -> list[EntityT]:
+        """Every stored aggregate of ``cls`` that belongs to ``order_id`` (an indexed lookup)."""
+        with self.transaction("of_order") as connection:
+            rows = connection.execute(
+                select(entities.c.document)
+                .where(entities.c.kind == kind_of(cls), entities.c.order_id == order_id)
+                .order_by(entities.c.id)
+            ).scalars()
+            return [cls.model_validate_json(document) for document in rows]
+
+    @checked
+    def save(self, entity: Any, events: Sequence[DomainEvent], *, expected_version: int) -> None:
+        """Write the aggregate and its events if it is still at ``expected_version``.
+
+        Raises:
+            ConcurrencyConflictError: another writer committed first; nothing was written.
+        """
+        with self.transaction("save") as connection:
+            self.save_in(connection, entity, events, expected_version)
+
+    def save_in(
+        self,
+        connection: Connection,
+        entity: Any,
+        events: Sequence[DomainEvent],
+        expected_version: int,
+    ) -> None:
+        """`save` inside the caller's transaction."""
+        kind = kind_of(entity)
+        result = connection.execute(
+            update(entities)
+            .where(
+                entities.c.kind == kind,
+                entities.c.id == entity.id,
+                entities.c.version == expected_version,
+            )
+            .values(
+                state=str(entity.state),
+                version=entity.version,
+                document=entity.model_dump_json(),
+                updated_at=_now(),
+            )
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflictError(kind, entity.id, expected_version)
+        self._append(connection, kind, events)
+
+    # commands -----------------------------------------------------------------------------------
+
+    @checked
+    def run(
+        self,
+        entity_id: str,
+        command: Command[Any],
+        *,
+        actor: Actor,
+        now: datetime,
+        retries: int = 3,
+    ) -> list[DomainEvent]:
+        """Load, run one typed command, save; on a version conflict load again and decide again.
+
+        On the host's connection a conflict is raised at once (the host's transaction decides
+        what happens next); on an engine it is retried up to ``retries`` times.
+
+        Raises:
+            ConcurrencyConflictError: still conflicting after the retries.
+        """
+        workflow = getattr(type(command), "workflow", None)
+        if workflow is None:
+            raise InvalidInputError(f"{type(command).__name__} is not a workflow's command")
+        return self._decide(
+            entity_type(workflow),
+            entity_id,
+            lambda entity: run(entity, command, actor=actor, now=now),
+            retries,
+        )
+
+    @checked
+    def fire(
+        self,
+        workflow: type[Workflow[Any]],
+        entity_id: str,
+        event: str,
+        *,
+        actor: Actor,
+        now: datetime,
+        retries: int = 3,
+        **arguments: Any,
+    ) -> list[DomainEvent]:
+        """`run` for an event given by name, its arguments as keywords."""
+        return self._decide(
+            entity_type(workflow),
+            entity_id,
+            lambda entity: fire(workflow, entity, event, actor=actor, now=now, **arguments),
+            retries,
+        )
+
+    def _decide(
+        self,
+        cls: type[Any],
+        entity_id: str,
+        decide: Callable[[Any], list[DomainEvent]],
+        retries: int,
+    ) -> list[DomainEvent]:
+        attempts = 1 if isinstance(self._bind, Connection) else retries + 1
+        for attempt in range(attempts):
+            try:
+                with self.transaction("run") as connection:
+                    entity: Any = self.load_in(connection, cls, entity_id)
+                    loaded = entity.version
+                    events = decide(entity)
+                    self.save_in(connection, entity, events, loaded)
+                    return events
+            except ConcurrencyConflictError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # outbox -------------------------------------------------------------------------------------
+
+    def _append(self, connection: Connection, kind: str, events: Sequence[DomainEvent]) -> None:
+        if not events:
+            return
+        connection.execute(
+            insert(outbox),
+            [
+                {
+                    "event_id": e.id,
+                    "kind": kind,
+                    "entity_id": e.aggregate.id,
+                    "version": e.aggregate.version,
+                    "type": e.type,
+                    "occurred_at": e.occurred_at,
+                    "body": e.to_json(),
+                }
+                for e in events
+            ],
+        )
+
+    def outbox(self, *, pending_only: bool = False) -> list[DomainEvent]:
+        """The stored events in the order they were written."""
+        query = select(outbox.c.body).order_by(outbox.c.seq)
+        if pending_only:
+            query = query.where(outbox.c.delivered_at.is_(None))
+        with self.transaction("outbox") as connection:
+            return [DomainEvent.from_json(body) for body in connection.execute(query).scalars()]
+
+    @checked
+    def mark_delivered(self, event_ids: Sequence[str], *, at: datetime) -> None:
+        """Record that a relay delivered these events."""
+        require_aware(at, "at")
+        with self.transaction("mark_delivered") as connection:
+            for event_id in event_ids:
+                connection.execute(
+                    update(outbox).where(outbox.c.event_id == event_id).values(delivered_at=at)
+                )
+
+    # idempotency --------------------------------------------------------------------------------
+
+    def recall(
+        self, connection: Connection, scope: str, key: str, parameters: Mapping[str, Any]
+    ) -> Any | None:
+        """What the command keyed ``key`` in ``scope`` did before, or None if it never ran.
+
+        Raises:
+            IdempotencyConflictError: the key was used with other parameters.
+        """
+        row = connection.execute(
+            select(idempotency.c.fingerprint, idempotency.c.result).where(
+                idempotency.c.scope == scope, idempotency.c.key == key
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        if row.fingerprint != fingerprint(parameters):
+            raise IdempotencyConflictError(key, ())
+        return json.loads(row.result)
+
+    def remember(
+        self,
+        connection: Connection,
+        scope: str,
+        key: str,
+        parameters: Mapping[str, Any],
+        result: Any,
+        *,
+        now: datetime,
+    ) -> None:
+        """Record what the keyed command did, in the caller's transaction.
+
+        Raises:
+            IdempotencyConflictError: another transaction recorded the key first (its
+                parameters differ) — nothing of this transaction should stay.
+            ConcurrencyConflictError: another transaction recorded the same key with the same
+                parameters first; run the command again to replay it.
+        """
+        try:
+            with connection.begin_nested():
+                connection.execute(
+                    insert(idempotency).values(
+                        scope=scope,
+                        key=key,
+                        fingerprint=fingerprint(parameters),
+                        result=json.dumps(result, default=str, ensure_ascii=False),
+                        created_at=require_aware(now, "now"),
+                    )
+                )
+        except IntegrityError:
+            raise ConcurrencyConflictError("idempotency key", key, 0) from None
+
+
+def storage_error_for_schema(dialect: str, found: str | None) -> StorageError:
+    """The error for a database whose csdesk tables are missing or not at `HEAD`."""
+    where = "has no csdesk tables" if found is None else f"is at csdesk schema {found}"
+    return StorageError(
+        f"the database {where}; this csdesk needs {HEAD}: run `csdesk db upgrade --url ...` "
+        "or SqlStore(..., upgrade=True)",
+        dialect=dialect,
+        operation="open",
+    )
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        return create_engine(url, connect_args={"timeout": 30})
+    return create_engine(url, pool_pre_ping=True)
+
+
+def sqlite_transactions(engine: Engine) -> Engine:
+    """Make an SQLite engine run real transactions and savepoints (idempotent; returns it).
+
+    Python's sqlite3 driver begins transactions lazily and on its own; for csdesk's writes to
+    share a transaction with the shop's (and roll back with it), SQLAlchemy must issue ``BEGIN``
+    itself, as SQLAlchemy's documentation recommends for SQLite. It issues ``BEGIN IMMEDIATE``:
+    SQLite has one writer at a time, and taking the lock first makes writers wait their turn.
+
+    `SqlStore` does this for engines it is given or makes; a host that hands csdesk a
+    *connection* to SQLite calls this on its engine first (otherwise `SqlStore` refuses the
+    connection with a `StorageError`).
+    """
+    if engine.dialect.name != "sqlite" or getattr(engine, "_csdesk_transactions", False):
+        return engine
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver leaves BEGIN to SQLAlchemy
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: two writers queue (up to the busy timeout)
+        # instead of both reading and then failing to upgrade their locks.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine._csdesk_transactions = True  # type: ignore[attr-defined]
+    engine.dispose()  # connections made before now lack the settings
+    return engine
+
+
+def _check_host_connection(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    raw = connection.connection.dbapi_connection
+    if getattr(raw, "isolation_level", None) is not None:
+        raise StorageError(
+            "this SQLite connection's driver manages transactions itself, so csdesk's writes "
+            "could not roll back with yours: call csdesk.storage.sqlite_transactions(engine) "
+            "on your engine before connecting",
+            dialect="sqlite",
+            operation="open",
+        )
+
+
+def _scheme(url: str) -> str:
+    return url.split(":", 1)[0].split("+", 1)[0]
+
+
+def _order_id(entity: BaseModel) -> str | None:
+    value = getattr(entity, "order_id", None)
+    if value is None and kind_of(entity) == "order":
+        value = getattr(entity, "id", None)
+    return str(value) if value is not None else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
