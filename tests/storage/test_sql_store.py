@@ -8,7 +8,17 @@ from datetime import timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, create_engine, func, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    select,
+)
 
 from csdesk import (
     ConcurrencyConflictError,
@@ -185,3 +195,134 @@ def test_a_sqlite_connection_that_cannot_share_a_transaction_is_refused(tmp_path
     with engine.connect() as connection, pytest.raises(StorageError, match="sqlite_transactions"):
         SqlStore(connection)
     engine.dispose()
+
+
+def test_the_migrations_make_exactly_the_declared_tables(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from csdesk.storage import metadata
+
+    engine = create_engine(db_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "include_name": lambda name, type_, _: (
+                    type_ != "table" or name.startswith("csdesk_")
+                )
+            },
+        )
+        differences = [
+            d for d in compare_metadata(context, metadata) if "alembic_version" not in str(d)
+        ]
+    engine.dispose()
+    assert differences == []
+
+
+def _many_events(store: SqlStore, aggregates: int, each: int) -> None:
+    from csdesk.workflows import ChangeTicket, open_ticket
+
+    for number in range(aggregates):
+        ticket, opened = open_ticket(
+            id=f"T-{number}",
+            category="order_problem",
+            customer_id="C-1",
+            actor=CUSTOMER,
+            now=PLACED,
+        )
+        store.insert(ticket, opened)
+        for tag in range(each - 1):
+            store.run(ticket.id, ChangeTicket(tags=[f"t{tag}"]), actor=STAFF, now=PLACED)
+
+
+def test_a_relay_claims_with_a_lease_and_in_order_per_aggregate(db_url: str) -> None:
+    with SqlStore(db_url, upgrade=True) as store:
+        _many_events(store, aggregates=2, each=3)
+        first = store.claim_events("a", now=PLACED, limit=10)
+        # only the oldest undelivered event of each aggregate
+        assert [(e.aggregate.id, e.aggregate.version) for e in first] == [("T-0", 1), ("T-1", 1)]
+        assert store.claim_events("b", now=PLACED) == []  # leased, and the rest wait their turn
+        assert store.ack_events("a", [first[0].id], at=PLACED) == 1
+        second = store.claim_events("b", now=PLACED)
+        assert [(e.aggregate.id, e.aggregate.version) for e in second] == [("T-0", 2)]
+        # a's lease on T-1 v1 runs out undelivered: someone else may take it (at least once)
+        later = PLACED + timedelta(minutes=2)
+        again = store.claim_events("c", now=later)
+        assert {(e.aggregate.id, e.aggregate.version) for e in again} == {("T-0", 2), ("T-1", 1)}
+        assert store.ack_events("a", [first[1].id], at=later) == 0  # no longer a's to mark
+        assert store.ack_events("c", [e.id for e in again], at=later) == 2
+
+
+def _relay_worker(url: str, name: str, barrier: Any, results: Any) -> None:
+    store = SqlStore(url)
+    barrier.wait()
+    delivered: list[tuple[str, int, str]] = []
+    idle = 0
+    while idle < 20:
+        claimed = store.claim_events(name, now=PLACED, limit=5)
+        if not claimed:
+            idle += 1
+            continue
+        idle = 0
+        with store.transaction() as connection:
+            for event in claimed:  # "deliver": record the order deliveries happen in
+                connection.execute(
+                    insert(_DELIVERIES).values(
+                        event_id=event.id,
+                        aggregate=event.aggregate.id,
+                        version=event.aggregate.version,
+                    )
+                )
+        store.ack_events(name, [e.id for e in claimed], at=PLACED)
+        delivered += [(e.aggregate.id, e.aggregate.version, e.id) for e in claimed]
+    results.put(delivered)
+    store.close()
+
+
+_TEST_TABLES = MetaData()
+_DELIVERIES = Table(
+    "test_deliveries",
+    _TEST_TABLES,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64)),
+    Column("aggregate", String(64)),
+    Column("version", Integer),
+)
+
+
+def test_four_relays_deliver_every_event_once_in_order_per_aggregate(db_url: str) -> None:
+    engine = create_engine(db_url)
+    _TEST_TABLES.drop_all(engine)
+    _TEST_TABLES.create_all(engine)
+    try:
+        with SqlStore(db_url, upgrade=True) as store:
+            _many_events(store, aggregates=12, each=4)
+            expected = {e.id for e in store.outbox()}
+        context = multiprocessing.get_context("spawn")
+        barrier, results = context.Barrier(4), context.Queue()
+        relays = [
+            context.Process(target=_relay_worker, args=(db_url, f"relay-{n}", barrier, results))
+            for n in range(4)
+        ]
+        for relay in relays:
+            relay.start()
+        delivered = [item for _ in relays for item in results.get(timeout=120)]
+        for relay in relays:
+            relay.join(60)
+            assert relay.exitcode == 0
+        assert sorted(e for _, _, e in delivered) == sorted(expected)  # each once
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(_DELIVERIES.c.aggregate, _DELIVERIES.c.version).order_by(_DELIVERIES.c.seq)
+            ).all()
+        by_aggregate: dict[str, list[int]] = {}
+        for aggregate, version in rows:
+            by_aggregate.setdefault(aggregate, []).append(version)
+        assert all(versions == sorted(versions) for versions in by_aggregate.values())
+        with SqlStore(db_url) as store:
+            assert store.outbox(pending_only=True) == []
+    finally:
+        _TEST_TABLES.drop_all(engine)
+        engine.dispose()

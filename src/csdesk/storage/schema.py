@@ -120,10 +120,13 @@ outbox = Table(
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("body", Text, nullable=False),
     Column("delivered_at", UtcDateTime, nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
     Index(None, "delivered_at", "seq"),
     Index(None, "kind", "entity_id", "version"),
 )
-"""Every event written in the same transaction as the change that caused it, for relays."""
+"""Every event written in the same transaction as the change that caused it, for relays: a relay
+claims a row with a lease (``claimed_by``, ``lease_until``) and marks it ``delivered_at``."""
 
 idempotency = Table(
     f"{PREFIX}idempotency",

@@ -33,11 +33,11 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
@@ -372,6 +372,85 @@ class SqlStore:
                 connection.execute(
                     update(outbox).where(outbox.c.event_id == event_id).values(delivered_at=at)
                 )
+
+    @checked
+    def claim_events(
+        self,
+        relay: str,
+        *,
+        now: datetime,
+        lease: timedelta = timedelta(seconds=60),
+        limit: int = 100,
+    ) -> list[DomainEvent]:
+        """Claim undelivered events for ``relay`` to deliver, each for ``lease``.
+
+        Any number of relays may claim at once (``FOR UPDATE SKIP LOCKED`` on PostgreSQL and
+        MariaDB; SQLite serializes writers): an event is claimed by one relay at a time, and again
+        once its lease runs out undelivered (at least once). Only the oldest undelivered event of
+        each aggregate is claimable, so an aggregate's events are delivered in version order. No
+        high-water mark is kept, so an event whose transaction committed after a later one's is
+        never skipped.
+
+        Raises:
+            InvalidInputError: ``limit`` below 1 or ``lease`` not positive.
+        """
+        require_aware(now, "now")
+        if limit < 1 or lease <= timedelta(0):
+            raise InvalidInputError("claim_events needs limit >= 1 and a positive lease")
+        earlier = outbox.alias("earlier")
+        blocked = (
+            select(earlier.c.seq)
+            .where(
+                earlier.c.kind == outbox.c.kind,
+                earlier.c.entity_id == outbox.c.entity_id,
+                earlier.c.seq < outbox.c.seq,
+                earlier.c.delivered_at.is_(None),
+            )
+            .exists()
+        )
+        query = (
+            select(outbox.c.seq, outbox.c.body)
+            .where(
+                outbox.c.delivered_at.is_(None),
+                or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
+                ~blocked,
+            )
+            .order_by(outbox.c.seq)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=outbox)
+        elif self.dialect != "sqlite":  # MariaDB/MySQL: SKIP LOCKED without OF (MariaDB lacks it)
+            query = query.with_for_update(skip_locked=True)
+        with self.transaction("claim_events") as connection:
+            rows = connection.execute(query).all()
+            if rows:
+                connection.execute(
+                    update(outbox)
+                    .where(outbox.c.seq.in_([row.seq for row in rows]))
+                    .values(claimed_by=relay, lease_until=now + lease)
+                )
+        return [DomainEvent.from_json(row.body) for row in rows]
+
+    @checked
+    def ack_events(self, relay: str, event_ids: Sequence[str], *, at: datetime) -> int:
+        """Mark events ``relay`` delivered; returns how many were still its own to mark.
+
+        An event whose lease ran out and that another relay claimed since is not marked (that
+        relay will deliver it again: at least once).
+        """
+        require_aware(at, "at")
+        with self.transaction("ack_events") as connection:
+            result = connection.execute(
+                update(outbox)
+                .where(
+                    outbox.c.event_id.in_(list(event_ids)),
+                    outbox.c.claimed_by == relay,
+                    outbox.c.delivered_at.is_(None),
+                )
+                .values(delivered_at=at, lease_until=None)
+            )
+            return int(result.rowcount)
 
     # idempotency --------------------------------------------------------------------------------
 

@@ -46,6 +46,8 @@ def upgrade() -> None:
         sa.Column("occurred_at", UtcDateTime, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("delivered_at", UtcDateTime, nullable=True),
+        sa.Column("claimed_by", sa.String(64), nullable=True),
+        sa.Column("lease_until", UtcDateTime, nullable=True),
         sa.PrimaryKeyConstraint("seq", name="pk_csdesk_outbox"),
         sa.UniqueConstraint("event_id", name="uq_csdesk_outbox_event_id"),
     )
