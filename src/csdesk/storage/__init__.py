@@ -7,11 +7,12 @@ declares the tables once.
 
 from csdesk.storage.migrate import HEAD, current, upgrade
 from csdesk.storage.schema import metadata
-from csdesk.storage.sql import SqlStore, fingerprint, sqlite_transactions
+from csdesk.storage.sql import SqlStore, TimerOutcome, fingerprint, sqlite_transactions
 
 __all__ = [
     "HEAD",
     "SqlStore",
+    "TimerOutcome",
     "current",
     "fingerprint",
     "metadata",

@@ -101,12 +101,15 @@ entities = Table(
     Column("order_id", _Id, nullable=True),
     Column("document", Text, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("due_at", UtcDateTime, nullable=True),
     CheckConstraint("version >= 0", name="version"),
     Index(None, "kind", "order_id"),
+    Index(None, "due_at"),
 )
 """One row per aggregate (order, after-sale case, refund, ticket, ledger): its state and version as
 columns (optimistic concurrency compares ``version``), the order it belongs to, and the whole
-model as a JSON document."""
+model as a JSON document; ``due_at`` is its next timer (what `csdesk.storage.SqlStore.sweep_due`
+looks for)."""
 
 outbox = Table(
     f"{PREFIX}outbox",

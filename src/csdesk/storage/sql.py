@@ -34,32 +34,67 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, create_engine, event, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
+from csdesk.calendars import WorkingDayCalendar
 from csdesk.errors import (
     ConcurrencyConflictError,
     IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
     StorageError,
+    WorkflowError,
 )
 from csdesk.events import Actor, DomainEvent
+from csdesk.models import AfterSaleCase, CaseState, Order
+from csdesk.policies.timers import TimerPreset
 from csdesk.storage._errors import storage_error
 from csdesk.storage.migrate import HEAD, current
 from csdesk.storage.migrate import upgrade as upgrade_schema
 from csdesk.storage.schema import entities, idempotency, outbox
-from csdesk.workflows import Command, Workflow, entity_type, fire, run
+from csdesk.workflows import (
+    AfterSaleWorkflow,
+    Command,
+    OrderWorkflow,
+    Workflow,
+    command_types,
+    deadlines,
+    due_commands,
+    entity_type,
+    fire,
+    run,
+)
 
-__all__ = ["SqlStore", "fingerprint", "sqlite_transactions"]
+__all__ = ["SqlStore", "TimerOutcome", "fingerprint", "sqlite_transactions"]
 
 EntityT = TypeVar("EntityT", bound=BaseModel)
+
+
+class TimerOutcome(NamedTuple):
+    """What `SqlStore.sweep_due` did with one due timer."""
+
+    kind: str
+    entity_id: str
+    event: str
+    outcome: str  # "fired" or "refused"
+    reason: str  # why it was refused ("" when fired)
 
 
 def fingerprint(parameters: Mapping[str, Any]) -> str:
@@ -84,13 +119,24 @@ class SqlStore:
         upgrade: Bring csdesk's tables to this version first (for an engine or URL it commits;
             on a connection it runs in the host's transaction). Without it, a database whose
             tables are missing or older raises `csdesk.errors.StorageError` at once.
+        timers: The timer preset for orders and after-sale cases: each one's next due timer is
+            kept in an indexed column for `sweep_due`. Without it there are no stored timers.
+        calendar: The working-day calendar for working-day timers (default Monday to Friday).
 
     Raises:
         StorageError: the database cannot be reached, or its csdesk tables are not current.
     """
 
     @checked
-    def __init__(self, bind: Connection | Engine | str, *, upgrade: bool = False) -> None:
+    def __init__(
+        self,
+        bind: Connection | Engine | str,
+        *,
+        upgrade: bool = False,
+        timers: TimerPreset | None = None,
+        calendar: WorkingDayCalendar | None = None,
+    ) -> None:
+        self.timers, self.calendar = timers, calendar
         self._owns_engine = isinstance(bind, str)
         if isinstance(bind, str):
             url = bind
@@ -186,6 +232,7 @@ class SqlStore:
                         order_id=_order_id(entity),
                         document=entity.model_dump_json(),
                         updated_at=_now(),
+                        due_at=self._due_at(entity),
                     )
                 )
         except IntegrityError:
@@ -242,8 +289,14 @@ class SqlStore:
         entity: Any,
         events: Sequence[DomainEvent],
         expected_version: int,
+        *,
+        timers_after: datetime | None = None,
     ) -> None:
-        """`save` inside the caller's transaction."""
+        """`save` inside the caller's transaction.
+
+        ``timers_after``: keep as next timer only one due after this instant (the sweep passes
+        the time it swept at, so a timer whose command was refused is not tried again).
+        """
         kind = kind_of(entity)
         result = connection.execute(
             update(entities)
@@ -257,6 +310,7 @@ class SqlStore:
                 version=entity.version,
                 document=entity.model_dump_json(),
                 updated_at=_now(),
+                due_at=self._due_at(entity, after=timers_after),
             )
         )
         if result.rowcount != 1:
@@ -333,6 +387,98 @@ class SqlStore:
                 if attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
+
+    # timers -------------------------------------------------------------------------------------
+
+    def _due_at(self, entity: Any, *, after: datetime | None = None) -> datetime | None:
+        if self.timers is None or not isinstance(entity, Order | AfterSaleCase):
+            return None
+        workflow = OrderWorkflow if isinstance(entity, Order) else AfterSaleWorkflow
+        events = command_types(workflow)
+        due = [
+            d.due_at
+            for d in deadlines(entity, self.timers, self.calendar)
+            if d.active and d.on_expiry in events and (after is None or d.due_at > after)
+        ]
+        return min(due, default=None)
+
+    @checked
+    def sweep_due(
+        self, *, now: datetime, limit: int = 100, actor: Actor | None = None
+    ) -> list[TimerOutcome]:
+        """Run the timers that are due at ``now``: at most ``limit`` orders and cases.
+
+        Each due entity is locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL and MariaDB; SQLite
+        has one writer at a time), its due commands (`csdesk.workflows.due_commands`) run as
+        ``actor`` (the system by default), and it is saved with its next timer, in one
+        transaction: several sweeps may run at once, from cron or Celery beat on several hosts,
+        and each timer fires once. A command the workflow refuses is reported and not tried again
+        until the entity changes. Closing an order counts its open after-sale cases first.
+
+        Raises:
+            InvalidInputError: the store has no timer preset (``SqlStore(..., timers=...)``).
+        """
+        require_aware(now, "now")
+        if self.timers is None:
+            raise InvalidInputError("sweep_due needs a store with a timer preset: timers=...")
+        who = actor or Actor.system()
+        query = (
+            select(entities.c.kind, entities.c.id)
+            .where(entities.c.due_at <= now)
+            .order_by(entities.c.due_at, entities.c.kind, entities.c.id)
+            .limit(limit)
+        )
+        if self.dialect != "sqlite":
+            query = query.with_for_update(skip_locked=True)
+        outcomes: list[TimerOutcome] = []
+        with self.transaction("sweep_due") as connection:
+            for kind, entity_id in connection.execute(query).all():
+                cls: type[Any] = Order if kind == kind_of(Order) else AfterSaleCase
+                entity = self.load_in(connection, cls, entity_id)
+                outcomes += self._fire_due(connection, entity, now, who)
+        return outcomes
+
+    def _fire_due(
+        self, connection: Connection, entity: Any, now: datetime, actor: Actor
+    ) -> list[TimerOutcome]:
+        assert self.timers is not None
+        loaded = entity.version
+        open_cases = self._open_cases(connection, entity.id) if isinstance(entity, Order) else None
+        commands = due_commands(entity, now, self.timers, self.calendar, open_cases=open_cases)
+        found: list[TimerOutcome] = []
+        events: list[DomainEvent] = []
+        for command in commands:
+            try:
+                events += run(entity, command, actor=actor, now=now)
+                found.append(TimerOutcome(kind_of(entity), entity.id, command.event, "fired", ""))
+            except WorkflowError as error:
+                reason = getattr(error, "reason", "") or str(error)
+                found.append(
+                    TimerOutcome(kind_of(entity), entity.id, command.event, "refused", reason)
+                )
+        if events:
+            self.save_in(connection, entity, events, loaded, timers_after=now)
+        else:
+            connection.execute(
+                update(entities)
+                .where(entities.c.kind == kind_of(entity), entities.c.id == entity.id)
+                .values(due_at=self._due_at(entity, after=now))
+            )
+        return found
+
+    def _open_cases(self, connection: Connection, order_id: str) -> int:
+        done = [str(CaseState.RESOLVED), str(CaseState.CANCELED)]
+        return int(
+            connection.execute(
+                select(func.count())
+                .select_from(entities)
+                .where(
+                    entities.c.kind == kind_of(AfterSaleCase),
+                    entities.c.order_id == order_id,
+                    entities.c.state.not_in(done),
+                )
+            ).scalar_one()
+        )
 
     # outbox -------------------------------------------------------------------------------------
 

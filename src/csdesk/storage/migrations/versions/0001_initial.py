@@ -31,10 +31,12 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(128), nullable=True),
         sa.Column("document", sa.Text, nullable=False),
         sa.Column("updated_at", UtcDateTime, nullable=False),
+        sa.Column("due_at", UtcDateTime, nullable=True),
         sa.CheckConstraint("version >= 0", name="ck_csdesk_entities_version"),
         sa.PrimaryKeyConstraint("kind", "id", name="pk_csdesk_entities"),
     )
     op.create_index("ix_csdesk_entities_kind_order_id", "csdesk_entities", ["kind", "order_id"])
+    op.create_index("ix_csdesk_entities_due_at", "csdesk_entities", ["due_at"])
     op.create_table(
         "csdesk_outbox",
         sa.Column("seq", _Seq, autoincrement=True, nullable=False),
