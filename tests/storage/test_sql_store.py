@@ -326,3 +326,20 @@ def test_four_relays_deliver_every_event_once_in_order_per_aggregate(db_url: str
     finally:
         _TEST_TABLES.drop_all(engine)
         engine.dispose()
+
+
+def test_purge_deletes_only_old_delivered_events_and_old_keys(db_url: str) -> None:
+    with SqlStore(db_url, upgrade=True) as store:
+        store.insert(new_order("SO-1"))
+        store.insert(new_order("SO-2"))
+        old = store.run("SO-1", CancelOrder(reason="a"), actor=STAFF, now=PLACED)
+        store.run("SO-2", CancelOrder(reason="b"), actor=STAFF, now=PLACED)  # never delivered
+        store.mark_delivered([old[0].id], at=PLACED)
+        with store.transaction() as connection:
+            store.remember(connection, "refund", "old", {}, {}, now=PLACED)
+            store.remember(connection, "refund", "new", {}, {}, now=PLACED + timedelta(days=100))
+        assert store.purge(before=PLACED + timedelta(days=90), batch=1) == (1, 1)
+        assert [e.aggregate.id for e in store.outbox()] == ["SO-2"]
+        with store.transaction() as connection:
+            assert store.recall(connection, "refund", "new", {}) == {}
+            assert store.recall(connection, "refund", "old", {}) is None

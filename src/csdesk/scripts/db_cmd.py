@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import click
 
-from csdesk.storage import HEAD, current, upgrade
+from csdesk.scripts._cli import BadInput
+from csdesk.storage import HEAD, SqlStore, current, upgrade
 
 __all__ = ["db"]
 
@@ -49,3 +52,26 @@ def current_command(url: str) -> None:
     click.echo(f"csdesk schema at {found} (this csdesk needs {HEAD})")
     if found != HEAD:
         raise SystemExit(1)
+
+
+@db.command("purge")
+@_URL
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    metavar="AGE",
+    help="How old a row must be: a number of days, e.g. 90d.",
+)
+def purge_command(url: str, older_than: str) -> None:
+    """Delete delivered outbox events and idempotency records older than AGE, in small batches.
+
+    Undelivered events are never deleted. Exit codes: 0 done; 2 a bad AGE, URL or database.
+    """
+    text = older_than.strip().lower().removesuffix("d")
+    if not text.isdigit() or int(text) < 1:
+        raise BadInput(f"--older-than {older_than!r}: give a number of days, e.g. 90d")
+    before = datetime.now(UTC) - timedelta(days=int(text))
+    with SqlStore(url) as store:
+        events, keys = store.purge(before=before)
+    click.echo(f"deleted {events} delivered events and {keys} idempotency records")

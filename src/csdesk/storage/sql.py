@@ -598,6 +598,42 @@ class SqlStore:
             )
             return int(result.rowcount)
 
+    @checked
+    def purge(self, *, before: datetime, batch: int = 1000) -> tuple[int, int]:
+        """Delete delivered outbox rows and idempotency records older than ``before``.
+
+        Works in transactions of at most ``batch`` rows each, so a large backlog never holds
+        long locks; undelivered events are never deleted. Returns (events, keys) deleted.
+        """
+        require_aware(before, "before")
+        if batch < 1:
+            raise InvalidInputError("purge needs batch >= 1")
+        return (
+            self._purge(outbox, outbox.c.seq, outbox.c.delivered_at, before, batch),
+            self._purge(idempotency, idempotency.c.key, idempotency.c.created_at, before, batch),
+        )
+
+    def _purge(self, table: Any, key: Any, when: Any, before: datetime, batch: int) -> int:
+        deleted = 0
+        while True:
+            with self.transaction("purge") as connection:
+                keys = connection.execute(
+                    select(*table.primary_key.columns)
+                    .where(when < before)
+                    .order_by(key)
+                    .limit(batch)
+                ).all()
+                if not keys:
+                    return deleted
+                columns = list(table.primary_key.columns)
+                for row in keys:
+                    connection.execute(
+                        table.delete().where(
+                            *(c == value for c, value in zip(columns, row, strict=True))
+                        )
+                    )
+                deleted += len(keys)
+
     # idempotency --------------------------------------------------------------------------------
 
     def recall(
