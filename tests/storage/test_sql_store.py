@@ -343,3 +343,62 @@ def test_purge_deletes_only_old_delivered_events_and_old_keys(db_url: str) -> No
         with store.transaction() as connection:
             assert store.recall(connection, "refund", "new", {}) == {}
             assert store.recall(connection, "refund", "old", {}) is None
+
+
+def test_threads_share_a_store_on_an_engine_but_not_on_a_connection(db_url: str) -> None:
+    import threading
+
+    from csdesk.workflows import ChangeTicket, open_ticket
+
+    with SqlStore(db_url, upgrade=True) as store:
+        for number in range(4):
+            ticket, opened = open_ticket(
+                id=f"T-{number}",
+                category="order_problem",
+                customer_id="C-1",
+                actor=CUSTOMER,
+                now=PLACED,
+            )
+            store.insert(ticket, opened)
+        errors: list[BaseException] = []
+
+        def work(number: int) -> None:
+            try:
+                for step in range(10):
+                    store.run(
+                        f"T-{number % 4}",
+                        ChangeTicket(tags=[f"s{step}"]),
+                        actor=STAFF,
+                        now=PLACED,
+                        retries=50,
+                    )
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        from csdesk import Ticket
+
+        assert sorted(store.load(Ticket, f"T-{n}").version for n in range(4)) == [21, 21, 21, 21]
+
+    engine = sqlite_transactions(create_engine(db_url))
+    with engine.connect() as connection:
+        shared = SqlStore(connection)
+        seen: list[BaseException] = []
+        thread = threading.Thread(target=lambda: _catch(seen, lambda: shared.load(Order, "SO-1")))
+        thread.start()
+        thread.join()
+        assert [type(e) for e in seen] == [StorageError]
+        assert "thread" in str(seen[0])
+    engine.dispose()
+
+
+def _catch(seen: list[BaseException], call: Any) -> None:
+    try:
+        call()
+    except BaseException as error:
+        seen.append(error)

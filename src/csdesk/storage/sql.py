@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -112,6 +113,10 @@ def kind_of(entity: BaseModel | type[BaseModel]) -> str:
 class SqlStore:
     """Aggregates (state, version, JSON document), an outbox and idempotency records.
 
+    A store built on an engine (or a URL) may be shared by threads: each call takes its own
+    pooled connection. A store built on a connection belongs to the thread that built it, as the
+    connection does; another thread gets a `StorageError` saying so.
+
     Args:
         bind: The host's `sqlalchemy.Connection` (csdesk writes inside its transaction and never
             commits it), an `sqlalchemy.Engine`, or a database URL (the store makes and owns
@@ -147,6 +152,7 @@ class SqlStore:
             except (ValueError, ImportError) as error:
                 raise InvalidInputError(f"cannot use database URL: {error}") from None
         self._bind: Connection | Engine = bind
+        self._thread = threading.get_ident()
         self.dialect = bind.dialect.name
         try:
             if isinstance(bind, Engine) and self.dialect == "sqlite":
@@ -193,6 +199,14 @@ class SqlStore:
         connection csdesk's writes wait for the host's commit or rollback (a failed csdesk command
         rolls back only its own savepoint, so the host's transaction stays usable).
         """
+        if isinstance(self._bind, Connection) and threading.get_ident() != self._thread:
+            raise StorageError(
+                "this SqlStore runs on one connection, which belongs to the thread that made the "
+                "store; give each thread its own connection (and store), or build the store on an "
+                "Engine, which is safe to share between threads",
+                dialect=self.dialect,
+                operation=operation,
+            )
         try:
             if isinstance(self._bind, Connection):
                 with self._bind.begin_nested():
