@@ -67,6 +67,7 @@ class PaymentLedger(CsdeskModel):
 
     Attributes:
         payment_id: The tender (`csdesk.models.Payment.id`).
+        order_id: The order the tender paid for, when the ledger is kept per order.
         currency: The tender's currency; every entry is in it.
         entries: The money events, oldest first.
         version: One more per appended entry batch, for compare-and-swap persistence.
@@ -74,6 +75,7 @@ class PaymentLedger(CsdeskModel):
 
     id: str = Field(min_length=1)
     payment_id: str = Field(min_length=1)
+    order_id: str | None = None
     currency: str
     entries: tuple[LedgerEntry, ...] = ()
     version: Annotated[int, Strict(), Field(ge=0)] = 0
@@ -82,9 +84,18 @@ class PaymentLedger(CsdeskModel):
     @classmethod
     @checked
     def open(
-        cls, payment_id: str, captured: Money, *, at: datetime, reference: str | None = None
+        cls,
+        payment_id: str,
+        captured: Money,
+        *,
+        at: datetime,
+        reference: str | None = None,
+        order_id: str | None = None,
     ) -> PaymentLedger:
         """A ledger for a tender that captured ``captured``.
+
+        With ``order_id`` the ledger is the one of that order's tender (its id
+        ``<order_id>/<payment_id>``): two orders whose payments share an id never share money.
 
         Raises:
             LedgerError: ``captured`` is not a positive whole number of minor units.
@@ -97,7 +108,11 @@ class PaymentLedger(CsdeskModel):
             kind=LedgerEntryKind.CAPTURE, amount=captured, at=at, reference=reference
         )
         return cls(
-            id=payment_id, payment_id=payment_id, currency=captured.currency, entries=(capture,)
+            id=f"{order_id}/{payment_id}" if order_id else payment_id,
+            payment_id=payment_id,
+            order_id=order_id,
+            currency=captured.currency,
+            entries=(capture,),
         )
 
     def _sum(self, *kinds: LedgerEntryKind) -> Money:

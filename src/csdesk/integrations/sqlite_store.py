@@ -30,10 +30,8 @@ Examples:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -44,25 +42,14 @@ from pydantic import BaseModel
 from csdesk._checks import checked
 from csdesk.errors import (
     ConcurrencyConflictError,
-    IdempotencyConflictError,
     InvalidInputError,
     NotFoundError,
 )
 from csdesk.events import Actor, DomainEvent
 from csdesk.integrations.sqlitedb import connect, setup, transaction
-from csdesk.ledger import PaymentLedger
-from csdesk.models import AfterSaleCase, Order, Refund, RefundState
-from csdesk.money import Money
-from csdesk.policies.refunds import RefundPolicy, RefundQuote, quote_refund
-from csdesk.workflows import Command, Workflow, command_types, entity_type, fire, run
-from csdesk.workflows.refund import (
-    RefundWorkflow,
-    RetryRefund,
-    apply_to_ledger,
-    request_refunds,
-)
+from csdesk.workflows import Command, Workflow, entity_type, fire, run
 
-__all__ = ["RefundDesk", "SqliteStore"]
+__all__ = ["SqliteStore"]
 
 EntityT = TypeVar("EntityT", bound=BaseModel)
 
@@ -304,224 +291,3 @@ class SqliteStore:
                 "UPDATE outbox SET delivered_at = ? WHERE event_id = ?",
                 [(at.isoformat(), event_id) for event_id in event_ids],
             )
-
-
-def _fingerprint(parameters: dict[str, Any]) -> str:
-    canonical = json.dumps(parameters, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-class RefundDesk:
-    """Refunds with their ledgers and idempotency keys, on a `SqliteStore`.
-
-    Every method runs in one ``BEGIN IMMEDIATE`` transaction: it reads the order, the ledgers and
-    the earlier refunds, decides, and writes refunds, ledgers (version-checked), the key and the
-    outbox together, or nothing.
-
-    * `request` quotes and creates a refund request. The same idempotency key with the same
-      parameters returns the first request unchanged; with different parameters it raises
-      `csdesk.errors.IdempotencyConflictError`.
-    * `command` fires one refund event (submit, approve, succeed, fail, retry, cancel, reverse)
-      and mirrors it on the tender's ledger.
-    """
-
-    @checked
-    def __init__(self, store: SqliteStore) -> None:
-        self.store = store
-
-    @checked
-    def ledger(self, payment_id: str) -> PaymentLedger:
-        """The ledger of one tender."""
-        return self.store.load(PaymentLedger, payment_id)
-
-    @checked
-    def refunds(self, order_id: str) -> list[Refund]:
-        """Every refund of an order, in the order they were requested."""
-        rows = self.store._connection.execute(
-            "SELECT data FROM entities WHERE kind = 'refund' "
-            "AND json_extract(data, '$.order_id') = ? ORDER BY rowid",
-            (order_id,),
-        ).fetchall()
-        return [Refund.model_validate_json(row[0]) for row in rows]
-
-    def _ledgers(self, connection: sqlite3.Connection, order: Order) -> dict[str, PaymentLedger]:
-        ledgers: dict[str, PaymentLedger] = {}
-        for payment in order.payments:
-            try:
-                ledgers[payment.id] = self.store.load(PaymentLedger, payment.id)
-            except NotFoundError:
-                ledger = PaymentLedger.open(
-                    payment.id,
-                    payment.captured,
-                    at=payment.captured_at,
-                    reference=payment.reference,
-                )
-                self.store._insert_in(connection, ledger, ())
-                ledgers[payment.id] = ledger
-        return ledgers
-
-    def _history(self, order_id: str) -> tuple[dict[str, int], Money | None]:
-        units: dict[str, int] = {}
-        shipping: Money | None = None
-        seen: set[str] = set()
-        for refund in self.refunds(order_id):
-            if (
-                refund.state in {RefundState.CANCELED, RefundState.REVERSED}
-                or refund.request_key in seen
-            ):
-                continue
-            seen.add(refund.request_key)
-            for line_id, count in refund.lines.items():
-                units[line_id] = units.get(line_id, 0) + count
-            if refund.shipping is not None:
-                shipping = refund.shipping if shipping is None else shipping + refund.shipping
-        return units, shipping
-
-    @checked
-    def request(
-        self,
-        order_id: str,
-        *,
-        idempotency_key: str,
-        lines: Mapping[str, int],
-        reason: str,
-        policy: RefundPolicy,
-        actor: Actor,
-        now: datetime,
-        basis: str = "none",
-        case_id: str | None = None,
-        goodwill: Money | None = None,
-        coupon_valid: bool = True,
-        over_refund_reason: str | None = None,
-    ) -> tuple[RefundQuote, list[Refund]]:
-        """Quote a refund and create one refund per tender, reserving each amount.
-
-        Raises:
-            IdempotencyConflictError: the key was used before with other parameters.
-            OverRefundError: more than the order's tenders can still refund.
-            QuantityError: more units than are left to refund.
-            TransitionRejectedError: the order or case does not allow a refund now.
-        """
-        fingerprint = _fingerprint(
-            {
-                "order_id": order_id,
-                "lines": dict(lines),
-                "reason": reason,
-                "basis": basis,
-                "case_id": case_id,
-                "goodwill": goodwill.to_dict() if goodwill else None,
-                "coupon_valid": coupon_valid,
-                "over_refund_reason": over_refund_reason,
-                "policy": policy.policy_hash,
-            }
-        )
-        with self.store._transaction() as connection:
-            row = connection.execute(
-                "SELECT fingerprint, result FROM idempotency WHERE key = ?", (idempotency_key,)
-            ).fetchone()
-            if row is not None:
-                stored = json.loads(row[1])
-                if row[0] != fingerprint:
-                    raise IdempotencyConflictError(idempotency_key, stored["refunds"])
-                quote = RefundQuote.model_validate(stored["quote"])
-                return quote, [self.store.load(Refund, rid) for rid in stored["refunds"]]
-            order = self.store.load(Order, order_id)
-            case = self.store.load(AfterSaleCase, case_id) if case_id else None
-            ledgers = self._ledgers(connection, order)
-            done, shipping = self._history(order_id)
-            quote = quote_refund(
-                order,
-                lines=lines,
-                reason=reason,
-                policy=policy,
-                now=now,
-                basis=basis,
-                refunded_units=done,
-                shipping_refunded=shipping,
-                ledgers=ledgers,
-                coupon_valid=coupon_valid,
-                goodwill=goodwill,
-            )
-            made = request_refunds(
-                order,
-                quote,
-                ledgers=ledgers,
-                idempotency_key=idempotency_key,
-                actor=actor,
-                now=now,
-                case=case,
-                over_refund_reason=over_refund_reason,
-            )
-            for refund in made.refunds:
-                events = [e for e in made.events if e.aggregate.id == refund.id]
-                self.store._insert_in(connection, refund, events)
-            for payment_id, ledger in made.ledgers.items():
-                if ledger is not ledgers[payment_id]:
-                    self.store._save_in(connection, ledger, (), ledgers[payment_id].version)
-            result = {
-                "quote": quote.model_dump(mode="json"),
-                "refunds": [r.id for r in made.refunds],
-            }
-            connection.execute(
-                "INSERT INTO idempotency (key, fingerprint, result, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (idempotency_key, fingerprint, json.dumps(result), now.isoformat()),
-            )
-            return quote, list(made.refunds)
-
-    @checked
-    def command(
-        self, refund_id: str, command: Command[Refund], *, actor: Actor, now: datetime
-    ) -> list[DomainEvent]:
-        """Run one command on a refund and mirror it on its tender's ledger, in one transaction.
-
-        A `RetryRefund` without a ledger gets the tender's ledger from the store.
-        """
-        if not isinstance(command, Command) or getattr(command, "workflow", None) is not (
-            RefundWorkflow
-        ):
-            raise InvalidInputError(
-                f"RefundDesk.command takes a refund command (SubmitRefund, ApproveRefund, ...), "
-                f"got {type(command).__name__}"
-            )
-        return self._command(refund_id, lambda _: command, actor, now)
-
-    @checked
-    def fire(
-        self, refund_id: str, event: str, *, actor: Actor, now: datetime, **arguments: Any
-    ) -> list[DomainEvent]:
-        """`command` for an event given by name, its arguments as keywords."""
-        commands = command_types(RefundWorkflow)
-        if event not in commands:
-            refund = self.store.load(Refund, refund_id)
-            return fire(RefundWorkflow, refund, event, actor=actor, now=now, **arguments)
-        kind = commands[event]
-        return self._command(
-            refund_id,
-            lambda ledger: kind.model_validate(
-                {**arguments, "ledger": ledger} if kind is RetryRefund else arguments
-            ),
-            actor,
-            now,
-        )
-
-    def _command(
-        self,
-        refund_id: str,
-        make: Callable[[PaymentLedger], Command[Refund]],
-        actor: Actor,
-        now: datetime,
-    ) -> list[DomainEvent]:
-        with self.store._transaction() as connection:
-            refund = self.store.load(Refund, refund_id)
-            ledger = self.store.load(PaymentLedger, refund.payment_id)
-            loaded = refund.version
-            command = make(ledger)
-            if isinstance(command, RetryRefund) and command.ledger is None:
-                command = RetryRefund(ledger=ledger)
-            events = run(refund, command, actor=actor, now=now)
-            updated = apply_to_ledger(ledger, events)
-            self.store._save_in(connection, refund, events, loaded)
-            if updated is not ledger:
-                self.store._save_in(connection, updated, (), ledger.version)
-            return events

@@ -23,7 +23,6 @@ from csdesk.integrations.refund_batch import (
     read_rows,
     run_batch,
 )
-from csdesk.integrations.sqlite_store import RefundDesk, SqliteStore
 from csdesk.ledger import PaymentLedger
 from csdesk.models import (
     AfterSaleCase,
@@ -55,8 +54,10 @@ from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy
 from csdesk.policies.refunds import RefundQuote, refund_policy
 from csdesk.policies.returns import ReturnWindow, return_policy, return_window
 from csdesk.policies.tiering import Complaint, TierAssessment, assess, tiering_policy
+from csdesk.refund_desk import RefundDesk
 from csdesk.replies import RenderResult, builtin_templates, render
 from csdesk.sla import Promise, SlaPolicy, SlaReport, china_calendar, promise, sla_report
+from csdesk.storage import SqlStore
 from csdesk.workflows import (
     ApproveCase,
     Command,
@@ -435,7 +436,7 @@ def _lifecycle(order: Order) -> Lifecycle:
     events: list[DomainEvent] = []
     policy = return_policy("cn_consumer_law")
     in_time = datetime(2026, 11, 21, 22, 40, tzinfo=SHANGHAI)
-    with SqliteStore(":memory:") as store:
+    with SqlStore.memory() as store:
         store.insert(order)
         steps: list[tuple[Command[Order], Actor, datetime]] = [
             (PayOrder(payments=[payment]), customer, paid_at),
@@ -496,9 +497,7 @@ def _lifecycle(order: Order) -> Lifecycle:
     return Lifecycle(tuple(events), delivered, window, case, refused, refund)
 
 
-def _refund(
-    store: SqliteStore, events: list[DomainEvent], agent: Actor, provider: Actor
-) -> Refunded:
+def _refund(store: SqlStore, events: list[DomainEvent], agent: Actor, provider: Actor) -> Refunded:
     """Refund the units the shop received, as the case's resolve event handed them over."""
     handover = next(e for e in reversed(events) if e.type == "aftersale.refund_requested")
     desk = RefundDesk(store)
@@ -522,6 +521,6 @@ def _refund(
         events += desk.command(
             refund.id, SucceedRefund(reference="ALI-RF-88201"), actor=provider, now=succeeded_at
         )
-    ledger = desk.ledger(refunds[0].payment_id)
+    ledger = desk.ledger(refunds[0].order_id, refunds[0].payment_id)
     estimate = estimate_arrival("alipay_bank_card", succeeded_at, zone="Asia/Shanghai")
     return Refunded(quote, tuple(store.load(Refund, r.id) for r in refunds), ledger, estimate)

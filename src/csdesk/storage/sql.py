@@ -280,12 +280,18 @@ class SqlStore:
     def of_order(self, cls: type[EntityT], order_id: str) -> list[EntityT]:
         """Every stored aggregate of ``cls`` that belongs to ``order_id`` (an indexed lookup)."""
         with self.transaction("of_order") as connection:
-            rows = connection.execute(
-                select(entities.c.document)
-                .where(entities.c.kind == kind_of(cls), entities.c.order_id == order_id)
-                .order_by(entities.c.id)
-            ).scalars()
-            return [cls.model_validate_json(document) for document in rows]
+            return self.of_order_in(connection, cls, order_id)
+
+    def of_order_in(
+        self, connection: Connection, cls: type[EntityT], order_id: str
+    ) -> list[EntityT]:
+        """`of_order` inside the caller's transaction."""
+        rows = connection.execute(
+            select(entities.c.document)
+            .where(entities.c.kind == kind_of(cls), entities.c.order_id == order_id)
+            .order_by(entities.c.id)
+        ).scalars()
+        return [cls.model_validate_json(document) for document in rows]
 
     @checked
     def save(self, entity: Any, events: Sequence[DomainEvent], *, expected_version: int) -> None:
@@ -651,9 +657,18 @@ class SqlStore:
     # idempotency --------------------------------------------------------------------------------
 
     def recall(
-        self, connection: Connection, scope: str, key: str, parameters: Mapping[str, Any]
+        self,
+        connection: Connection,
+        scope: str,
+        key: str,
+        parameters: Mapping[str, Any],
+        *,
+        created: str | None = None,
     ) -> Any | None:
         """What the command keyed ``key`` in ``scope`` did before, or None if it never ran.
+
+        ``created`` names the list in the stored result that holds the ids the first command
+        created; a conflict's error lists them.
 
         Raises:
             IdempotencyConflictError: the key was used with other parameters.
@@ -665,9 +680,11 @@ class SqlStore:
         ).one_or_none()
         if row is None:
             return None
+        result = json.loads(row.result)
         if row.fingerprint != fingerprint(parameters):
-            raise IdempotencyConflictError(key, ())
-        return json.loads(row.result)
+            ids = result.get(created, ()) if created and isinstance(result, dict) else ()
+            raise IdempotencyConflictError(key, [str(i) for i in ids])
+        return result
 
     def remember(
         self,

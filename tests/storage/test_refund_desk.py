@@ -1,11 +1,14 @@
 import multiprocessing
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from csdesk import (
     Actor,
+    AfterSaleCase,
+    CaseLine,
+    CaseState,
     Customer,
     IdempotencyConflictError,
     InvalidTransitionError,
@@ -17,9 +20,10 @@ from csdesk import (
     QuantityError,
     TransitionRejectedError,
 )
-from csdesk.errors import InvalidInputError
-from csdesk.integrations import RefundDesk, SqliteStore
+from csdesk.errors import InvalidInputError, NotFoundError
 from csdesk.policies.refunds import refund_policy
+from csdesk.refund_desk import RefundDesk
+from csdesk.storage import SqlStore
 from csdesk.workflows import CancelOrder, OrderWorkflow, fire
 
 AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -33,8 +37,24 @@ def cny(amount: str) -> Money:
     return Money(amount, "CNY")
 
 
-def store_with_order(path: str | Path, *, split: bool = False) -> SqliteStore:
-    store = SqliteStore(path)
+_OPEN: list[SqlStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def opened(store: SqlStore) -> SqlStore:
+    """Close ``store`` when the test ends."""
+    _OPEN.append(store)
+    return store
+
+
+def store_with_order(url: str, *, split: bool = False) -> SqlStore:
+    store = opened(SqlStore(url, upgrade=True))
     order = Order.place(
         id="SO-1",
         customer=Customer(id="C-1"),
@@ -58,8 +78,8 @@ def pay_out(desk: RefundDesk, refund_id: str) -> None:
     desk.fire(refund_id, "succeed", actor=PSP, now=AT, reference="psp-1")
 
 
-def test_three_partial_refunds_then_nothing_left(tmp_path: Path) -> None:
-    desk = RefundDesk(store_with_order(tmp_path / "d.db"))
+def test_three_partial_refunds_then_nothing_left(db_url: str) -> None:
+    desk = RefundDesk(store_with_order(db_url))
     totals = []
     for index, units in enumerate((2, 1, 2)):
         quote, refunds = desk.request(
@@ -75,7 +95,7 @@ def test_three_partial_refunds_then_nothing_left(tmp_path: Path) -> None:
         for refund in refunds:
             pay_out(desk, refund.id)
     assert totals == [cny("489.99"), cny("244.99"), cny("489.99")]
-    ledger = desk.ledger("P-1")
+    ledger = desk.ledger("SO-1", "P-1")
     assert (ledger.refunded, ledger.refundable) == (cny("1224.97"), cny("0.00"))
     with pytest.raises(OverRefundError, match=r"0\.00 CNY is refundable"):
         desk.request(
@@ -100,8 +120,8 @@ def test_three_partial_refunds_then_nothing_left(tmp_path: Path) -> None:
         )
 
 
-def test_idempotency_contract(tmp_path: Path) -> None:
-    desk = RefundDesk(store_with_order(tmp_path / "d.db"))
+def test_idempotency_contract(db_url: str) -> None:
+    desk = RefundDesk(store_with_order(db_url))
     first = desk.request(
         "SO-1",
         idempotency_key="dbl-click",
@@ -123,7 +143,7 @@ def test_idempotency_contract(tmp_path: Path) -> None:
     assert again[0] == first[0]
     assert [r.id for r in again[1]] == [r.id for r in first[1]]
     assert len(desk.refunds("SO-1")) == 1
-    assert desk.ledger("P-1").pending == cny("244.99")
+    assert desk.ledger("SO-1", "P-1").pending == cny("244.99")
     with pytest.raises(IdempotencyConflictError) as caught:
         desk.request(
             "SO-1",
@@ -137,8 +157,8 @@ def test_idempotency_contract(tmp_path: Path) -> None:
     assert caught.value.existing == ("dbl-click:P-1",)
 
 
-def test_split_tender_refunds_one_per_tender(tmp_path: Path) -> None:
-    desk = RefundDesk(store_with_order(tmp_path / "d.db", split=True))
+def test_split_tender_refunds_one_per_tender(db_url: str) -> None:
+    desk = RefundDesk(store_with_order(db_url, split=True))
     quote, refunds = desk.request(
         "SO-1",
         idempotency_key="r1",
@@ -155,8 +175,8 @@ def test_split_tender_refunds_one_per_tender(tmp_path: Path) -> None:
     assert quote.coupon_restored == cny("524.98")
 
 
-def test_authority_approval_failure_retry_and_reversal(tmp_path: Path) -> None:
-    desk = RefundDesk(store_with_order(tmp_path / "d.db"))
+def test_authority_approval_failure_retry_and_reversal(db_url: str) -> None:
+    desk = RefundDesk(store_with_order(db_url))
     _, (refund,) = desk.request(
         "SO-1",
         idempotency_key="big",
@@ -172,20 +192,20 @@ def test_authority_approval_failure_retry_and_reversal(tmp_path: Path) -> None:
         desk.fire(refund.id, "approve", actor=STAFF, now=AT)
     desk.fire(refund.id, "approve", actor=BOSS, now=AT, authority=cny("5000"))
     desk.fire(refund.id, "fail", actor=PSP, now=AT, failure_reason="card expired")
-    assert desk.ledger("P-1").pending.is_zero  # the reservation is released
+    assert desk.ledger("SO-1", "P-1").pending.is_zero  # the reservation is released
     desk.fire(refund.id, "retry", actor=STAFF, now=AT)
-    assert desk.ledger("P-1").pending == cny("1224.97")
+    assert desk.ledger("SO-1", "P-1").pending == cny("1224.97")
     desk.fire(refund.id, "succeed", actor=PSP, now=AT, reference="psp-2")
     with pytest.raises(TransitionRejectedError, match="payment provider"):
         desk.fire(refund.id, "reverse", actor=STAFF, now=AT)
     desk.fire(refund.id, "reverse", actor=PSP, now=AT, reference="rev-1")
-    assert desk.ledger("P-1").refundable == cny("1224.97")
+    assert desk.ledger("SO-1", "P-1").refundable == cny("1224.97")
     stored = desk.store.load(type(refund), refund.id)
     assert (stored.state, stored.attempts, stored.approved_by) == ("reversed", 2, "supervisor-1")
 
 
-def test_cancel_releases_and_unknown_transitions(tmp_path: Path) -> None:
-    desk = RefundDesk(store_with_order(tmp_path / "d.db"))
+def test_cancel_releases_and_unknown_transitions(db_url: str) -> None:
+    desk = RefundDesk(store_with_order(db_url))
     _, (refund,) = desk.request(
         "SO-1",
         idempotency_key="c",
@@ -198,7 +218,7 @@ def test_cancel_releases_and_unknown_transitions(tmp_path: Path) -> None:
     with pytest.raises(InvalidTransitionError):
         desk.fire(refund.id, "succeed", actor=PSP, now=AT)
     desk.fire(refund.id, "cancel", actor=STAFF, now=AT, reason="customer kept it")
-    assert desk.ledger("P-1").refundable == cny("1224.97")
+    assert desk.ledger("SO-1", "P-1").refundable == cny("1224.97")
     _, again = desk.request(
         "SO-1",
         idempotency_key="c2",
@@ -211,8 +231,8 @@ def test_cancel_releases_and_unknown_transitions(tmp_path: Path) -> None:
     assert again[0].amount == cny("1224.97")  # the canceled request freed its units
 
 
-def test_an_unpaid_order_is_not_refunded(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "d.db")
+def test_an_unpaid_order_is_not_refunded(db_url: str) -> None:
+    store = opened(SqlStore(db_url, upgrade=True))
     order = Order.place(
         id="SO-2",
         customer=Customer(id="C"),
@@ -233,7 +253,7 @@ def test_an_unpaid_order_is_not_refunded(tmp_path: Path) -> None:
 
 
 def _request(path: str, key: str, units: int, barrier, results) -> None:  # type: ignore[no-untyped-def]
-    desk = RefundDesk(SqliteStore(path, timeout=30))
+    desk = RefundDesk(SqlStore(path))
     barrier.wait(timeout=30)
     # units > 0: a return of that many units; units < 0: a goodwill refund of -units yuan
     if units > 0:
@@ -260,11 +280,11 @@ def _request(path: str, key: str, units: int, barrier, results) -> None:  # type
         desk.store.close()
 
 
-def race(path: Path, *calls: tuple[str, int]) -> list[tuple[str, tuple[str, ...]]]:
+def race(path: str, *calls: tuple[str, int]) -> list[tuple[str, tuple[str, ...]]]:
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(len(calls)), context.Queue()
     workers = [
-        context.Process(target=_request, args=(str(path), key, units, barrier, results))
+        context.Process(target=_request, args=(path, key, units, barrier, results))
         for key, units in calls
     ]
     for worker in workers:
@@ -275,18 +295,18 @@ def race(path: Path, *calls: tuple[str, int]) -> list[tuple[str, tuple[str, ...]
     return sorted(results.get(timeout=5) for _ in workers)
 
 
-def test_two_processes_same_key_make_one_refund(tmp_path: Path) -> None:
-    store_with_order(tmp_path / "d.db").close()
-    outcomes = race(tmp_path / "d.db", ("same-key", 2), ("same-key", 2))
+def test_two_processes_same_key_make_one_refund(db_url: str) -> None:
+    store_with_order(db_url).close()
+    outcomes = race(db_url, ("same-key", 2), ("same-key", 2))
     assert outcomes == [("ok", ("same-key:P-1",)), ("ok", ("same-key:P-1",))]
-    with SqliteStore(tmp_path / "d.db") as store:
+    with SqlStore(db_url) as store:
         desk = RefundDesk(store)
         assert len(desk.refunds("SO-1")) == 1
-        assert desk.ledger("P-1").pending == cny("489.99")
+        assert desk.ledger("SO-1", "P-1").pending == cny("489.99")
 
 
-def test_two_processes_racing_on_the_last_units(tmp_path: Path) -> None:
-    with store_with_order(tmp_path / "d.db") as store:
+def test_two_processes_racing_on_the_last_units(db_url: str) -> None:
+    with store_with_order(db_url) as store:
         RefundDesk(store).request(
             "SO-1",
             idempotency_key="first",
@@ -296,14 +316,14 @@ def test_two_processes_racing_on_the_last_units(tmp_path: Path) -> None:
             actor=STAFF,
             now=AT,
         )
-    outcomes = race(tmp_path / "d.db", ("a", 1), ("b", 1))
+    outcomes = race(db_url, ("a", 1), ("b", 1))
     assert [o[0] for o in outcomes] == ["ok", "quantity"], outcomes
-    with SqliteStore(tmp_path / "d.db") as store:
-        assert RefundDesk(store).ledger("P-1").refundable.is_zero
+    with SqlStore(db_url) as store:
+        assert RefundDesk(store).ledger("SO-1", "P-1").refundable.is_zero
 
 
-def test_two_processes_racing_on_the_last_refundable_money(tmp_path: Path) -> None:
-    with store_with_order(tmp_path / "d.db") as store:
+def test_two_processes_racing_on_the_last_refundable_money(db_url: str) -> None:
+    with store_with_order(db_url) as store:
         RefundDesk(store).request(
             "SO-1",
             idempotency_key="first",
@@ -314,16 +334,16 @@ def test_two_processes_racing_on_the_last_refundable_money(tmp_path: Path) -> No
             now=AT,
         )
     # 244.99 is left; two goodwill refunds of 200 with different keys race for it.
-    outcomes = race(tmp_path / "d.db", ("a", -200), ("b", -200))
+    outcomes = race(db_url, ("a", -200), ("b", -200))
     assert [o[0] for o in outcomes] == ["ok", "over"], outcomes
-    with SqliteStore(tmp_path / "d.db") as store:
-        assert RefundDesk(store).ledger("P-1").refundable == cny("44.99")
+    with SqlStore(db_url) as store:
+        assert RefundDesk(store).ledger("SO-1", "P-1").refundable == cny("44.99")
 
 
-def test_typed_commands_and_a_retry_gets_its_ledger(tmp_path: Path) -> None:
+def test_typed_commands_and_a_retry_gets_its_ledger(db_url: str) -> None:
     from csdesk.workflows import FailRefund, RetryRefund, SubmitRefund, SucceedRefund
 
-    desk = RefundDesk(store_with_order(tmp_path / "d.db"))
+    desk = RefundDesk(store_with_order(db_url))
     _, refunds = desk.request(
         "SO-1", idempotency_key="k", lines={"1": 1}, reason="no_reason", policy=CN, actor=STAFF,
         now=AT,
@@ -335,3 +355,69 @@ def test_typed_commands_and_a_retry_gets_its_ledger(tmp_path: Path) -> None:
     desk.command(refund, SucceedRefund(reference="psp-9"), actor=PSP, now=AT)
     with pytest.raises(InvalidInputError, match="refund command"):
         desk.command(refund, CancelOrder(reason="x"), actor=STAFF, now=AT)  # type: ignore[arg-type]
+
+
+# -- regressions from issue 15 (each failed on the SQLite-only desk) ----------------------------
+
+
+def _resolving_case(order_id: str, case_id: str, units: int) -> AfterSaleCase:
+    return AfterSaleCase(
+        id=case_id,
+        order_id=order_id,
+        type="return_and_refund",
+        reason="no_reason",
+        statutory_basis="cn_7day",
+        lines=(CaseLine(line_id="1", requested=units, received=units),),
+        requested_at=AT,
+        state=CaseState.RESOLVING,
+        version=4,
+    )
+
+
+def test_two_orders_whose_payments_share_an_id_never_share_money(db_url: str) -> None:
+    store = store_with_order(db_url)  # SO-1 captured 1224.97 as P-1
+    small = Order.place(
+        id="SO-9",
+        customer=Customer(id="C-9"),
+        placed_at=AT,
+        lines=[LineDraft(sku="S", name="s", quantity=1, unit_price=cny("10.00"))],
+    )
+    tender = Payment(id="P-1", method="alipay", captured=small.total, captured_at=AT)
+    fire(OrderWorkflow, small, "pay", actor=Actor(kind="customer"), now=AT, payments=[tender])
+    store.insert(small)
+    desk = RefundDesk(store)
+    desk.request("SO-1", idempotency_key="big", lines={}, reason="goodwill",
+                 goodwill=cny("500.00"), policy=CN, actor=STAFF, now=AT)  # fmt: skip
+    with pytest.raises(OverRefundError, match=r"10\.00 CNY is refundable"):
+        desk.request("SO-9", idempotency_key="steal", lines={}, reason="goodwill",
+                     goodwill=cny("500.00"), policy=CN, actor=STAFF, now=AT)  # fmt: skip
+    with pytest.raises(NotFoundError):  # the refused request left nothing, not even a ledger
+        desk.ledger("SO-9", "P-1")
+    assert desk.ledger("SO-1", "P-1").pending == cny("500.00")
+
+
+def test_a_case_is_refunded_once_whatever_the_key(db_url: str) -> None:
+    store = store_with_order(db_url)
+    store.insert(_resolving_case("SO-1", "AS-1", 2))
+    desk = RefundDesk(store)
+    _, first = desk.request("SO-1", idempotency_key="agent-a", lines={"1": 2}, reason="no_reason",
+                            case_id="AS-1", policy=CN, actor=STAFF, now=AT)  # fmt: skip
+    with pytest.raises(TransitionRejectedError, match="agent-a") as caught:
+        desk.request("SO-1", idempotency_key="agent-b", lines={"1": 1}, reason="no_reason",
+                     case_id="AS-1", policy=CN, actor=STAFF, now=AT)  # fmt: skip
+    assert first[0].id in str(caught.value)
+    assert len(desk.refunds("SO-1")) == 1
+
+
+def test_a_refund_fits_its_case(db_url: str) -> None:
+    store = store_with_order(db_url)
+    store.insert(_resolving_case("SO-7", "AS-7", 1))  # another order's case
+    store.insert(_resolving_case("SO-1", "AS-1", 1))
+    desk = RefundDesk(store)
+    with pytest.raises(InvalidInputError, match="is for order SO-7"):
+        desk.request("SO-1", idempotency_key="x", lines={"1": 1}, reason="no_reason",
+                     case_id="AS-7", policy=CN, actor=STAFF, now=AT)  # fmt: skip
+    with pytest.raises(QuantityError, match="covers 1 unit"):
+        desk.request("SO-1", idempotency_key="y", lines={"1": 3}, reason="no_reason",
+                     case_id="AS-1", policy=CN, actor=STAFF, now=AT)  # fmt: skip
+    assert desk.refunds("SO-1") == []
