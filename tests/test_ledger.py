@@ -67,3 +67,23 @@ def test_rules() -> None:
         ledger().reserve("R-1", Money("1", "USD"), at=AT)
     over = ledger().reserve("R-1", cny("120"), at=AT, allow_over_refund=True)
     assert over.refundable == cny("-20")
+
+
+def test_a_refund_id_pays_once_and_retries_for_the_same_amount() -> None:
+    # Issue 15: a succeeded refund id could reserve and succeed again (60.00 paid twice).
+    from csdesk.errors import LedgerError
+
+    at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    ledger = PaymentLedger.open("P-1", Money("100.00", "CNY"), at=at)
+    ledger = ledger.reserve("R-1", Money("60.00", "CNY"), at=at).settle(
+        "R-1", succeeded=True, at=at
+    )
+    with pytest.raises(LedgerError, match="already paid"):
+        ledger.reserve("R-1", Money("60.00", "CNY"), at=at)
+    failed = PaymentLedger.open("P-2", Money("100.00", "CNY"), at=at)
+    failed = failed.reserve("R-2", Money("30.00", "CNY"), at=at).settle(
+        "R-2", succeeded=False, at=at
+    )
+    with pytest.raises(LedgerError, match="same amount"):
+        failed.reserve("R-2", Money("40.00", "CNY"), at=at)
+    assert failed.reserve("R-2", Money("30.00", "CNY"), at=at).pending == Money("30.00", "CNY")

@@ -185,11 +185,33 @@ class PaymentLedger(CsdeskModel):
     ) -> PaymentLedger:
         """Reserve ``amount`` for a refund (requested or retried).
 
+        A refund id reserves again only after a failure or a cancellation, for the same amount;
+        one that already paid never reserves again.
+
         Raises:
             OverRefundError: more than is refundable, unless ``allow_over_refund``.
+            LedgerError: the id already reserves, already paid, or asked for another amount.
         """
         if self.open_amount(refund_id).amount:
             raise LedgerError(f"refund {refund_id} already reserves {self.open_amount(refund_id)}")
+        if self.refunded_by(refund_id).amount:
+            raise LedgerError(
+                f"refund {refund_id} already paid {self.refunded_by(refund_id)}; a refund id pays "
+                "once (a new refund needs a new id)"
+            )
+        first = next(
+            (
+                e.amount
+                for e in self.entries
+                if e.refund_id == refund_id and e.kind is LedgerEntryKind.REFUND_REQUESTED
+            ),
+            None,
+        )
+        if first is not None and amount != first:
+            raise LedgerError(
+                f"refund {refund_id} was requested for {first}; a retry reserves the same amount, "
+                f"not {amount}"
+            )
         if amount > self.refundable and not allow_over_refund:
             raise OverRefundError(
                 f"payment {self.payment_id}", requested=amount, refundable=self.refundable

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from csdesk.errors import BudgetExceededError, UnknownCurrencyError
+from csdesk.errors import BudgetExceededError, IdempotencyConflictError, UnknownCurrencyError
 from csdesk.integrations import SqliteBudgetStore
 from csdesk.policies.compensation import (
     BudgetStore,
@@ -50,6 +50,16 @@ def test_commit_is_all_or_nothing(store: Any) -> None:
     assert store.usage(POOL, "2026-03").amount == Decimal("60.00")
     assert store.commit("b", [daily, charge("40.00")])
     assert store.usage(POOL, "2026-03").amount == Decimal("100.00")
+
+
+def test_a_key_replays_the_same_charges_and_refuses_others(store: Any) -> None:
+    # Issue 15: commit returned False ("done before") for a key used with other charges.
+    assert store.commit("k", [charge("10.00")]) is True
+    assert store.commit("k", [charge("10.00")]) is False
+    with pytest.raises(IdempotencyConflictError) as caught:
+        store.commit("k", [charge("25.00")])
+    assert caught.value.existing == ("budget:goodwill@2026-03",)
+    assert store.usage(POOL, "2026-03").amount == Decimal("10.00")
 
 
 def test_count_limits(store: Any) -> None:

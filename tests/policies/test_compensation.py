@@ -12,6 +12,7 @@ from csdesk import Money
 from csdesk.errors import (
     ApprovalRequiredError,
     BudgetExceededError,
+    IdempotencyConflictError,
     InvalidInputError,
     NaiveDatetimeError,
     PolicyError,
@@ -373,6 +374,24 @@ def test_granting_twice_spends_once() -> None:
         incident("late_delivery", days_late=3), policy=SHOP, agent=BOT, budget=store, now=AT
     )
     assert grant(again, store, SHOP) is False
+    assert store.usage("budget:goodwill", "2026-03").amount == Decimal("10.00")
+
+
+def test_the_same_incident_granted_with_other_amounts_is_a_conflict_not_a_replay() -> None:
+    # Issue 15: grant was keyed on the incident alone, so a second, different decision for the
+    # same incident (more days late, a bigger coupon) was silently "replayed" as granted.
+    store = MemoryBudgetStore()
+    first = decide(
+        incident("late_delivery", days_late=3), policy=SHOP, agent=BOT, budget=store, now=AT
+    )
+    assert grant(first, store, SHOP) is True
+    bigger = decide(
+        incident("late_delivery", days_late=8), policy=SHOP, agent=BOT, budget=store, now=AT
+    )
+    assert bigger.idempotency_key == first.idempotency_key
+    with pytest.raises(IdempotencyConflictError) as caught:
+        grant(bigger, store, SHOP, approved_by=SUPERVISOR)
+    assert "budget:goodwill@2026-03" in caught.value.existing
     assert store.usage("budget:goodwill", "2026-03").amount == Decimal("10.00")
 
 

@@ -31,7 +31,7 @@ from types import TracebackType
 from csdesk._checks import checked
 from csdesk.integrations.sqlitedb import connect, setup, transaction
 from csdesk.money import Money, currency_digits
-from csdesk.policies.compensation.budget import Charge, Usage
+from csdesk.policies.compensation.budget import Charge, Usage, conflict, same_charges
 
 __all__ = ["SqliteBudgetStore"]
 
@@ -108,10 +108,20 @@ class SqliteBudgetStore:
         """Apply every charge or none, once per ``key``.
 
         Raises:
+            IdempotencyConflictError: ``key`` was committed before with other charges.
             BudgetExceededError: a charge would pass its limit; nothing was written.
         """
         with self._transaction() as connection:
-            if connection.execute("SELECT 1 FROM budget_grants WHERE key = ?", (key,)).fetchone():
+            row = connection.execute(
+                "SELECT charges FROM budget_grants WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None:
+                committed = [
+                    Charge(pool, period, Decimal(amount), count)
+                    for pool, period, amount, count in json.loads(row[0])
+                ]
+                if not same_charges(committed, charges):
+                    raise conflict(key, committed)
                 return False
             for charge in charges:
                 minor, count = self._read(connection, charge.pool, charge.period)

@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from csdesk._checks import checked
-from csdesk.errors import BudgetExceededError
+from csdesk.errors import BudgetExceededError, IdempotencyConflictError
 
-__all__ = ["BudgetStore", "Charge", "MemoryBudgetStore", "Usage"]
+__all__ = ["BudgetStore", "Charge", "MemoryBudgetStore", "Usage", "conflict", "same_charges"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,20 @@ class Charge:
             )
 
 
+def same_charges(first: Sequence[Charge], second: Sequence[Charge]) -> bool:
+    """Whether two grants move the same counters by the same amounts (limits aside)."""
+
+    def shape(charges: Sequence[Charge]) -> list[tuple[str, str, Decimal, int]]:
+        return sorted((c.pool, c.period, c.amount, c.count) for c in charges)
+
+    return shape(first) == shape(second)
+
+
+def conflict(key: str, committed: Sequence[Charge]) -> IdempotencyConflictError:
+    """The error for a key committed before with other charges (it lists the first's pools)."""
+    return IdempotencyConflictError(key, [f"{c.pool}@{c.period}" for c in committed])
+
+
 @runtime_checkable
 class BudgetStore(Protocol):
     """Where counters live. Implementations must make `commit` atomic and idempotent."""
@@ -79,6 +93,9 @@ class BudgetStore(Protocol):
 
     def commit(self, key: str, charges: Sequence[Charge]) -> bool:
         """Apply every charge, or none; ``False`` (and no change) if ``key`` was committed before.
+
+        The same key with other charges is an `IdempotencyConflictError` (use `same_charges`),
+        never a silent replay.
 
         Raises:
             BudgetExceededError: a charge would pass its limit; nothing was applied.
@@ -114,9 +131,16 @@ class MemoryBudgetStore:
 
     @checked
     def commit(self, key: str, charges: Sequence[Charge]) -> bool:
-        """Apply every charge or none; ``False`` if ``key`` was committed before."""
+        """Apply every charge or none; ``False`` if ``key`` was committed before.
+
+        Raises:
+            IdempotencyConflictError: ``key`` was committed before with other charges.
+            BudgetExceededError: a charge would pass its limit; nothing was applied.
+        """
         with self._lock:
             if key in self._grants:
+                if not same_charges(self._grants[key], charges):
+                    raise conflict(key, self._grants[key])
                 return False
             for charge in charges:
                 charge.check(self._used.get((charge.pool, charge.period), _ZERO))
