@@ -126,7 +126,7 @@ class RefundDesk:
             earlier = self.store.of_order_in(connection, Refund, order_id)
             case = self._case(connection, order, case_id, lines, earlier)
             ledgers = self._ledgers(connection, order)
-            done, shipping = _history(earlier)
+            done, shipping = _history(order, earlier)
             quote = quote_refund(
                 order,
                 lines=lines,
@@ -217,6 +217,7 @@ class RefundDesk:
                 )
                 self.store.insert_in(connection, ledger, ())
                 ledgers[payment.id] = ledger
+            ledgers[payment.id] = _mirror_dues(ledgers[payment.id], order)
         return ledgers
 
     # moving refunds -----------------------------------------------------------------------------
@@ -284,10 +285,34 @@ def _ledger_id(order_id: str, payment_id: str) -> str:
     return f"{order_id}/{payment_id}"
 
 
-def _history(earlier: list[Refund]) -> tuple[dict[str, int], Money | None]:
-    """Units per line and shipping that live refunds took (one request counts once)."""
-    units: dict[str, int] = {}
+def _mirror_dues(ledger: PaymentLedger, order: Order) -> PaymentLedger:
+    """The refunds the order's cancellations owe this tender, as reservations (paid once settled).
+
+    `csdesk.workflows.CancelOrder` and `CancelLines` record what the order owes in
+    ``Order.refunds_due``; the tender's ledger counts it too, so a later refund cannot spend money
+    a cancellation already owes back.
+    """
+    for due in order.refunds_due:
+        if due.payment_id != ledger.payment_id:
+            continue
+        if not any(entry.refund_id == due.id for entry in ledger.entries):
+            ledger = ledger.reserve(due.id, due.amount, at=due.created_at, allow_over_refund=True)
+        if due.settled and ledger.open_amount(due.id).amount:
+            ledger = ledger.settle(due.id, succeeded=True, at=due.created_at)
+    return ledger
+
+
+def _history(order: Order, earlier: list[Refund]) -> tuple[dict[str, int], Money | None]:
+    """Units per line and shipping already refunded, from every source.
+
+    Live refunds count once per request; the order's own cancellations count their units and the
+    shipping share those carried.
+    """
+    units: dict[str, int] = dict(order.canceled_units)
     shipping: Money | None = None
+    for line_id, count in order.canceled_units.items():
+        share = order.line(line_id).refund_split(units=count).shipping
+        shipping = share if shipping is None else shipping + share
     seen: set[str] = set()
     for refund in earlier:
         if refund.state in _SPENT or refund.request_key in seen:

@@ -421,3 +421,32 @@ def test_a_refund_fits_its_case(db_url: str) -> None:
         desk.request("SO-1", idempotency_key="y", lines={"1": 3}, reason="no_reason",
                      case_id="AS-1", policy=CN, actor=STAFF, now=AT)  # fmt: skip
     assert desk.refunds("SO-1") == []
+
+
+def test_shipping_a_cancellation_owed_is_not_refunded_again(db_url: str) -> None:
+    # Issue 15: cancel_lines owed line B's share with its shipping; a later full refund of line
+    # A repaid all the shipping again (215.00 refunded on 210.00 paid).
+    order = Order.place(
+        id="SO-5",
+        customer=Customer(id="C-5"),
+        placed_at=AT,
+        lines=[
+            LineDraft(sku="A", name="a", quantity=1, unit_price=cny("100.00")),
+            LineDraft(sku="B", name="b", quantity=1, unit_price=cny("100.00")),
+        ],
+        shipping_fee=cny("10.00"),
+    )
+    paid = Payment(id="P-5", method="alipay", captured=order.total, captured_at=AT)
+    fire(OrderWorkflow, order, "pay", actor=Actor(kind="customer"), now=AT, payments=[paid])
+    fire(OrderWorkflow, order, "cancel_lines", actor=STAFF, now=AT, lines={"2": 1}, reason="oos")
+    owed = order.refunds_due[0].amount
+    store = opened(SqlStore(db_url, upgrade=True))
+    store.insert(order)
+    desk = RefundDesk(store)
+    quote, _ = desk.request("SO-5", idempotency_key="rest", lines={"1": 1}, reason="faulty",
+                            policy=CN, actor=STAFF, now=AT)  # fmt: skip
+    assert owed + quote.total == order.total == cny("210.00")
+    assert quote.shipping == cny("5.00")
+    with pytest.raises(OverRefundError):  # what the cancellation owes is not refundable twice
+        desk.request("SO-5", idempotency_key="more", lines={}, reason="goodwill",
+                     goodwill=cny("0.01"), policy=CN, actor=STAFF, now=AT)  # fmt: skip
