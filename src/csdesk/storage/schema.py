@@ -103,7 +103,7 @@ entities = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("due_at", UtcDateTime, nullable=True),
     CheckConstraint("version >= 0", name="version"),
-    Index(None, "kind", "order_id"),
+    Index(None, "kind", "order_id", "id"),  # with id: the lookup by order needs no sort
     Index(None, "due_at"),
 )
 """One row per aggregate (order, after-sale case, refund, ticket, ledger): its state and version as

@@ -35,7 +35,9 @@ def upgrade() -> None:
         sa.CheckConstraint("version >= 0", name="ck_csdesk_entities_version"),
         sa.PrimaryKeyConstraint("kind", "id", name="pk_csdesk_entities"),
     )
-    op.create_index("ix_csdesk_entities_kind_order_id", "csdesk_entities", ["kind", "order_id"])
+    op.create_index(
+        "ix_csdesk_entities_kind_order_id_id", "csdesk_entities", ["kind", "order_id", "id"]
+    )
     op.create_index("ix_csdesk_entities_due_at", "csdesk_entities", ["due_at"])
     op.create_table(
         "csdesk_outbox",
