@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert
 
+from benchmarks._db import own_database
 from csdesk import Actor, Customer, LineDraft, Money, Order, Payment, Refund
 from csdesk.policies.refunds import refund_policy
 from csdesk.refund_desk import RefundDesk
@@ -115,7 +116,7 @@ def main() -> None:
     options = parser.parse_args()
     targets = {"sqlite": f"sqlite:///{Path(tempfile.mkdtemp()) / 'refunds.db'}"}
     if os.environ.get("CSDESK_POSTGRES_URL"):
-        targets["postgresql"] = os.environ["CSDESK_POSTGRES_URL"]
+        targets["postgresql"] = own_database(os.environ["CSDESK_POSTGRES_URL"])
     print(f"\nRefund request: median of {REQUESTS}, {options.small:,} vs {options.large:,} stored")
     for name, url in targets.items():
         few, many = measure(url, options.small, options.large)

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
+from benchmarks._db import own_database
 from csdesk import Actor, Customer, LineDraft, Money, Order, Payment
 from csdesk.storage import SqlStore, metadata, upgrade
 from csdesk.workflows import CancelOrder, PayOrder
@@ -89,7 +90,7 @@ def throughput(url: str, processes: int) -> float:
 def main() -> None:
     targets = {"sqlite": f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"}
     if os.environ.get("CSDESK_POSTGRES_URL"):
-        targets["postgresql"] = os.environ["CSDESK_POSTGRES_URL"]
+        targets["postgresql"] = own_database(os.environ["CSDESK_POSTGRES_URL"])
     else:
         print("CSDESK_POSTGRES_URL not set: PostgreSQL skipped")
     print(f"\nStorage: workflow commands per second ({ORDERS} orders x 2 commands per process)")

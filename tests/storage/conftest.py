@@ -55,3 +55,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         wipe(engine)
     finally:
         engine.dispose()
+
+
+def processes(url: str) -> int:
+    """How many worker processes a race uses: 8 on PostgreSQL (the issue's bar), else 4."""
+    return 8 if url.startswith("postgresql") else 4

@@ -13,6 +13,7 @@ from csdesk.aftersale_desk import AfterSaleDesk
 from csdesk.policies import return_policy
 from csdesk.storage import SqlStore
 from tests.factories import CUSTOMER, SIGNED, delivered_order
+from tests.storage.conftest import processes
 
 CN = return_policy("cn_consumer_law")
 IN_TIME = SIGNED + timedelta(days=2)
@@ -61,9 +62,11 @@ def test_four_workers_filing_at_once_claim_each_unit_once(db_url: str) -> None:
     with SqlStore(db_url, upgrade=True) as store:
         store.insert(delivered_order())  # line 1 has 5 units: two cases of 2 fit, a third not
     context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(4), context.Queue()
+    count = processes(db_url)
+    barrier, results = context.Barrier(count), context.Queue()
     workers = [
-        context.Process(target=_file, args=(db_url, f"AS-{n}", barrier, results)) for n in range(4)
+        context.Process(target=_file, args=(db_url, f"AS-{n}", barrier, results))
+        for n in range(count)
     ]
     for worker in workers:
         worker.start()
@@ -71,7 +74,7 @@ def test_four_workers_filing_at_once_claim_each_unit_once(db_url: str) -> None:
     for worker in workers:
         worker.join(60)
         assert worker.exitcode == 0
-    assert outcomes == ["filed", "filed", "refused", "refused"]
+    assert outcomes == ["filed", "filed"] + ["refused"] * (count - 2)
     with SqlStore(db_url) as store:
         claimed = sum(c.lines[0].requested for c in store.of_order(AfterSaleCase, "SO-1"))
         assert claimed == 4

@@ -33,6 +33,7 @@ from csdesk import (
 from csdesk.storage import HEAD, SqlStore, current, sqlite_transactions, upgrade
 from csdesk.workflows import CancelOrder, OrderWorkflow, PayOrder
 from tests.factories import CUSTOMER, PLACED, STAFF, new_order, payment
+from tests.storage.conftest import processes
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pymysql")
 
@@ -167,21 +168,21 @@ def _pay_worker(url: str, barrier: Any, results: Any) -> None:
         store.close()
 
 
-@pytest.mark.parametrize("workers", [4])
-def test_workers_racing_to_pay_one_order_pay_it_once(db_url: str, workers: int) -> None:
+def test_workers_racing_to_pay_one_order_pay_it_once(db_url: str) -> None:
+    workers = processes(db_url)
     with SqlStore(db_url, upgrade=True) as store:
         store.insert(new_order())
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(workers), context.Queue()
-    processes = [
+    payers = [
         context.Process(target=_pay_worker, args=(db_url, barrier, results)) for _ in range(workers)
     ]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(60)
-        assert process.exitcode == 0
-    outcomes = sorted(results.get(timeout=5) for _ in range(workers))
+    for payer in payers:
+        payer.start()
+    outcomes = sorted(results.get(timeout=120) for _ in range(workers))
+    for payer in payers:
+        payer.join(60)
+        assert payer.exitcode == 0
     assert outcomes.count("paid") == 1
     with SqlStore(db_url) as store:
         order = store.load(Order, "SO-1")
@@ -301,10 +302,11 @@ def test_four_relays_deliver_every_event_once_in_order_per_aggregate(db_url: str
             _many_events(store, aggregates=12, each=4)
             expected = {e.id for e in store.outbox()}
         context = multiprocessing.get_context("spawn")
-        barrier, results = context.Barrier(4), context.Queue()
+        count = processes(db_url)
+        barrier, results = context.Barrier(count), context.Queue()
         relays = [
             context.Process(target=_relay_worker, args=(db_url, f"relay-{n}", barrier, results))
-            for n in range(4)
+            for n in range(count)
         ]
         for relay in relays:
             relay.start()
@@ -402,3 +404,48 @@ def _catch(seen: list[BaseException], call: Any) -> None:
         call()
     except BaseException as error:
         seen.append(error)
+
+
+def _host_writer(url: str, commit: bool, ready: Any) -> None:
+    import time
+
+    engine = sqlite_transactions(create_engine(url))
+    notes = Table("shop_notes", MetaData(), Column("id", String(20), primary_key=True))
+    with engine.connect() as connection:
+        connection.begin()
+        SqlStore(connection).insert(new_order("SO-K"))
+        connection.execute(insert(notes).values(id="K"))
+        if commit:
+            connection.commit()
+        ready.set()
+        time.sleep(60)  # killed here
+
+
+@pytest.mark.parametrize("commit", [False, True])
+def test_a_sigkill_leaves_both_writes_or_neither(db_url: str, commit: bool) -> None:
+    import os
+    import signal
+
+    engine = create_engine(db_url)
+    shop = MetaData()
+    notes = Table("shop_notes", shop, Column("id", String(20), primary_key=True))
+    shop.drop_all(engine)
+    shop.create_all(engine)
+    upgrade(engine)
+    try:
+        context = multiprocessing.get_context("spawn")
+        ready = context.Event()
+        process = context.Process(target=_host_writer, args=(db_url, commit, ready))
+        process.start()
+        assert ready.wait(60)
+        assert process.pid is not None
+        os.kill(process.pid, signal.SIGKILL)
+        process.join(30)
+        with SqlStore(db_url) as store:
+            stored = [o.id for o in store.of_order(Order, "SO-K")]
+        with engine.connect() as connection:
+            noted = connection.execute(select(notes.c.id)).scalars().all()
+        assert (stored, noted) == ((["SO-K"], ["K"]) if commit else ([], []))
+    finally:
+        shop.drop_all(engine)
+        engine.dispose()

@@ -14,6 +14,7 @@ from csdesk.policies import timer_preset
 from csdesk.storage import SqlStore
 from csdesk.workflows import CompleteOrder
 from tests.factories import PLACED, SIGNED, SYSTEM, delivered_order, new_case, new_order
+from tests.storage.conftest import processes
 
 CN = timer_preset("cn_platform")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pymysql")
@@ -74,8 +75,11 @@ def test_four_sweeps_at_once_fire_each_timer_once(db_url: str) -> None:
             case = new_case(new_order(f"SO-{number}")).model_copy(update={"id": f"AS-{number}"})
             store.insert(case)
     context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(4), context.Queue()
-    sweeps = [context.Process(target=_sweeper, args=(db_url, barrier, results)) for _ in range(4)]
+    count = processes(db_url)
+    barrier, results = context.Barrier(count), context.Queue()
+    sweeps = [
+        context.Process(target=_sweeper, args=(db_url, barrier, results)) for _ in range(count)
+    ]
     for sweep in sweeps:
         sweep.start()
     fired = [item for _ in sweeps for item in results.get(timeout=120)]
