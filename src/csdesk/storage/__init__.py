@@ -5,12 +5,14 @@ PostgreSQL or MariaDB/MySQL; `upgrade` and `current` run csdesk's Alembic migrat
 declares the tables once.
 """
 
+from csdesk.storage.budget import SqlBudgetStore
 from csdesk.storage.migrate import HEAD, current, upgrade
 from csdesk.storage.schema import metadata
 from csdesk.storage.sql import SqlStore, TimerOutcome, fingerprint, sqlite_transactions
 
 __all__ = [
     "HEAD",
+    "SqlBudgetStore",
     "SqlStore",
     "TimerOutcome",
     "current",

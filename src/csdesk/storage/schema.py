@@ -35,6 +35,8 @@ from csdesk.errors import NaiveDatetimeError
 __all__ = [
     "PREFIX",
     "UtcDateTime",
+    "budget_grants",
+    "budget_usage",
     "entities",
     "idempotency",
     "metadata",
@@ -143,3 +145,23 @@ idempotency = Table(
 )
 """What a keyed command did: the same key with the same parameters replays ``result``; with
 other parameters it is refused."""
+
+budget_usage = Table(
+    f"{PREFIX}budget_usage",
+    metadata,
+    Column("pool", String(128), primary_key=True),
+    Column("period", String(32), primary_key=True),
+    Column("minor", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+    CheckConstraint("minor >= 0", name="minor"),
+    CheckConstraint("count >= 0", name="count"),
+)
+"""Compensation counters (budget pools, caps, agents' daily authority) in minor units."""
+
+budget_grants = Table(
+    f"{PREFIX}budget_grants",
+    metadata,
+    Column("key", String(191), primary_key=True),
+    Column("charges", Text, nullable=False),
+)
+"""What each granted decision moved, by its idempotency key (for replays, conflicts, release)."""

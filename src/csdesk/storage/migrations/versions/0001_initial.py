@@ -1,4 +1,4 @@
-"""csdesk's first tables: entities, outbox, idempotency.
+"""csdesk's first tables: entities, outbox, idempotency, budget counters and grants.
 
 Revision ID: 0001
 Revises:
@@ -69,10 +69,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("scope", "key", name="pk_csdesk_idempotency"),
     )
     op.create_index("ix_csdesk_idempotency_created_at", "csdesk_idempotency", ["created_at"])
+    op.create_table(
+        "csdesk_budget_usage",
+        sa.Column("pool", sa.String(128), nullable=False),
+        sa.Column("period", sa.String(32), nullable=False),
+        sa.Column("minor", sa.BigInteger, nullable=False),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.CheckConstraint("minor >= 0", name="ck_csdesk_budget_usage_minor"),
+        sa.CheckConstraint("count >= 0", name="ck_csdesk_budget_usage_count"),
+        sa.PrimaryKeyConstraint("pool", "period", name="pk_csdesk_budget_usage"),
+    )
+    op.create_table(
+        "csdesk_budget_grants",
+        sa.Column("key", sa.String(191), nullable=False),
+        sa.Column("charges", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_csdesk_budget_grants"),
+    )
 
 
 def downgrade() -> None:
     """Drop them."""
+    op.drop_table("csdesk_budget_grants")
+    op.drop_table("csdesk_budget_usage")
     op.drop_table("csdesk_idempotency")
     op.drop_table("csdesk_outbox")
     op.drop_table("csdesk_entities")
