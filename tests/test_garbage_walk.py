@@ -42,6 +42,9 @@ MODULES = [
     "csdesk.integrations.webhooks",
     "csdesk.integrations.shop_api",
     "csdesk.integrations.refund_batch",
+    "csdesk.storage",
+    "csdesk.refund_desk",
+    "csdesk.aftersale_desk",
 ]
 
 GARBAGE: list[Any] = [

@@ -153,7 +153,7 @@ class SqlBudgetStore:
                     connection.execute(
                         insert(budget_usage).values(pool=pool, period=period, minor=0, count=0)
                     )
-            except IntegrityError:  # another worker created it first: lock theirs
-                pass
+            except IntegrityError:
+                row = None  # another worker created it first: lock theirs below
             row = connection.execute(query).one()
         return int(row[0]), int(row[1])  # (minor, count)

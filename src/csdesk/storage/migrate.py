@@ -20,9 +20,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from csdesk._checks import checked
+from csdesk.errors import InvalidInputError
 from csdesk.storage._errors import storage_error
 from csdesk.storage.schema import PREFIX
 
@@ -56,11 +59,13 @@ def _connected(bind: Engine | Connection | str) -> Iterator[Connection]:
             engine.dispose()
 
 
+@checked
 def upgrade(bind: Engine | Connection | str, revision: str = "head") -> str:
     """Bring csdesk's tables to ``revision`` (the newest by default); return the revision reached.
 
     Raises:
         StorageError: the database refused (unreachable, no rights to create tables, ...).
+        InvalidInputError: ``revision`` is not one of csdesk's revisions.
     """
     try:
         with _connected(bind) as connection:
@@ -68,10 +73,13 @@ def upgrade(bind: Engine | Connection | str, revision: str = "head") -> str:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
             return _current(connection)
+    except CommandError as error:
+        raise InvalidInputError(f"upgrade to {revision!r}: {error}") from None
     except SQLAlchemyError as error:
         raise storage_error(error, dialect=_dialect(bind), operation="upgrade") from None
 
 
+@checked
 def current(bind: Engine | Connection | str) -> str | None:
     """The revision csdesk's tables are at, or None where they were never created.
 
