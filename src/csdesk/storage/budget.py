@@ -22,6 +22,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from decimal import Decimal
@@ -77,6 +78,13 @@ class SqlBudgetStore:
             IdempotencyConflictError: ``key`` was committed before with other charges.
             BudgetExceededError: a charge would pass its limit; nothing was written.
         """
+        pairs = sorted({(c.pool, c.period) for c in charges})
+        if not self.store.in_host_transaction:
+            # Missing counters are created first, each in a short transaction of its own, so the
+            # commit below only locks rows that exist (no gap locks, no insert races).
+            for pool, period in pairs:
+                with self.store.transaction("budget counters") as connection:
+                    self._create(connection, pool, period)
         with self.store.transaction("budget commit") as connection:
             committed = self._committed(connection, key)
             if committed is not None:
@@ -84,7 +92,7 @@ class SqlBudgetStore:
                     raise conflict(key, committed)
                 return False
             counters = {}
-            for pool, period in sorted({(c.pool, c.period) for c in charges}):
+            for pool, period in pairs:  # always in this order: two commits cannot deadlock
                 counters[(pool, period)] = self._locked(connection, pool, period)
             for charge in charges:
                 minor, count = counters[(charge.pool, charge.period)]
@@ -139,21 +147,23 @@ class SqlBudgetStore:
             for pool, period, amount, count in json.loads(body)
         ]
 
+    def _create(self, connection: Connection, pool: str, period: str) -> None:
+        """Create the counter at zero unless it exists (another worker's creation wins)."""
+        where = (budget_usage.c.pool == pool, budget_usage.c.period == period)
+        if connection.execute(select(budget_usage.c.pool).where(*where)).first() is not None:
+            return
+        with contextlib.suppress(IntegrityError), connection.begin_nested():
+            connection.execute(
+                insert(budget_usage).values(pool=pool, period=period, minor=0, count=0)
+            )
+
     def _locked(self, connection: Connection, pool: str, period: str) -> tuple[int, int]:
-        """The counter's row, created at zero if missing, locked for this transaction."""
+        """The counter's row (created at zero if missing), locked for this transaction."""
+        self._create(connection, pool, period)
         query = select(budget_usage.c.minor, budget_usage.c.count).where(
             budget_usage.c.pool == pool, budget_usage.c.period == period
         )
         if self.store.dialect != "sqlite":
             query = query.with_for_update()
-        row = connection.execute(query).one_or_none()
-        if row is None:
-            try:
-                with connection.begin_nested():
-                    connection.execute(
-                        insert(budget_usage).values(pool=pool, period=period, minor=0, count=0)
-                    )
-            except IntegrityError:
-                row = None  # another worker created it first: lock theirs below
-            row = connection.execute(query).one()
+        row = connection.execute(query).one()
         return int(row[0]), int(row[1])  # (minor, count)

@@ -178,6 +178,11 @@ class SqlStore:
         store._owns_engine = True
         return store
 
+    @property
+    def in_host_transaction(self) -> bool:
+        """Whether the store writes inside the host's transaction (it was given a connection)."""
+        return isinstance(self._bind, Connection)
+
     def close(self) -> None:
         """Dispose of the engine the store made (a host's connection or engine is left alone)."""
         if self._owns_engine and isinstance(self._bind, Engine):
