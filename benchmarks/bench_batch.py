@@ -29,7 +29,6 @@ import httpx
 import psutil
 from tests.factories import paid_order
 
-from csdesk.integrations import SqliteStore
 from csdesk.integrations.refund_batch import (
     ApiOrders,
     Journal,
@@ -40,6 +39,7 @@ from csdesk.integrations.refund_batch import (
 )
 from csdesk.integrations.shop_api import AsyncShopClient, RetryPolicy
 from csdesk.policies.refunds import refund_policy
+from csdesk.storage import SqlStore
 from csdesk.testing.shop_server import ShopBackend
 
 TOKEN = "bench-token"
@@ -121,7 +121,7 @@ def _runner(
             retry=RetryPolicy(attempts=3, timeout=30),
             connections=concurrency,
         )
-        store = SqliteStore(orders_db) if orders_db is not None else None
+        store = SqlStore(f"sqlite:///{orders_db}") if orders_db is not None else None
         orders = StoreOrders(store) if store is not None else ApiOrders(client)
         async with client:
             with Journal(
@@ -155,7 +155,7 @@ def throughput(rows: int = 300, rounds: int = 2) -> None:
             everyone = [base.model_copy(update={"id": f"SO-{i}"}) for i in range(ORDERS)]
             backend.add_orders(everyone)
             backend.close()
-            with SqliteStore(folder / "orders.db") as store:
+            with SqlStore(f"sqlite:///{folder / 'orders.db'}", upgrade=True) as store:
                 for order in everyone:
                     store.insert(order)
             server, url = _start(folder / "shop.db", latency)
@@ -190,7 +190,7 @@ def _list(values: list[float]) -> str:
 def memory() -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        with SqliteStore(folder / "orders.db") as store:
+        with SqlStore(f"sqlite:///{folder / 'orders.db'}", upgrade=True) as store:
             base = paid_order("SO-0")
             for i in range(ORDERS):
                 store.insert(base.model_copy(update={"id": f"SO-{i}"}))

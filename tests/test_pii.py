@@ -163,9 +163,9 @@ def test_commands_never_print_contact_data(tmp_path: Path) -> None:
         f"SO-1,nope,{PHONES[2]},CNY,x\n",
     )
     store = tmp_path / "desk.db"
-    from csdesk.integrations import SqliteStore
+    from csdesk.storage import SqlStore
 
-    SqliteStore(store).close()
+    SqlStore(f"sqlite:///{store}", upgrade=True).close()
     result = runner.invoke(cli, ["refunds", "run", batch, "--dry-run", "--orders-db", str(store)])
     outputs["refunds run"] = result.output
     context = _write(

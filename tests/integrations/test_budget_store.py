@@ -1,8 +1,7 @@
-"""The SQLite budget store: atomic, idempotent, never below zero, across processes."""
+"""Budget stores (in memory and SQL): atomic, idempotent, never below zero."""
 
 from __future__ import annotations
 
-import multiprocessing
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -11,17 +10,12 @@ from typing import Any
 import pytest
 
 from csdesk.errors import BudgetExceededError, IdempotencyConflictError, UnknownCurrencyError
-from csdesk.integrations import SqliteBudgetStore
 from csdesk.policies.compensation import (
     BudgetStore,
     Charge,
     MemoryBudgetStore,
-    Status,
-    compensation_policy,
-    decide,
-    grant,
 )
-from tests.policies.compensation_helpers import AT, SUPERVISOR, incident
+from csdesk.storage import SqlBudgetStore, SqlStore
 
 POOL = "budget:goodwill"
 
@@ -34,7 +28,7 @@ def charge(amount: str, limit: str = "100") -> Charge:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     if request.param == "memory":
         return MemoryBudgetStore()
-    return SqliteBudgetStore(tmp_path / "b.db", currency="CNY")
+    return SqlBudgetStore(SqlStore(f"sqlite:///{tmp_path / 'b.db'}", upgrade=True), currency="CNY")
 
 
 def test_both_stores_satisfy_the_protocol(store: Any) -> None:
@@ -78,59 +72,16 @@ def test_release_gives_the_money_back_once(store: Any) -> None:
     assert store.commit("a", [charge("30.00")]) is True
 
 
-def test_sqlite_keeps_minor_units_and_refuses_unknown_currencies(tmp_path: Path) -> None:
-    with SqliteBudgetStore(tmp_path / "b.db", currency="CNY") as store:
-        store.commit("a", [charge("0.10"), Charge("x", "p", Decimal("0.20"))])
+def test_sql_keeps_minor_units_and_refuses_unknown_currencies(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    with SqlStore(url, upgrade=True) as sql:
+        SqlBudgetStore(sql, currency="CNY").commit(
+            "a", [charge("0.10"), Charge("x", "p", Decimal("0.20"))]
+        )
+        with pytest.raises(UnknownCurrencyError):
+            SqlBudgetStore(sql, currency="XYZ")
     connection = sqlite3.connect(tmp_path / "b.db")
     assert connection.execute(
-        "SELECT minor FROM budget_usage WHERE pool = ?", (POOL,)
+        "SELECT minor FROM csdesk_budget_usage WHERE pool = ?", (POOL,)
     ).fetchone() == (10,)
     connection.close()
-    with pytest.raises(UnknownCurrencyError):
-        SqliteBudgetStore(tmp_path / "c.db", currency="XYZ")
-
-
-def _spend(path: str, key: str, barrier: Any, results: Any) -> None:
-    store = SqliteBudgetStore(path, currency="CNY")
-    policy = compensation_policy("shop_standard")
-    late = incident("late_delivery", id=key, days_late=9)  # a 20.00 coupon
-    decision = decide(late, policy=policy, agent=SUPERVISOR, budget=store, now=AT)
-    barrier.wait()
-    try:
-        results.put(("ok" if grant(decision, store, policy) else "again", key))
-    except BudgetExceededError:
-        results.put(("exceeded", key))
-    finally:
-        store.close()
-
-
-def test_two_processes_spending_the_last_of_a_budget(tmp_path: Path) -> None:
-    path = tmp_path / "b.db"
-    policy = compensation_policy("shop_standard")
-    with SqliteBudgetStore(path, currency="CNY") as store:
-        # Leave 30.00 of the 20 000.00 monthly budget: room for one 20.00 coupon, not two.
-        store.commit("earlier", [Charge(POOL, "2026-03", Decimal("19970.00"))])
-        decision = decide(
-            incident("late_delivery", id="probe", days_late=9),
-            policy=policy,
-            agent=SUPERVISOR,
-            budget=store,
-            now=AT,
-        )
-        assert decision.status is Status.AUTO_APPROVED
-    context = multiprocessing.get_context("spawn")
-    barrier, results = context.Barrier(2), context.Queue()
-    workers = [
-        context.Process(target=_spend, args=(str(path), key, barrier, results))
-        for key in ("a", "b")
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-        assert worker.exitcode == 0
-    outcomes = sorted(results.get(timeout=5)[0] for _ in workers)
-    assert outcomes == ["exceeded", "ok"]
-    with SqliteBudgetStore(path, currency="CNY") as store:
-        assert store.usage(POOL, "2026-03").amount == Decimal("19990.00")
-        assert Decimal(20000) - store.usage(POOL, "2026-03").amount >= 0

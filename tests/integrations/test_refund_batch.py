@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from csdesk import Money
-from csdesk.integrations import SqliteStore
 from csdesk.integrations.refund_batch import (
     ApiOrders,
     BatchRow,
@@ -29,6 +28,7 @@ from csdesk.integrations.refund_batch import (
 )
 from csdesk.integrations.shop_api import AsyncShopClient, RetryPolicy
 from csdesk.policies.refunds import refund_policy
+from csdesk.storage import SqlStore
 from csdesk.testing.shop_server import Faults
 from tests.integrations.shop_fixtures import TOKEN, Shop, batch_csv, orders
 
@@ -221,7 +221,7 @@ def test_strict_stops_at_the_first_bad_row(shop: Shop, tmp_path: Path) -> None:
 
 
 def test_dry_run_from_a_local_order_store_sends_nothing(shop: Shop, tmp_path: Path) -> None:
-    with SqliteStore(tmp_path / "orders.db") as store:
+    with SqlStore(f"sqlite:///{tmp_path / 'orders.db'}", upgrade=True) as store:
         for order in orders(20):
             store.insert(order)
     path = batch_csv(tmp_path / "d.csv", 40, orders_count=20)

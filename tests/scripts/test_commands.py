@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from csdesk.events import Actor, AggregateRef, DomainEvent
-from csdesk.integrations import SqliteStore
 from csdesk.scripts.main import cli
+from csdesk.storage import SqlStore
 from csdesk.testing.shop_server import serve
 from tests.factories import new_order
 
@@ -115,7 +115,7 @@ def test_outbox_relay_once_delivers_signed_events(
         received.append(json.loads(body)["type"])
         return JSONResponse({"ok": True})
 
-    with SqliteStore(tmp_path / "desk.db") as store:
+    with SqlStore(f"sqlite:///{tmp_path / 'desk.db'}", upgrade=True) as store:
         event = DomainEvent(
             type="order.noted",
             occurred_at=datetime.now(UTC),

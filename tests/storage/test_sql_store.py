@@ -30,7 +30,7 @@ from csdesk import (
     OrderState,
     StorageError,
 )
-from csdesk.storage import HEAD, SqlStore, current, sqlite_transactions, upgrade
+from csdesk.storage import HEAD, Purged, SqlStore, current, sqlite_transactions, upgrade
 from csdesk.workflows import CancelOrder, OrderWorkflow, PayOrder
 from tests.factories import CUSTOMER, PLACED, STAFF, new_order, payment
 from tests.storage.conftest import processes
@@ -340,7 +340,8 @@ def test_purge_deletes_only_old_delivered_events_and_old_keys(db_url: str) -> No
         with store.transaction() as connection:
             store.remember(connection, "refund", "old", {}, {}, now=PLACED)
             store.remember(connection, "refund", "new", {}, {}, now=PLACED + timedelta(days=100))
-        assert store.purge(before=PLACED + timedelta(days=90), batch=1) == (1, 1)
+        purged = store.purge(before=PLACED + timedelta(days=90), batch=1)
+        assert purged == Purged(events=1, deliveries=0, keys=1)
         assert [e.aggregate.id for e in store.outbox()] == ["SO-2"]
         with store.transaction() as connection:
             assert store.recall(connection, "refund", "new", {}) == {}

@@ -290,7 +290,7 @@ class _CachedOrders(ABC):
 
 
 class StoreOrders(_CachedOrders):
-    """Orders from a csdesk `SqliteStore` file (a local copy, or dry runs without a server)."""
+    """Orders from a csdesk database (`csdesk.storage.SqlStore`): a copy, or dry runs."""
 
     def __init__(self, store: Any, *, cache: int = 1024) -> None:
         super().__init__(cache)

@@ -11,11 +11,13 @@ and refuses a timestamp outside the tolerance (five minutes by default), so a ca
 cannot be replayed later. Receivers should also ignore an ``Csdesk-Event-Id`` they have seen:
 delivery is at least once.
 
-**Delivering.** `WebhookRelay` reads the events a `csdesk.integrations.SqliteStore` wrote to its
-outbox and POSTs them to each subscriber: at least once, in order per aggregate (an event waits
-until the ones before it, for the same order or refund, were delivered), with exponential backoff
-and jitter between attempts, and a dead-letter state after ``max_attempts`` — which holds back the
-aggregate's later events until an operator requeues or skips it.
+**Delivering.** `WebhookRelay` reads the events a `csdesk.storage.SqlStore` wrote to its outbox
+(SQLite, PostgreSQL or MariaDB/MySQL) and POSTs them to each subscriber: at least once, in order
+per aggregate (an event waits until the ones before it, for the same order or refund, were
+delivered), with exponential backoff and jitter between attempts, and a dead-letter state after
+``max_attempts`` — which holds back the aggregate's later events until an operator requeues or
+skips it. Any number of relays may run at once, on any machines: deliveries are claimed with
+leases.
 
 Examples:
     >>> from datetime import datetime, timezone
@@ -33,23 +35,28 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import random
+import secrets as secrets_module
+import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
+from sqlalchemy import Connection, Select, and_, delete, func, insert, or_, select, update
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
 from csdesk.errors import InvalidInputError, WebhookSignatureError
-from csdesk.integrations.sqlitedb import connect, setup, transaction
 from csdesk.privacy import get_logger
+from csdesk.storage.schema import outbox, webhook_deliveries, webhook_endpoints
+from csdesk.storage.sql import SqlStore
 
 __all__ = [
     "DEFAULT_SCHEDULE",
@@ -208,27 +215,6 @@ by ±10 % (jitter) so that many deliveries do not retry at the same instant."""
 MAX_RETRY_AFTER = timedelta(days=1)
 """The longest ``Retry-After`` a 429 or 503 answer can impose; a longer one counts as this."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    subscriber  TEXT NOT NULL,
-    seq         INTEGER NOT NULL,
-    aggregate   TEXT NOT NULL,
-    state       TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead', 'skipped')),
-    attempts    INTEGER NOT NULL DEFAULT 0,
-    next_at     TEXT NOT NULL,
-    last_error  TEXT,
-    delivered_at TEXT,
-    PRIMARY KEY (subscriber, seq)
-);
-CREATE INDEX IF NOT EXISTS webhook_due ON webhook_deliveries (subscriber, state, next_at);
-CREATE TABLE IF NOT EXISTS webhook_cursor (subscriber TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS webhook_endpoints (
-    subscriber  TEXT PRIMARY KEY,
-    disabled_at TEXT NOT NULL,
-    reason      TEXT NOT NULL
-);
-"""
-
 
 @dataclass(frozen=True)
 class _Outcome:
@@ -244,18 +230,39 @@ class _Outcome:
     endpoint_down: bool = False
 
 
-class WebhookRelay:
-    """Deliver a SQLite store's outbox to subscribers: signed, at least once, ordered.
+_LIVE = ("pending", "dead")  # states that hold back an aggregate's later events
 
-    Order holds per aggregate: an event waits for the ones before it on the same entity.
-    Subscribers are served side by side, each in its own thread with its own budget, so a slow or
-    hanging receiver never delays (or makes stale) another's deliveries. Each delivery is signed
-    with the time it is actually sent.
+
+class WebhookRelay:
+    """Deliver a store's outbox to subscribers: signed, at least once, ordered, from many relays.
+
+    The relay works in two steps, both safe with any number of relay processes on any number of
+    machines (``FOR UPDATE SKIP LOCKED`` on PostgreSQL and MariaDB; SQLite serializes writers):
+
+    1. **Fan-out.** Undelivered outbox rows are claimed, one delivery row per interested
+       subscriber is written, and the outbox row is marked handed on (``delivered_at``), all in one
+       transaction. No high-water mark is kept, so an event whose transaction committed after a
+       later one's is never skipped. (The relay is the outbox's consumer: do not also consume the
+       same outbox with `csdesk.storage.SqlStore.claim_events`.)
+    2. **Delivery.** Each relay claims due deliveries with a lease, POSTs them outside any
+       transaction, and records the outcome only if it still holds the lease. A relay killed
+       mid-pass leaves its claims to expire; another relay sends them again (at least once).
+
+    Order holds per subscriber and aggregate: an event waits while an earlier event of the same
+    order, case or refund is not yet handed on, or is pending or dead-lettered for that
+    subscriber. Subscribers are served side by side, each in its own thread with its own
+    budget, so a slow or hanging receiver never delays (or makes stale) another's deliveries.
+    Each delivery is signed with the time it is actually sent.
 
     Args:
-        path: The `SqliteStore` file whose ``outbox`` table holds the events.
+        store: The store whose outbox holds the events: a `csdesk.storage.SqlStore` on an engine
+            or URL (the relay commits its own claims, so not one inside a host's transaction),
+            or a database URL (the relay opens and closes the store).
         subscribers: Where to deliver.
         secrets: Signing secrets, newest first (two during a rotation).
+        name: This relay's name in the claims (default: host, process and a random part).
+        lease: How long a claimed delivery is this relay's; past it another relay may send it.
+            Must exceed ``pass_seconds`` plus ``timeout``.
         schedule: The waits before each retry (`DEFAULT_SCHEDULE`: about three days).
         max_attempts: Attempts before an event is dead-lettered; by default one more than the
             schedule's retries. Fewer cut the schedule short; more repeat its last wait.
@@ -270,15 +277,22 @@ class WebhookRelay:
         seed: Seeds the jitter (tests).
         clock: What tells the time at the moment of sending (tests); the real UTC clock by
             default.
+
+    Raises:
+        InvalidInputError: no secret, duplicate subscriber names, a bad schedule or lease, or a
+            store inside a host's transaction.
+        StorageError: the database cannot be reached or its csdesk tables are not current.
     """
 
     @checked
     def __init__(
         self,
-        path: str | Path,
+        store: SqlStore | str,
         subscribers: Sequence[Subscriber],
         secrets: Sequence[str],
         *,
+        name: str | None = None,
+        lease: timedelta = timedelta(minutes=5),
         schedule: Sequence[timedelta] = DEFAULT_SCHEDULE,
         max_attempts: int | None = None,
         jitter: float = 0.1,
@@ -294,6 +308,8 @@ class WebhookRelay:
         names = [s.name for s in subscribers]
         if len(set(names)) != len(names):
             raise InvalidInputError("subscriber names must be unique")
+        if any(not 0 < len(n) <= 128 for n in names):
+            raise InvalidInputError("a subscriber name has 1 to 128 characters")
         if not schedule or any(
             not isinstance(wait, timedelta) or wait < timedelta(0) for wait in schedule
         ):
@@ -302,8 +318,20 @@ class WebhookRelay:
             raise InvalidInputError("max_attempts must be at least 1")
         if not 0 <= jitter < 1 or timeout <= 0 or pass_seconds <= 0:
             raise InvalidInputError("jitter is within [0, 1); timeout and pass_seconds positive")
+        if lease.total_seconds() <= pass_seconds + timeout:
+            raise InvalidInputError(
+                f"the lease ({lease.total_seconds():g} s) must exceed pass_seconds + timeout "
+                f"({pass_seconds + timeout:g} s), or another relay could send a delivery this "
+                "one is still sending"
+            )
+        self.name = (
+            name or f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets_module.token_hex(4)}"
+        )
+        if len(self.name) > 64:
+            raise InvalidInputError("a relay name has at most 64 characters")
         self.subscribers = tuple(subscribers)
         self._secrets = tuple(secrets)
+        self.lease = lease
         self.max_attempts = max_attempts or len(schedule) + 1
         self.schedule = tuple(schedule)
         self.jitter = jitter
@@ -311,24 +339,26 @@ class WebhookRelay:
         self.standard_headers = standard_headers
         self._rng = random.Random(seed)
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._db = connect(path, timeout=30)
-        if (
-            self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'"
-            ).fetchone()
-            is None
-        ):
-            raise InvalidInputError(f"{path} has no outbox table: is it a csdesk SqliteStore?")
-        setup(self._db, _SCHEMA, path)
+        self._owns_store = isinstance(store, str)
+        self._store = SqlStore(store) if isinstance(store, str) else store
+        if self._store.in_host_transaction:
+            raise InvalidInputError(
+                "the webhook relay commits its own claims: give it a store on an engine or a URL, "
+                "not one inside a host's transaction"
+            )
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     def __repr__(self) -> str:
-        return f"WebhookRelay(subscribers={[s.name for s in self.subscribers]}, secrets=***)"
+        return (
+            f"WebhookRelay(name={self.name!r}, subscribers={[s.name for s in self.subscribers]}, "
+            "secrets=***)"
+        )
 
     def close(self) -> None:
-        """Close the database and the connections."""
+        """Close the HTTP connections (and the store, when the relay opened it)."""
         self._http.close()
-        self._db.close()
+        if self._owns_store:
+            self._store.close()
 
     def __enter__(self) -> WebhookRelay:
         return self
@@ -345,72 +375,156 @@ class WebhookRelay:
         """The scheduled wait before retry number ``retry`` (1 for the first), before jitter."""
         return self.schedule[min(retry, len(self.schedule)) - 1]
 
-    def _enqueue(self, subscriber: Subscriber, now: datetime) -> None:
-        row = self._db.execute(
-            "SELECT seq FROM webhook_cursor WHERE subscriber = ?", (subscriber.name,)
-        ).fetchone()
-        after = row[0] if row else 0
-        events = self._db.execute(
-            "SELECT seq, kind, entity_id, type FROM outbox WHERE seq > ? ORDER BY seq", (after,)
-        ).fetchall()
-        if not events:
-            return
-        with transaction(self._db):
-            self._db.executemany(
-                "INSERT OR IGNORE INTO webhook_deliveries (subscriber, seq, aggregate, state, "
-                "next_at) VALUES (?, ?, ?, 'pending', ?)",
-                [
-                    (subscriber.name, seq, f"{kind}:{entity}", now.isoformat())
-                    for seq, kind, entity, kind_of_event in events
-                    if subscriber.wants(kind_of_event)
-                ],
-            )
-            self._db.execute(
-                "INSERT INTO webhook_cursor (subscriber, seq) VALUES (?, ?) ON CONFLICT "
-                "(subscriber) DO UPDATE SET seq = excluded.seq",
-                (subscriber.name, events[-1][0]),
-            )
+    def _locking(self, query: Select[Any], of: Any) -> Select[Any]:
+        if self._store.dialect == "postgresql":
+            return query.with_for_update(skip_locked=True, of=of)
+        if self._store.dialect != "sqlite":  # MariaDB/MySQL: SKIP LOCKED without OF
+            return query.with_for_update(skip_locked=True)
+        return query
 
-    def _due(self, subscriber: Subscriber, now: datetime, limit: int) -> list[tuple[int, str]]:
-        """Pending deliveries whose time has come and that are first in their aggregate."""
-        return self._db.execute(
-            "SELECT d.seq, o.body FROM webhook_deliveries d JOIN outbox o ON o.seq = d.seq "
-            "WHERE d.subscriber = ? AND d.state = 'pending' AND d.next_at <= ? "
-            "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.subscriber = d.subscriber "
-            "AND e.aggregate = d.aggregate AND e.seq < d.seq AND e.state IN ('pending', 'dead')) "
-            "ORDER BY d.seq LIMIT ?",
-            (subscriber.name, now.isoformat(), limit),
-        ).fetchall()
+    def fan_out(self, *, now: datetime, limit: int = 1000) -> int:
+        """Hand undelivered outbox events to the subscribers; returns how many were handed on.
+
+        Each event becomes one pending delivery per subscriber that wants its type, and is marked
+        handed on in the same transaction. Events nobody wants are marked too.
+        """
+        require_aware(now, "now")
+        query = self._locking(
+            select(outbox.c.seq, outbox.c.kind, outbox.c.entity_id, outbox.c.type)
+            .where(outbox.c.delivered_at.is_(None))
+            .order_by(outbox.c.seq)
+            .limit(limit),
+            outbox,
+        )
+        with self._store.transaction("webhook fan-out") as connection:
+            rows = connection.execute(query).all()
+            if not rows:
+                return 0
+            deliveries = [
+                {
+                    "subscriber": subscriber.name,
+                    "seq": row.seq,
+                    "aggregate": f"{row.kind}:{row.entity_id}",
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_at": now,
+                }
+                for row in rows
+                for subscriber in self.subscribers
+                if subscriber.wants(row.type)
+            ]
+            if deliveries:
+                connection.execute(insert(webhook_deliveries), deliveries)
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.seq.in_([row.seq for row in rows]))
+                .values(delivered_at=now, claimed_by=self.name, lease_until=None)
+            )
+        return len(rows)
+
+    def _claim(self, subscriber: Subscriber, now: datetime, limit: int) -> list[tuple[int, str]]:
+        """Claim due deliveries that are first in their aggregate; return them with their bodies."""
+        d, earlier = webhook_deliveries, webhook_deliveries.alias("earlier")
+        mine, before = outbox.alias("mine"), outbox.alias("before")
+        held_back = (
+            select(earlier.c.seq)
+            .where(
+                earlier.c.subscriber == d.c.subscriber,
+                earlier.c.aggregate == d.c.aggregate,
+                earlier.c.seq < d.c.seq,
+                earlier.c.state.in_(_LIVE),
+            )
+            .exists()
+        )
+        not_handed_on = (
+            select(before.c.seq)
+            .join(
+                mine,
+                and_(mine.c.kind == before.c.kind, mine.c.entity_id == before.c.entity_id),
+            )
+            .where(mine.c.seq == d.c.seq, before.c.seq < d.c.seq, before.c.delivered_at.is_(None))
+            .exists()
+        )
+        query = self._locking(
+            select(d.c.seq)
+            .where(
+                d.c.subscriber == subscriber.name,
+                d.c.state == "pending",
+                d.c.next_at <= now,
+                or_(d.c.lease_until.is_(None), d.c.lease_until <= now),
+                ~held_back,
+                ~not_handed_on,
+            )
+            .order_by(d.c.seq)
+            .limit(limit),
+            d,
+        )
+        with self._store.transaction("webhook claim") as connection:
+            seqs = list(connection.execute(query).scalars())
+            if not seqs:
+                return []
+            connection.execute(
+                update(d)
+                .where(d.c.subscriber == subscriber.name, d.c.seq.in_(seqs))
+                .values(claimed_by=self.name, lease_until=now + self.lease)
+            )
+            found = connection.execute(
+                select(outbox.c.seq, outbox.c.body).where(outbox.c.seq.in_(seqs))
+            )
+            bodies = {int(seq): str(body) for seq, body in found}
+        return [(seq, bodies[seq]) for seq in seqs]
 
     @checked
     def run_once(self, *, now: datetime, limit: int = 500) -> DeliveryReport:
-        """One pass: enqueue new events, then attempt every due delivery once.
+        """One pass: fan out new events, then attempt every due delivery once.
 
         Subscribers are served in parallel. For one subscriber, deliveries go in order; a
         timeout or connection failure, a 429 or a 410 ends that subscriber's pass (the rest are
-        ``deferred``, not counted as attempts), and so does its ``pass_seconds`` budget.
+        ``deferred``, released for the next pass and not counted as attempts), and so does its
+        ``pass_seconds`` budget.
         """
         require_aware(now, "now")
+        if limit < 1:
+            raise InvalidInputError("run_once needs limit >= 1")
         report = DeliveryReport()
+        while self.fan_out(now=now) == 1000:
+            pass
         disabled = self.disabled()
-        work: dict[Subscriber, list[tuple[int, str]]] = {}
-        for subscriber in self.subscribers:
-            self._enqueue(subscriber, now)
-            if subscriber.name not in disabled:
-                work[subscriber] = self._due(subscriber, now, limit)
+        work = {
+            subscriber: self._claim(subscriber, now, limit)
+            for subscriber in self.subscribers
+            if subscriber.name not in disabled
+        }
         busy = {subscriber: due for subscriber, due in work.items() if due}
         if busy:
             with ThreadPoolExecutor(max_workers=len(busy)) as pool:
                 futures = {sub: pool.submit(self._send_all, sub, due) for sub, due in busy.items()}
                 outcomes = {sub: future.result() for sub, future in futures.items()}
             for subscriber, results in outcomes.items():
-                for outcome in results:
-                    self._record(subscriber, outcome, report)
-                report.deferred += len(busy[subscriber]) - len(results)
-        (report.waiting,) = self._db.execute(
-            "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'pending'"
-        ).fetchone()
+                with self._store.transaction("webhook record") as connection:
+                    for outcome in results:
+                        self._record(connection, subscriber, outcome, report)
+                    unsent = [seq for seq, _ in busy[subscriber][len(results) :]]
+                    if unsent:
+                        self._release(connection, subscriber, unsent)
+                report.deferred += len(unsent)
+        with self._store.transaction("webhook states") as connection:
+            report.waiting = connection.execute(
+                select(func.count())
+                .select_from(webhook_deliveries)
+                .where(webhook_deliveries.c.state == "pending")
+            ).scalar_one()
         return report
+
+    def _release(self, connection: Connection, subscriber: Subscriber, seqs: list[int]) -> None:
+        d = webhook_deliveries
+        connection.execute(
+            update(d)
+            .where(
+                d.c.subscriber == subscriber.name, d.c.seq.in_(seqs), d.c.claimed_by == self.name
+            )
+            .values(claimed_by=None, lease_until=None)
+        )
 
     def _send_all(self, subscriber: Subscriber, due: list[tuple[int, str]]) -> list[_Outcome]:
         """POST ``due`` in order (in a worker thread: HTTP only, no database)."""
@@ -457,42 +571,69 @@ class WebhookRelay:
             endpoint_down=status == 429,
         )  # fmt: skip
 
-    def _record(self, subscriber: Subscriber, outcome: _Outcome, report: DeliveryReport) -> None:
+    def _record(
+        self,
+        connection: Connection,
+        subscriber: Subscriber,
+        outcome: _Outcome,
+        report: DeliveryReport,
+    ) -> None:
+        d = webhook_deliveries
+        held = (
+            d.c.subscriber == subscriber.name,
+            d.c.seq == outcome.seq,
+            d.c.claimed_by == self.name,
+        )
         if outcome.ok:
-            self._db.execute(
-                "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, "
-                "delivered_at = ?, last_error = NULL WHERE subscriber = ? AND seq = ?",
-                (outcome.sent_at.isoformat(), subscriber.name, outcome.seq),
+            connection.execute(
+                update(d)
+                .where(*held)
+                .values(
+                    state="delivered",
+                    attempts=d.c.attempts + 1,
+                    delivered_at=outcome.sent_at,
+                    last_error=None,
+                    claimed_by=None,
+                    lease_until=None,
+                )
             )
             report.delivered += 1
             return
         if outcome.gone:
-            self._disable(subscriber.name, outcome.sent_at, "the endpoint answered 410 Gone")
+            self._release(connection, subscriber, [outcome.seq])
+            connection.execute(delete(webhook_endpoints).where(
+                webhook_endpoints.c.subscriber == subscriber.name))  # fmt: skip
+            connection.execute(
+                insert(webhook_endpoints).values(
+                    subscriber=subscriber.name,
+                    disabled_at=outcome.sent_at,
+                    reason="the endpoint answered 410 Gone",
+                )
+            )
             report.disabled.append(subscriber.name)
             report.errors.append(f"{subscriber.name}: 410 Gone, disabled")
             log.warning("webhook subscriber %s answered 410 Gone: disabled", subscriber.name)
             return
-        (attempts,) = self._db.execute(
-            "SELECT attempts + 1 FROM webhook_deliveries WHERE subscriber = ? AND seq = ?",
-            (subscriber.name, outcome.seq),
-        ).fetchone()
+        attempts = connection.execute(select(d.c.attempts + 1).where(*held)).scalar_one_or_none()
+        if attempts is None:  # the lease ran out and another relay holds it now
+            return
         dead = attempts >= self.max_attempts
         wait = self.wait_before_retry(attempts) * self._rng.uniform(
             1 - self.jitter, 1 + self.jitter
         )
         if outcome.retry_after is not None:
             wait = outcome.retry_after
-        self._db.execute(
-            "UPDATE webhook_deliveries SET attempts = ?, state = ?, next_at = ?, last_error = ? "
-            "WHERE subscriber = ? AND seq = ?",
-            (
-                attempts,
-                "dead" if dead else "pending",
-                (outcome.sent_at + wait).isoformat(),
-                outcome.problem,
-                subscriber.name,
-                outcome.seq,
-            ),
+        connection.execute(
+            update(d)
+            .where(*held)
+            .values(
+                attempts=attempts,
+                state="dead" if dead else "pending",
+                next_at=outcome.sent_at + wait,
+                last_error=outcome.problem,
+                claimed_by=None,
+                lease_until=None,
+            )
         )
         report.failed += 1
         report.dead += dead
@@ -507,64 +648,70 @@ class WebhookRelay:
             ", dead-lettered" if dead else f", next in {wait.total_seconds():.0f} s",
         )
 
-    def _disable(self, subscriber: str, at: datetime, reason: str) -> None:
-        self._db.execute(
-            "INSERT INTO webhook_endpoints (subscriber, disabled_at, reason) VALUES (?, ?, ?) "
-            "ON CONFLICT (subscriber) DO UPDATE SET disabled_at = excluded.disabled_at, "
-            "reason = excluded.reason",
-            (subscriber, at.isoformat(), reason),
-        )
-
     def disabled(self) -> dict[str, str]:
         """The disabled subscribers and why (a 410 Gone answer)."""
-        return dict(self._db.execute("SELECT subscriber, reason FROM webhook_endpoints"))
+        e = webhook_endpoints
+        with self._store.transaction("webhook endpoints") as connection:
+            return {
+                str(name): str(reason)
+                for name, reason in connection.execute(select(e.c.subscriber, e.c.reason))
+            }
 
     @checked
     def enable(self, subscriber: str) -> bool:
         """Deliver to a disabled subscriber again; its pending deliveries resume in order."""
-        cursor = self._db.execute(
-            "DELETE FROM webhook_endpoints WHERE subscriber = ?", (subscriber,)
-        )
-        return cursor.rowcount == 1
+        e = webhook_endpoints
+        with self._store.transaction("webhook enable") as connection:
+            result = connection.execute(delete(e).where(e.c.subscriber == subscriber))
+            return int(result.rowcount) == 1
 
     def dead_letters(self, subscriber: str | None = None) -> list[tuple[str, int, str]]:
         """``(subscriber, seq, last error)`` of every dead-lettered delivery."""
-        query = "SELECT subscriber, seq, last_error FROM webhook_deliveries WHERE state = 'dead'"
-        args: tuple[str, ...] = ()
+        d = webhook_deliveries
+        query = select(d.c.subscriber, d.c.seq, d.c.last_error).where(d.c.state == "dead")
         if subscriber is not None:
-            query += " AND subscriber = ?"
-            args = (subscriber,)
-        return [
-            (str(a), int(b), str(c)) for a, b, c in self._db.execute(query + " ORDER BY seq", args)
-        ]
+            query = query.where(d.c.subscriber == subscriber)
+        with self._store.transaction("webhook dead letters") as connection:
+            return [
+                (str(a), int(b), str(c))
+                for a, b, c in connection.execute(query.order_by(d.c.seq, d.c.subscriber))
+            ]
 
     @checked
     def requeue(self, subscriber: str, seq: int, *, now: datetime) -> bool:
         """Give a dead-lettered delivery a new round of attempts."""
-        cursor = self._db.execute(
-            "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_at = ? "
-            "WHERE subscriber = ? AND seq = ? AND state = 'dead'",
-            (now.isoformat(), subscriber, seq),
-        )
-        return cursor.rowcount == 1
+        require_aware(now, "now")
+        d = webhook_deliveries
+        with self._store.transaction("webhook requeue") as connection:
+            result = connection.execute(
+                update(d)
+                .where(d.c.subscriber == subscriber, d.c.seq == seq, d.c.state == "dead")
+                .values(state="pending", attempts=0, next_at=now)
+            )
+            return int(result.rowcount) == 1
 
     @checked
     def skip(self, subscriber: str, seq: int) -> bool:
         """Give up on a dead-lettered delivery, letting its aggregate's later events go."""
-        cursor = self._db.execute(
-            "UPDATE webhook_deliveries SET state = 'skipped' WHERE subscriber = ? AND seq = ? "
-            "AND state = 'dead'",
-            (subscriber, seq),
-        )
-        return cursor.rowcount == 1
+        d = webhook_deliveries
+        with self._store.transaction("webhook skip") as connection:
+            result = connection.execute(
+                update(d)
+                .where(d.c.subscriber == subscriber, d.c.seq == seq, d.c.state == "dead")
+                .values(state="skipped")
+            )
+            return int(result.rowcount) == 1
 
     def states(self) -> dict[str, int]:
         """Deliveries per state."""
-        return dict(
-            self._db.execute(
-                "SELECT state, COUNT(*) FROM webhook_deliveries GROUP BY state"
-            ).fetchall()
-        )
+        d = webhook_deliveries
+        with self._store.transaction("webhook states") as connection:
+            return {
+                str(state): int(count)
+                for state, count in connection.execute(
+                    select(d.c.state, func.count()).group_by(d.c.state)
+                )
+            }
 
 
 def _retry_after(response: httpx.Response, sent_at: datetime) -> timedelta | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
@@ -59,3 +60,20 @@ class CsdeskGroup(click.Group):
 def open_input(path: str) -> TextIO:
     """``path`` opened as UTF-8 text, or standard input for ``-``."""
     return sys.stdin if path == "-" else open(path, encoding="utf-8")
+
+
+def database_url(option: str, value: str) -> str:
+    """A SQLAlchemy URL from ``--db``-like options: a URL as given, or an existing SQLite file.
+
+    Raises:
+        BadInput: neither a URL nor an existing file.
+    """
+    if "://" in value:
+        return value
+    path = Path(value)
+    if not path.is_file():
+        raise BadInput(
+            f"{option} {value!r}: no such file; give a database URL (sqlite:///desk.db, "
+            "postgresql+psycopg://user@host/db, mysql+pymysql://user@host/db) or a SQLite file"
+        )
+    return f"sqlite:///{path.resolve()}"

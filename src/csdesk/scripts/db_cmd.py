@@ -64,14 +64,18 @@ def current_command(url: str) -> None:
     help="How old a row must be: a number of days, e.g. 90d.",
 )
 def purge_command(url: str, older_than: str) -> None:
-    """Delete delivered outbox events and idempotency records older than AGE, in small batches.
+    """Delete delivered events, finished webhook deliveries and idempotency records older than AGE.
 
-    Undelivered events are never deleted. Exit codes: 0 done; 2 a bad AGE, URL or database.
+    In small batches; an undelivered event, or one a subscriber still waits for, is never
+    deleted. Exit codes: 0 done; 2 a bad AGE, URL or database.
     """
     text = older_than.strip().lower().removesuffix("d")
     if not text.isdigit() or int(text) < 1:
         raise BadInput(f"--older-than {older_than!r}: give a number of days, e.g. 90d")
     before = datetime.now(UTC) - timedelta(days=int(text))
     with SqlStore(url) as store:
-        events, keys = store.purge(before=before)
-    click.echo(f"deleted {events} delivered events and {keys} idempotency records")
+        purged = store.purge(before=before)
+    click.echo(
+        f"deleted {purged.events} delivered events, {purged.deliveries} finished webhook "
+        f"deliveries and {purged.keys} idempotency records"
+    )

@@ -6,12 +6,12 @@ import json
 import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import click
 
 from csdesk.errors import CsdeskError
 from csdesk.integrations.webhooks import Subscriber, WebhookRelay
+from csdesk.scripts._cli import database_url
 
 __all__ = ["SECRETS_ENV", "outbox"]
 
@@ -20,16 +20,18 @@ SECRETS_ENV = "CSDESK_WEBHOOK_SECRETS"
 
 @click.group()
 def outbox() -> None:
-    """The outbox of a csdesk SQLite store: deliver its events as signed webhooks."""
+    """The outbox of a csdesk database: deliver its events as signed webhooks."""
 
 
 @outbox.command("relay")
 @click.option(
     "--db",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The csdesk SQLite store whose outbox holds the events.",
+    metavar="URL",
+    help="The csdesk database whose outbox holds the events: a SQLAlchemy URL "
+    "(postgresql+psycopg://…, mysql+pymysql://…, sqlite:///desk.db) or a SQLite file.",
 )
+@click.option("--name", default=None, help="This relay's name in its claims [default: host:pid].")
 @click.option(
     "--subscriber",
     "subscribers",
@@ -55,7 +57,8 @@ def outbox() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print each pass's report as JSON.")
 def relay_command(
-    db: Path,
+    db: str,
+    name: str | None,
     subscribers: tuple[str, ...],
     once: bool,
     interval: float,
@@ -64,6 +67,8 @@ def relay_command(
     as_json: bool,
 ) -> None:
     """Deliver the outbox's events to subscribers, signed, at least once, in order per aggregate.
+
+    Run as many relays as you like, on any machines: each claims deliveries with a lease.
 
     The signing secrets come from $CSDESK_WEBHOOK_SECRETS (comma-separated, newest first; give
     two while rotating). Receivers verify with csdesk.integrations.webhooks.verify_webhook.
@@ -80,9 +85,15 @@ def relay_command(
         if not sep or not url.startswith(("http://", "https://")):
             raise click.UsageError(f"--subscriber {item!r}: write NAME=https://…")
         parsed.append(Subscriber(name, url))
+    url = database_url("--db", db)
     try:
         relay = WebhookRelay(
-            db, parsed, secrets, max_attempts=max_attempts, standard_headers=standard_headers
+            url,
+            parsed,
+            secrets,
+            name=name,
+            max_attempts=max_attempts,
+            standard_headers=standard_headers,
         )
     except CsdeskError as error:
         raise click.UsageError(str(error)) from None

@@ -31,9 +31,9 @@ from csdesk.integrations.refund_batch import (
     run_batch,
 )
 from csdesk.integrations.shop_api import TOKEN_ENV, AsyncShopClient, RetryPolicy
-from csdesk.integrations.sqlite_store import SqliteStore
 from csdesk.policies.refunds import refund_policy
-from csdesk.scripts._cli import BadInput
+from csdesk.scripts._cli import BadInput, database_url
+from csdesk.storage import SqlStore
 
 __all__ = ["refunds"]
 
@@ -59,8 +59,9 @@ def refunds() -> None:
 )
 @click.option(
     "--orders-db",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Read orders from a csdesk SQLite store instead of the shop API.",
+    metavar="URL",
+    help="Read orders from a csdesk database instead of the shop API: a SQLAlchemy URL "
+    "(postgresql+psycopg://…) or a SQLite file.",
 )
 @click.option(
     "--policy",
@@ -93,7 +94,7 @@ def refunds() -> None:
 def run_command(
     file: Path,
     shop_url: str | None,
-    orders_db: Path | None,
+    orders_db: str | None,
     policy_name: str,
     journal_path: Path | None,
     concurrency: int,
@@ -123,6 +124,12 @@ def run_command(
         raise click.UsageError(f"--shop-url (or ${URL_ENV}) is needed unless --dry-run")
     if shop_url is None and orders_db is None:
         raise click.UsageError("give --shop-url or --orders-db to read the orders from")
+    store = None
+    if orders_db is not None:
+        try:
+            store = SqlStore(database_url("--orders-db", orders_db))
+        except CsdeskError as error:
+            raise BadInput(f"--orders-db: {error}") from None
     rows = _first_row_checked(file, read_rows(file, namespace=digest[:16], currency=currency))
     journal = None
     if not dry_run:
@@ -137,7 +144,7 @@ def run_command(
             _run(
                 rows,
                 shop_url,
-                orders_db,
+                store,
                 policy,
                 journal,
                 concurrency,
@@ -177,7 +184,7 @@ def _first_row_checked(file: Path, rows: Iterator[Any]) -> Iterator[Any]:
 async def _run(
     rows: Any,
     shop_url: str | None,
-    orders_db: Path | None,
+    store: SqlStore | None,
     policy: Any,
     journal: Journal | None,
     concurrency: int,
@@ -189,7 +196,6 @@ async def _run(
     client = None
     if shop_url is not None:
         client = AsyncShopClient(shop_url, retry=retry, connections=concurrency)
-    store = SqliteStore(orders_db) if orders_db is not None else None
     orders: OrderSource = StoreOrders(store) if store is not None else ApiOrders(client)  # type: ignore[arg-type]
     show = sys.stderr.isatty() and not os.environ.get("CI")
     progress = Progress(

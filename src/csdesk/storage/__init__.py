@@ -8,10 +8,11 @@ declares the tables once.
 from csdesk.storage.budget import SqlBudgetStore
 from csdesk.storage.migrate import HEAD, current, upgrade
 from csdesk.storage.schema import metadata
-from csdesk.storage.sql import SqlStore, TimerOutcome, fingerprint, sqlite_transactions
+from csdesk.storage.sql import Purged, SqlStore, TimerOutcome, fingerprint, sqlite_transactions
 
 __all__ = [
     "HEAD",
+    "Purged",
     "SqlBudgetStore",
     "SqlStore",
     "TimerOutcome",

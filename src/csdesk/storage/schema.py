@@ -41,6 +41,8 @@ __all__ = [
     "idempotency",
     "metadata",
     "outbox",
+    "webhook_deliveries",
+    "webhook_endpoints",
 ]
 
 PREFIX = "csdesk_"
@@ -165,3 +167,33 @@ budget_grants = Table(
     Column("charges", Text, nullable=False),
 )
 """What each granted decision moved, by its idempotency key (for replays, conflicts, release)."""
+
+webhook_deliveries = Table(
+    f"{PREFIX}webhook_deliveries",
+    metadata,
+    Column("subscriber", String(128), primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("aggregate", String(191), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    CheckConstraint("state IN ('pending', 'delivered', 'dead', 'skipped')", name="state"),
+    Index(None, "subscriber", "state", "next_at"),
+    Index(None, "subscriber", "aggregate", "seq"),
+)
+"""One row per (subscriber, outbox event) the webhook relay owes: its state, attempts, next try,
+and which relay holds it (``claimed_by`` until ``lease_until``)."""
+
+webhook_endpoints = Table(
+    f"{PREFIX}webhook_endpoints",
+    metadata,
+    Column("subscriber", String(128), primary_key=True),
+    Column("disabled_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+"""Subscribers the relay stopped delivering to (a 410 Gone answer) until an operator enables
+them again."""

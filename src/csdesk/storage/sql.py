@@ -41,6 +41,7 @@ from pydantic import BaseModel
 from sqlalchemy import (
     Connection,
     Engine,
+    and_,
     create_engine,
     event,
     func,
@@ -69,7 +70,7 @@ from csdesk.policies.timers import TimerPreset
 from csdesk.storage._errors import storage_error
 from csdesk.storage.migrate import HEAD, current
 from csdesk.storage.migrate import upgrade as upgrade_schema
-from csdesk.storage.schema import entities, idempotency, outbox
+from csdesk.storage.schema import entities, idempotency, outbox, webhook_deliveries
 from csdesk.workflows import (
     AfterSaleWorkflow,
     Command,
@@ -83,7 +84,7 @@ from csdesk.workflows import (
     run,
 )
 
-__all__ = ["SqlStore", "TimerOutcome", "fingerprint", "sqlite_transactions"]
+__all__ = ["Purged", "SqlStore", "TimerOutcome", "fingerprint", "sqlite_transactions"]
 
 EntityT = TypeVar("EntityT", bound=BaseModel)
 
@@ -108,6 +109,17 @@ def kind_of(entity: BaseModel | type[BaseModel]) -> str:
     """The ``kind`` column for an entity or its class: the class name in lower case."""
     cls = entity if isinstance(entity, type) else type(entity)
     return cls.__name__.lower()
+
+
+class Purged(NamedTuple):
+    """What `SqlStore.purge` deleted."""
+
+    events: int
+    """Outbox events."""
+    deliveries: int
+    """Finished webhook deliveries."""
+    keys: int
+    """Idempotency records."""
 
 
 class SqlStore:
@@ -624,33 +636,37 @@ class SqlStore:
             return int(result.rowcount)
 
     @checked
-    def purge(self, *, before: datetime, batch: int = 1000) -> tuple[int, int]:
-        """Delete delivered outbox rows and idempotency records older than ``before``.
+    def purge(self, *, before: datetime, batch: int = 1000) -> Purged:
+        """Delete what is done and older than ``before``, in transactions of ``batch`` rows.
 
-        Works in transactions of at most ``batch`` rows each, so a large backlog never holds
-        long locks; undelivered events are never deleted. Returns (events, keys) deleted.
+        That is: finished webhook deliveries (delivered or skipped), outbox events handed on
+        whose deliveries are all finished, and idempotency records. A large backlog never holds
+        long locks; an undelivered event, or one a subscriber still waits for, is never deleted.
         """
         require_aware(before, "before")
         if batch < 1:
             raise InvalidInputError("purge needs batch >= 1")
-        return (
-            self._purge(outbox, outbox.c.seq, outbox.c.delivered_at, before, batch),
-            self._purge(idempotency, idempotency.c.key, idempotency.c.created_at, before, batch),
+        d = webhook_deliveries
+        finished = and_(
+            d.c.state.in_(("delivered", "skipped")),
+            func.coalesce(d.c.delivered_at, d.c.next_at) < before,
         )
+        waiting = select(d.c.seq).where(d.c.seq == outbox.c.seq, d.c.state.in_(("pending", "dead")))
+        deliveries = self._purge(d, finished, batch)
+        events = self._purge(outbox, and_(outbox.c.delivered_at < before, ~waiting.exists()), batch)
+        keys = self._purge(idempotency, idempotency.c.created_at < before, batch)
+        return Purged(events=events, deliveries=deliveries, keys=keys)
 
-    def _purge(self, table: Any, key: Any, when: Any, before: datetime, batch: int) -> int:
+    def _purge(self, table: Any, condition: Any, batch: int) -> int:
+        columns = list(table.primary_key.columns)
         deleted = 0
         while True:
             with self.transaction("purge") as connection:
                 keys = connection.execute(
-                    select(*table.primary_key.columns)
-                    .where(when < before)
-                    .order_by(key)
-                    .limit(batch)
+                    select(*columns).where(condition).order_by(*columns).limit(batch)
                 ).all()
                 if not keys:
                     return deleted
-                columns = list(table.primary_key.columns)
                 for row in keys:
                     connection.execute(
                         table.delete().where(

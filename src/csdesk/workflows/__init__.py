@@ -3,7 +3,7 @@
 Each event is a typed `Command` (``PayOrder(payments=[...])``, ``ApproveCase()``, …) sent with
 `run`; `fire` takes an event name and keyword arguments instead, for hosts that receive them (an
 HTTP endpoint, a queue). Either way: load the entity, run one command, save state, version and
-events in one transaction (see `csdesk.integrations.sqlite_store` for the pattern). Timers are
+events in one transaction (`csdesk.storage.SqlStore.run` does it). Timers are
 deadlines computed from what happened (`deadlines`, `due_events`, `due_commands`); the host's
 scheduler runs them.
 """

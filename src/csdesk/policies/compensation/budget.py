@@ -3,8 +3,8 @@
 A decision reads the counters (`BudgetStore.usage`) and fits its offers under them; `grant` then
 spends them with `BudgetStore.commit`, all or nothing and at most once per idempotency key, and
 re-checks every limit at that moment, so two grants racing for the last of a budget cannot both
-succeed. `MemoryBudgetStore` is for tests and simulations; `csdesk.integrations.SqliteBudgetStore`
-keeps the counters in SQLite for several processes.
+succeed. `MemoryBudgetStore` is for tests and simulations; `csdesk.storage.SqlBudgetStore`
+keeps the counters in the shop's database (SQLite, PostgreSQL, MariaDB/MySQL) for many workers.
 """
 
 from __future__ import annotations
