@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from benchmarks._runner import Case, Result, measure, report
 from csdesk import Customer, LineDraft, Money, Order, Payment
-from csdesk.policies.refunds import quote_refund, refund_policy
+from csdesk.policies.refunds import Refunded, quote_refund, refund_policy
 
 GOAL = 3.0
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -107,14 +107,23 @@ def cases() -> list[Case]:
     ]
     bare_wanted = dict.fromkeys(range(len(rows)), 2)
     captured = [p.captured.amount for p in order.payments]
-    quote = quote_refund(order, lines=wanted, reason="no_reason", policy=policy, now=NOW)
+    quote = quote_refund(
+        order, lines=wanted, reason="no_reason", policy=policy, now=NOW, refunded=Refunded.of(order)
+    )
     total, parts = bare_quote(rows, bare_wanted, captured)
     assert quote.total.amount == total, (quote.total, total)
     assert [t.amount.amount for t in quote.tenders] == parts
     return [
         Case(
             "quote: 20 lines, 3 tenders",
-            lambda: quote_refund(order, lines=wanted, reason="no_reason", policy=policy, now=NOW),
+            lambda: quote_refund(
+                order,
+                lines=wanted,
+                reason="no_reason",
+                policy=policy,
+                now=NOW,
+                refunded=Refunded.of(order),
+            ),
             lambda: bare_quote(rows, bare_wanted, captured),
             number=200,
         )

@@ -23,6 +23,7 @@ from csdesk.decision import Decided, PolicyRef, Step
 from csdesk.events import Actor
 from csdesk.policies import (
     Complaint,
+    Refunded,
     assess,
     estimate_arrival,
     quote_refund,
@@ -91,7 +92,12 @@ def results() -> dict[str, Decided]:
     return {
         "ReturnWindow": return_window(order, "1", policy=return_policy("cn_consumer_law"), now=NOW),
         "RefundQuote": quote_refund(
-            order, lines={"1": 1}, reason="no_reason", policy=refund_policy("cn_default"), now=NOW
+            order,
+            lines={"1": 1},
+            reason="no_reason",
+            policy=refund_policy("cn_default"),
+            now=NOW,
+            refunded=Refunded.of(order),
         ),
         "TierAssessment": assess(
             Complaint(id="CP-1", received_at=NOW, text="我要投诉", days_late=3),

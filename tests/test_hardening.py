@@ -30,7 +30,7 @@ from csdesk import (
     Ticket,
 )
 from csdesk.money import MAX_AMOUNT
-from csdesk.policies import CrisisPolicy, ReturnPolicy, quote_refund, refund_policy
+from csdesk.policies import CrisisPolicy, Refunded, ReturnPolicy, quote_refund, refund_policy
 from csdesk.sla import BusinessCalendar, SlaTarget
 from tests.factories import delivered_order
 
@@ -60,6 +60,7 @@ def _quote(**extra: Any) -> Any:
         policy=refund_policy("cn_default"),
         now=AT,
         **extra,
+        refunded=Refunded.of(delivered_order()),
     )
 
 

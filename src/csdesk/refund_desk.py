@@ -37,7 +37,7 @@ from csdesk.events import Actor, DomainEvent
 from csdesk.ledger import PaymentLedger
 from csdesk.models import AfterSaleCase, Order, Refund, RefundState
 from csdesk.money import Money
-from csdesk.policies.refunds import RefundPolicy, RefundQuote, quote_refund
+from csdesk.policies.refunds import Refunded, RefundPolicy, RefundQuote, quote_refund
 from csdesk.storage import SqlStore
 from csdesk.workflows import Command, command_types, fire, run
 from csdesk.workflows.refund import RefundWorkflow, RetryRefund, apply_to_ledger, request_refunds
@@ -45,7 +45,7 @@ from csdesk.workflows.refund import RefundWorkflow, RetryRefund, apply_to_ledger
 __all__ = ["RefundDesk"]
 
 _SCOPE = "refund"
-_SPENT = {RefundState.CANCELED, RefundState.REVERSED}
+_SPENT = {RefundState.CANCELED, RefundState.REVERSED}  # as in `Refunded.of`
 
 
 class RefundDesk:
@@ -126,7 +126,6 @@ class RefundDesk:
             earlier = self.store.of_order_in(connection, Refund, order_id)
             case = self._case(connection, order, case_id, lines, earlier)
             ledgers = self._ledgers(connection, order)
-            done, shipping = _history(order, earlier)
             quote = quote_refund(
                 order,
                 lines=lines,
@@ -134,8 +133,7 @@ class RefundDesk:
                 policy=policy,
                 now=now,
                 basis=basis,
-                refunded_units=done,
-                shipping_refunded=shipping,
+                refunded=Refunded.of(order, earlier),
                 ledgers=ledgers,
                 coupon_valid=coupon_valid,
                 goodwill=goodwill,
@@ -300,26 +298,3 @@ def _mirror_dues(ledger: PaymentLedger, order: Order) -> PaymentLedger:
         if due.settled and ledger.open_amount(due.id).amount:
             ledger = ledger.settle(due.id, succeeded=True, at=due.created_at)
     return ledger
-
-
-def _history(order: Order, earlier: list[Refund]) -> tuple[dict[str, int], Money | None]:
-    """Units per line and shipping already refunded, from every source.
-
-    Live refunds count once per request; the order's own cancellations count their units and the
-    shipping share those carried.
-    """
-    units: dict[str, int] = dict(order.canceled_units)
-    shipping: Money | None = None
-    for line_id, count in order.canceled_units.items():
-        share = order.line(line_id).refund_split(units=count).shipping
-        shipping = share if shipping is None else shipping + share
-    seen: set[str] = set()
-    for refund in earlier:
-        if refund.state in _SPENT or refund.request_key in seen:
-            continue
-        seen.add(refund.request_key)
-        for line_id, count in refund.lines.items():
-            units[line_id] = units.get(line_id, 0) + count
-        if refund.shipping is not None:
-            shipping = refund.shipping if shipping is None else shipping + refund.shipping
-    return units, shipping

@@ -288,3 +288,23 @@ def test_dry_run_memory_stays_flat(tmp_path: Path) -> None:
 
     small, large = peak(2_000), peak(40_000)
     assert large < 1.5 * small + 100_000, (small, large)
+
+
+def test_two_line_rows_of_one_order_refund_its_shipping_once() -> None:
+    # Issue 16: two out_of_stock rows for one order counted the shipping twice, and the second
+    # was refused ("110.00 quoted, but 105.00 left").
+    from tests.factories import paid_order
+
+    order = paid_order("SO-9")  # shipping 12.00; out_of_stock is the shop's fault: shipping back
+    rows = [
+        BatchRow(line=2, order_id="SO-9", lines={"2": 3}, reason="out_of_stock", key="a"),
+        BatchRow(line=3, order_id="SO-9", lines={"3": 1}, reason="out_of_stock", key="b"),
+        BatchRow(line=4, order_id="SO-9", lines={"1": 5}, reason="out_of_stock", key="c"),
+    ]
+    summary = asyncio.run(
+        run_batch(
+            iter(rows), orders=MappingOrders({"SO-9": order}), policy=CN, now=NOW, dry_run=True
+        )
+    )
+    assert (summary.done, summary.invalid_count) == (3, 0), summary.invalid
+    assert summary.refunded["CNY"] == order.captured  # every unit and the shipping, once

@@ -15,7 +15,7 @@ from csdesk import (
     PolicyError,
     QuantityError,
 )
-from csdesk.policies.refunds import RefundPolicy, quote_refund, refund_policy
+from csdesk.policies.refunds import Refunded, RefundPolicy, quote_refund, refund_policy
 from tests import strategies as cs
 
 AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -52,19 +52,36 @@ def test_the_acceptance_line() -> None:
     totals = []
     for units in (2, 1, 2):
         quote = quote_refund(
-            order, lines={"1": units}, reason="no_reason", policy=CN, now=AT, refunded_units=done
+            order,
+            lines={"1": units},
+            reason="no_reason",
+            policy=CN,
+            now=AT,
+            refunded=Refunded(units=done),
         )
         totals.append(quote.total)
         done["1"] = done.get("1", 0) + units
     assert totals == [cny("489.99"), cny("244.99"), cny("489.99")]
     with pytest.raises(QuantityError, match="0 unit"):
         quote_refund(
-            order, lines={"1": 1}, reason="no_reason", policy=CN, now=AT, refunded_units=done
+            order,
+            lines={"1": 1},
+            reason="no_reason",
+            policy=CN,
+            now=AT,
+            refunded=Refunded(units=done),
         )
 
 
 def test_breakdown_and_trace() -> None:
-    quote = quote_refund(thermos_order(), lines={"1": 2}, reason="no_reason", policy=CN, now=AT)
+    quote = quote_refund(
+        thermos_order(),
+        lines={"1": 2},
+        reason="no_reason",
+        policy=CN,
+        now=AT,
+        refunded=Refunded.of(thermos_order()),
+    )
     (line,) = quote.lines
     assert (line.list_price, line.coupon_share, line.amount) == (
         cny("699.98"),
@@ -103,7 +120,14 @@ def test_no_fractional_minor_units(currency: str, price: str) -> None:
         ("P-1", "alipay", half.quantize("ROUND_DOWN")),
         ("P-2", "card", order.total - half.quantize("ROUND_DOWN")),
     )
-    quote = quote_refund(order, lines={"1": 1, "2": 2}, reason="faulty", policy=CN, now=AT)
+    quote = quote_refund(
+        order,
+        lines={"1": 1, "2": 2},
+        reason="faulty",
+        policy=CN,
+        now=AT,
+        refunded=Refunded.of(order),
+    )
     for amount in [
         quote.total,
         quote.shipping,
@@ -127,19 +151,33 @@ class TestShipping:
         return paid(order)
 
     def test_none_keeps_it(self) -> None:
-        quote = quote_refund(self.order(), lines={"1": 2}, reason="no_reason", policy=CN, now=AT)
+        quote = quote_refund(
+            self.order(),
+            lines={"1": 2},
+            reason="no_reason",
+            policy=CN,
+            now=AT,
+            refunded=Refunded.of(self.order()),
+        )
         assert (quote.shipping, quote.total) == (cny("0"), cny("200"))
 
     def test_full_with_the_last_item(self) -> None:
         eu = refund_policy("eu_default")
-        first = quote_refund(self.order(), lines={"1": 1}, reason="no_reason", policy=eu, now=AT)
+        first = quote_refund(
+            self.order(),
+            lines={"1": 1},
+            reason="no_reason",
+            policy=eu,
+            now=AT,
+            refunded=Refunded.of(self.order()),
+        )
         last = quote_refund(
             self.order(),
             lines={"1": 1},
             reason="no_reason",
             policy=eu,
             now=AT,
-            refunded_units={"1": 1},
+            refunded=Refunded(units={"1": 1}),
         )
         assert (first.shipping, last.shipping) == (cny("0"), cny("10.00"))
 
@@ -151,13 +189,19 @@ class TestShipping:
             reason="no_reason",
             policy=eu,
             now=AT,
-            refunded_units={"1": 1},
-            shipping_refunded=cny("10.00"),
+            refunded=Refunded(units={"1": 1}, shipping=cny("10.00")),
         )
         assert last.shipping == cny("0")
 
     def test_seller_fault_refunds_shipping(self) -> None:
-        quote = quote_refund(self.order(), lines={"1": 1}, reason="faulty", policy=CN, now=AT)
+        quote = quote_refund(
+            self.order(),
+            lines={"1": 1},
+            reason="faulty",
+            policy=CN,
+            now=AT,
+            refunded=Refunded.of(self.order()),
+        )
         assert quote.shipping == cny("5.00")
 
 
@@ -176,7 +220,12 @@ class TestFeesAndCoupons:
 
     def test_fees_on_a_commercial_return(self) -> None:
         quote = quote_refund(
-            thermos_order(), lines={"1": 2}, reason="no_reason", policy=self.policy, now=AT
+            thermos_order(),
+            lines={"1": 2},
+            reason="no_reason",
+            policy=self.policy,
+            now=AT,
+            refunded=Refunded.of(thermos_order()),
         )
         assert quote.restocking_fee == cny("73.50")  # 15% of 489.99, half up
         assert quote.label_fee == cny("8.00")
@@ -191,6 +240,7 @@ class TestFeesAndCoupons:
             policy=self.policy,
             now=AT,
             basis=basis,
+            refunded=Refunded.of(thermos_order()),
         )
         assert quote.restocking_fee.is_zero
         assert quote.label_fee.is_zero
@@ -198,12 +248,24 @@ class TestFeesAndCoupons:
 
     def test_never_when_the_shop_is_at_fault(self) -> None:
         quote = quote_refund(
-            thermos_order(), lines={"1": 2}, reason="wrong_item", policy=self.policy, now=AT
+            thermos_order(),
+            lines={"1": 2},
+            reason="wrong_item",
+            policy=self.policy,
+            now=AT,
+            refunded=Refunded.of(thermos_order()),
         )
         assert quote.total == cny("489.99")
 
     def test_coupon_restored_on_a_full_return_when_valid(self) -> None:
-        full = quote_refund(thermos_order(), lines={"1": 5}, reason="no_reason", policy=CN, now=AT)
+        full = quote_refund(
+            thermos_order(),
+            lines={"1": 5},
+            reason="no_reason",
+            policy=CN,
+            now=AT,
+            refunded=Refunded.of(thermos_order()),
+        )
         assert (full.total, full.coupon_restored) == (cny("1224.97"), cny("524.98"))
         expired = quote_refund(
             thermos_order(),
@@ -212,6 +274,7 @@ class TestFeesAndCoupons:
             policy=CN,
             now=AT,
             coupon_valid=False,
+            refunded=Refunded.of(thermos_order()),
         )
         assert expired.coupon_restored.is_zero
 
@@ -235,7 +298,14 @@ class TestTenders:
         return paid(order, ("P-1", "store_credit", cny("224.97")), ("P-2", "alipay", cny("1000")))
 
     def test_proportional_by_largest_remainder(self) -> None:
-        quote = quote_refund(self.order(), lines={"1": 2}, reason="no_reason", policy=CN, now=AT)
+        quote = quote_refund(
+            self.order(),
+            lines={"1": 2},
+            reason="no_reason",
+            policy=CN,
+            now=AT,
+            refunded=Refunded.of(self.order()),
+        )
         assert [(t.payment_id, t.amount) for t in quote.tenders] == [
             ("P-1", cny("89.99")),
             ("P-2", cny("400.00")),
@@ -254,7 +324,12 @@ class TestTenders:
             }
         )
         quote = quote_refund(
-            self.order(), lines={"1": 2}, reason="no_reason", policy=policy, now=AT
+            self.order(),
+            lines={"1": 2},
+            reason="no_reason",
+            policy=policy,
+            now=AT,
+            refunded=Refunded.of(self.order()),
         )
         assert [(t.payment_id, t.amount) for t in quote.tenders] == [
             ("P-1", cny("224.97")),
@@ -265,7 +340,13 @@ class TestTenders:
         order = self.order()
         spent = PaymentLedger.open("P-1", cny("224.97"), at=AT).reserve("R", cny("224.97"), at=AT)
         quote = quote_refund(
-            order, lines={"1": 2}, reason="no_reason", policy=CN, now=AT, ledgers={"P-1": spent}
+            order,
+            lines={"1": 2},
+            reason="no_reason",
+            policy=CN,
+            now=AT,
+            ledgers={"P-1": spent},
+            refunded=Refunded.of(order),
         )
         assert [(t.payment_id, t.amount) for t in quote.tenders] == [("P-2", cny("489.99"))]
         assert quote.maximum_refundable == cny("1000")
@@ -274,11 +355,25 @@ class TestTenders:
 def test_goodwill_and_over_refund() -> None:
     order = thermos_order()
     quote = quote_refund(
-        order, lines={}, reason="goodwill", policy=CN, now=AT, goodwill=cny("10.00")
+        order,
+        lines={},
+        reason="goodwill",
+        policy=CN,
+        now=AT,
+        goodwill=cny("10.00"),
+        refunded=Refunded.of(order),
     )
     assert quote.total == cny("10.00")
     with pytest.raises(OverRefundError, match=r"1224\.97 CNY is refundable"):
-        quote_refund(order, lines={}, reason="goodwill", policy=CN, now=AT, goodwill=cny("1224.98"))
+        quote_refund(
+            order,
+            lines={},
+            reason="goodwill",
+            policy=CN,
+            now=AT,
+            goodwill=cny("1224.98"),
+            refunded=Refunded.of(order),
+        )
 
 
 @st.composite
@@ -336,9 +431,8 @@ def test_refunding_everything_in_random_steps_returns_exactly_what_was_paid(
             reason=reason,
             policy=policy,
             now=AT,
-            refunded_units=done,
-            shipping_refunded=shipping,
             ledgers=ledgers,
+            refunded=Refunded(units=done, shipping=shipping),
         )
         step += 1
         for share in quote.tenders:
@@ -359,3 +453,26 @@ def test_refunding_everything_in_random_steps_returns_exactly_what_was_paid(
         assert refunded == order.total
         assert all(ledger.refundable.is_zero for ledger in ledgers.values())
     assert sum((ledger.refunded for ledger in ledgers.values()), zero) == refunded
+
+
+def test_a_history_that_leaves_out_the_orders_cancellations_is_refused() -> None:
+    # Issue 15: a caller that did not pass "already refunded" figures got the shipping again.
+    from csdesk.errors import InvalidInputError
+    from csdesk.workflows import CancelLines, run
+    from tests.factories import CUSTOMER, PLACED, STAFF, new_order, payment
+
+    order = new_order()
+    from csdesk.workflows import PayOrder
+
+    run(order, PayOrder(payments=[payment(order)]), actor=CUSTOMER, now=PLACED)
+    run(order, CancelLines(lines={"2": 3}, reason="out of stock"), actor=STAFF, now=PLACED)
+    with pytest.raises(InvalidInputError, match=r"Refunded\.of"):
+        quote_refund(order, lines={"2": 1}, reason="faulty", policy=CN, now=AT, refunded=Refunded())
+    with pytest.raises(QuantityError):  # the canceled units are gone
+        quote_refund(
+            order, lines={"2": 1}, reason="faulty", policy=CN, now=AT, refunded=Refunded.of(order)
+        )
+    history = Refunded.of(order)
+    assert history.units == {"2": 3}
+    assert history.shipping is not None
+    assert not history.shipping.is_zero

@@ -51,7 +51,7 @@ from csdesk.integrations.shop_api import AsyncShopClient, RefundRequest
 from csdesk.integrations.sqlitedb import connect, setup, transaction
 from csdesk.models import Order
 from csdesk.money import Money
-from csdesk.policies.refunds import RefundPolicy, RefundReason, quote_refund
+from csdesk.policies.refunds import Refunded, RefundPolicy, RefundReason, quote_refund
 
 __all__ = [
     "ApiOrders",
@@ -582,22 +582,50 @@ class BatchSummary:
 
 
 class _Reservations:
-    """What earlier rows of this batch refund, per order: units per line and money."""
+    """What earlier rows of this batch refund, per order: units per line, shipping and money."""
 
     def __init__(self) -> None:
         self.units: dict[str, Counter[str]] = defaultdict(Counter)
         self.money: dict[str, Money] = {}
+        self.shipping: dict[tuple[str, int], Money] = {}
 
-    def add(self, order_id: str, lines: Mapping[str, int], amount: Money, sign: int = 1) -> None:
+    def add(
+        self,
+        order_id: str,
+        lines: Mapping[str, int],
+        amount: Money,
+        sign: int = 1,
+        *,
+        line: int | None = None,
+        shipping: Money | None = None,
+    ) -> None:
         self.units[order_id].update({k: sign * v for k, v in lines.items()})
         current = self.money.get(order_id)
         change = amount if sign > 0 else -amount
         self.money[order_id] = change if current is None else current + change
+        if line is not None and sign > 0 and shipping is not None and not shipping.is_zero:
+            self.shipping[(order_id, line)] = shipping
+        elif line is not None and sign < 0:
+            self.shipping.pop((order_id, line), None)
+
+    def refunded(self, order: Order) -> Refunded:
+        """The order's own history plus what this batch's earlier rows take from it."""
+        before = Refunded.of(order)
+        units = dict(before.units)
+        for line_id, count in self.units.get(order.id, Counter()).items():
+            units[line_id] = units.get(line_id, 0) + count
+        shipping = before.shipping
+        for (order_id, _), share in self.shipping.items():
+            if order_id == order.id:
+                shipping = share if shipping is None else shipping + share
+        return Refunded(units=units, shipping=shipping)
 
 
 def _quote(
     row: BatchRow, order: Order, policy: RefundPolicy, now: datetime, reserved: _Reservations
-) -> RefundRequest:
+) -> tuple[RefundRequest, Money | None]:
+    """The row's refund request, and the outbound shipping its quote refunds (line rows)."""
+    shipping: Money | None = None
     already = reserved.money.get(order.id)
     refundable = order.captured - (already if already is not None else Money.zero(order.currency))
     if row.amount is not None:
@@ -618,14 +646,16 @@ def _quote(
             reason=row.reason,
             policy=policy,
             now=now,
-            refunded_units=dict(reserved.units.get(order.id, {})),
+            refunded=reserved.refunded(order),
         )
+        shipping = quote.shipping
         amount = quote.total
         if amount > refundable:
             raise InvalidInputError(f"{amount} quoted, but {refundable} is left on {order.id}")
     if amount.is_zero:
         raise InvalidInputError("the quote is 0: nothing to refund")
-    return RefundRequest(order_id=order.id, amount=amount, reason=row.reason, lines=row.lines)
+    request = RefundRequest(order_id=order.id, amount=amount, reason=row.reason, lines=row.lines)
+    return request, shipping
 
 
 @checked
@@ -678,7 +708,7 @@ async def run_batch(
                 )
                 summary.failed[error.remote_code or f"http_{error.status}"] += 1
                 if reserve:
-                    reserved.add(row.order_id, row.lines, request.amount, -1)
+                    reserved.add(row.order_id, row.lines, request.amount, -1, line=row.line)
             except RemoteUnavailableError as error:
                 journal.failed(row.line, "unavailable", str(error), retryable=True)
                 summary.failed["unavailable"] += 1
@@ -696,7 +726,7 @@ async def run_batch(
                 order = await orders.get(row.order_id)
             except (NotFoundError, RemoteRejectedError) as error:
                 raise InvalidInputError(f"order {row.order_id}: {error}") from None
-            request = _quote(row, order, policy, now, reserved)
+            request, shipping = _quote(row, order, policy, now, reserved)
         except RemoteUnavailableError:
             # Nothing journaled: the next run fetches the order again.
             summary.failed["unavailable"] += 1
@@ -710,7 +740,7 @@ async def run_batch(
             slots.release()
             tick()
             return
-        reserved.add(row.order_id, row.lines, request.amount)
+        reserved.add(row.order_id, row.lines, request.amount, line=row.line, shipping=shipping)
         if dry_run:
             summary.done += 1
             summary.add_refunded(request.amount)

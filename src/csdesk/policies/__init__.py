@@ -10,6 +10,7 @@ from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_pres
 from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy, IncidentChange
 from csdesk.policies.refunds import (
     LineRefund,
+    Refunded,
     RefundPolicy,
     RefundQuote,
     RefundReason,
@@ -51,6 +52,7 @@ __all__ = [
     "RefundPolicy",
     "RefundQuote",
     "RefundReason",
+    "Refunded",
     "ReturnPolicy",
     "ReturnWindow",
     "Route",

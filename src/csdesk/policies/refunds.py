@@ -16,9 +16,16 @@ Examples:
     >>> order.payments = (Payment(id="P-1", method="alipay", captured=order.total,
     ...                           captured_at=at),)
     >>> quote = quote_refund(order, lines={"1": 2}, reason="no_reason",
-    ...                      policy=refund_policy("cn_default"), now=at)
+    ...                      policy=refund_policy("cn_default"), now=at,
+    ...                      refunded=Refunded.of(order))
     >>> quote.total, quote.lines[0].coupon_share
     (Money('489.99', 'CNY'), Money('209.99', 'CNY'))
+
+What was refunded before is a required `Refunded`, built from the order and its earlier refunds
+(`Refunded.of`), never a pair of optional figures a caller could forget:
+
+    >>> Refunded.of(order).after(quote).units
+    {'1': 2}
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -38,11 +45,12 @@ from csdesk.decision import Decided, Policy, Step, load_policy, step
 from csdesk.errors import (
     CurrencyMismatchError,
     InvalidAmountError,
+    InvalidInputError,
     OverRefundError,
     QuantityError,
 )
 from csdesk.ledger import PaymentLedger
-from csdesk.models import Order, Payment, PaymentMethod, StatutoryBasis
+from csdesk.models import Order, Payment, PaymentMethod, Refund, RefundState, StatutoryBasis
 from csdesk.money import Money, Rounding, allocate
 
 __all__ = [
@@ -50,6 +58,7 @@ __all__ = [
     "RefundPolicy",
     "RefundQuote",
     "RefundReason",
+    "Refunded",
     "TenderShare",
     "quote_refund",
     "refund_policy",
@@ -186,6 +195,64 @@ class RefundQuote(Decided):
     def units(self) -> dict[str, int]:
         """Units per line id in this refund."""
         return {line.line_id: line.units for line in self.lines}
+
+
+_SPENT = frozenset({RefundState.CANCELED, RefundState.REVERSED})
+
+
+class Refunded(CsdeskModel):
+    """What an order has refunded so far, from every source: units per line and shipping.
+
+    Build it with `Refunded.of` (the order's own cancellations and its earlier refunds) and,
+    across several quotes before any refund is stored (a batch), with `Refunded.after`. A quote
+    checks it counts at least the order's cancellations, so an order's history cannot be left out
+    by accident.
+
+    Attributes:
+        units: Units per line id already refunded.
+        shipping: Outbound shipping already refunded (None for none).
+    """
+
+    units: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+    shipping: Money | None = None
+
+    @classmethod
+    def of(cls, order: Order, refunds: Sequence[Refund] = ()) -> Refunded:
+        """The order's cancellations plus its ``refunds`` that still stand (each request once).
+
+        A request split over several tenders made one refund per tender, all with the same
+        ``request_key``: its units and shipping count once. Canceled and reversed refunds do not
+        count.
+        """
+        units: dict[str, int] = dict(order.canceled_units)
+        shipping: Money | None = None
+        for line_id, count in order.canceled_units.items():
+            share = order.line(line_id).refund_split(units=count).shipping
+            shipping = share if shipping is None else shipping + share
+        seen: set[str] = set()
+        for refund in refunds:
+            if refund.order_id != order.id:
+                raise InvalidInputError(
+                    f"refund {refund.id} belongs to order {refund.order_id}, not {order.id}"
+                )
+            if refund.state in _SPENT or refund.request_key in seen:
+                continue
+            seen.add(refund.request_key)
+            for line_id, count in refund.lines.items():
+                units[line_id] = units.get(line_id, 0) + count
+            if refund.shipping is not None:
+                shipping = refund.shipping if shipping is None else shipping + refund.shipping
+        return cls(units=units, shipping=shipping)
+
+    def after(self, quote: RefundQuote) -> Refunded:
+        """This history once ``quote`` is refunded too."""
+        units = dict(self.units)
+        for line_id, count in quote.units.items():
+            units[line_id] = units.get(line_id, 0) + count
+        shipping = self.shipping
+        if not quote.shipping.is_zero:
+            shipping = quote.shipping if shipping is None else shipping + quote.shipping
+        return Refunded(units=units, shipping=shipping)
 
 
 def _units(order: Order, lines: Mapping[str, int], refunded: Mapping[str, int]) -> dict[str, int]:
@@ -381,6 +448,22 @@ def _fit(
     return fitted
 
 
+def _history(order: Order, refunded: Refunded) -> dict[str, int]:
+    if refunded.shipping is not None and refunded.shipping.currency != order.currency:
+        raise CurrencyMismatchError(order.currency, refunded.shipping.currency, operation="refund")
+    short = {
+        line_id: count
+        for line_id, count in order.canceled_units.items()
+        if refunded.units.get(line_id, 0) < count
+    }
+    if short:
+        raise InvalidInputError(
+            f"refunded counts fewer units than order {order.id} canceled ({short}): build it with "
+            "Refunded.of(order, earlier_refunds), which counts the cancellations"
+        )
+    return dict(refunded.units)
+
+
 @checked
 def quote_refund(
     order: Order,
@@ -389,9 +472,8 @@ def quote_refund(
     reason: RefundReason | str,
     policy: RefundPolicy,
     now: datetime,
+    refunded: Refunded,
     basis: StatutoryBasis | str = StatutoryBasis.NONE,
-    refunded_units: Mapping[str, int] | None = None,
-    shipping_refunded: Money | None = None,
     ledgers: Mapping[str, PaymentLedger] | None = None,
     coupon_valid: bool = True,
     goodwill: Money | None = None,
@@ -404,15 +486,16 @@ def quote_refund(
         reason: Why (`RefundReason`); the shop's faults refund shipping and carry no fees.
         policy: The shop's `RefundPolicy`.
         now: When the quote is made.
+        refunded: What the order refunded before (`Refunded.of(order, earlier_refunds)`):
+            units are refunded at most once, and so is the outbound shipping.
         basis: The statutory basis; statutory returns never carry fees.
-        refunded_units: Units per line already refunded by earlier refunds.
-        shipping_refunded: Outbound shipping already refunded (it is refunded at most once).
         ledgers: The tenders' ledgers, for what each can still refund (default: all captured).
         coupon_valid: Whether the order's coupon could still be used, if the whole order returns.
         goodwill: A fixed amount to refund without goods coming back (compensation).
 
     Raises:
         QuantityError: more units than are left to refund on a line.
+        InvalidInputError: ``refunded`` leaves out the order's own cancellations.
         OverRefundError: the total is more than the tenders can still refund; the message says
             how much can.
     """
@@ -420,7 +503,8 @@ def quote_refund(
     why = parse_enum(RefundReason, reason, "refund reason")
     ground = parse_enum(StatutoryBasis, basis, "statutory basis")
     zero = Money.zero(order.currency)
-    done = dict(refunded_units or {})
+    done = _history(order, refunded)
+    shipping_refunded = refunded.shipping
     trace: list[Step] = []
     wanted = _units(order, lines, done)
     refunds = _line_refunds(order, wanted, done, trace)
