@@ -40,6 +40,7 @@ The tree::
     ├── ApprovalRequiredError (PermissionError)    approval_required
     ├── StorageError (RuntimeError)                storage_error
     ├── IntegrationError (RuntimeError)            integration_error
+    │   ├── RemoteAnswerError                      remote_answer
     │   ├── RemoteRejectedError                    remote_rejected
     │   └── RemoteUnavailableError                 remote_unavailable
     └── WebhookSignatureError (ValueError)         webhook_signature
@@ -91,6 +92,7 @@ __all__ = [
     "PolicyError",
     "PrecisionError",
     "QuantityError",
+    "RemoteAnswerError",
     "RemoteRejectedError",
     "RemoteUnavailableError",
     "StorageError",
@@ -751,6 +753,28 @@ class IntegrationError(CsdeskError, RuntimeError):
         super().__init__(message)
         self.method = method
         self.url = url
+
+
+class RemoteAnswerError(IntegrationError):
+    """The remote system answered, but not with what its API promises; it may have acted.
+
+    HTML, broken JSON, a redirect, a refund without its fields or with an unknown status.
+
+    Attributes:
+        status: The HTTP status of the answer.
+        detail: What was wrong, with the start of the body (customer data masked).
+    """
+
+    code = "remote_answer"
+
+    def __init__(self, method: str, url: str, status: int, *, detail: str) -> None:
+        super().__init__(
+            f"{method} {url} answered HTTP {status} with something csdesk cannot read: {detail}",
+            method=method,
+            url=url,
+        )
+        self.status = status
+        self.detail = detail
 
 
 class RemoteRejectedError(IntegrationError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import signal
@@ -174,15 +175,14 @@ def test_final_refusals_are_not_resent_and_unreachable_rows_are(shop: Shop, tmp_
     )
     first = run_cli(shop, "refunds", "run", str(path), "--shop-url", shop.url, "--json")
     assert first.returncode == 1
-    import json
 
     summary = json.loads(first.stdout)
     assert summary["done"] == 2  # SO-2 is over what is refundable: it fails at the quote
-    assert summary["invalid"] == 3
-    assert sorted(r["line"] for r in summary["invalid_rows"]) == [2, 5, 6]
-    messages = " ".join(r["message"] for r in summary["invalid_rows"])
+    assert summary["outcomes"] == {"invalid": 3}
+    assert sorted(r["line"] for r in summary["problems"]) == [2, 5, 6]
+    messages = " ".join(r["message"] for r in summary["problems"])
     assert "is more than the 1620.65 CNY left to refund on SO-2" in messages
-    assert "a JSON float; write it as a string" in messages
+    assert "has a fraction or exponent; write amounts as strings" in messages
     assert "reason" in messages
     own = shop.backend.refund(key="my-own-key")  # line 3: one faulty thermos unit, quoted
     assert own is not None
@@ -191,7 +191,7 @@ def test_final_refusals_are_not_resent_and_unreachable_rows_are(shop: Shop, tmp_
     again = run_cli(shop, "refunds", "run", str(path), "--shop-url", shop.url, "--json")
     assert shop.backend.stats["post_refund"] == posted
     assert json.loads(again.stdout)["skipped"] >= 1
-    status = run_cli(shop, "refunds", "status", str(path) + ".journal", "--failed", "--json")
+    status = run_cli(shop, "refunds", "status", str(path) + ".journal", "--rows", "--json")
     assert status.returncode == 1
     data = json.loads(status.stdout)
     assert data["rows"]["done"] == 2
@@ -202,7 +202,8 @@ def test_an_unreachable_shop_leaves_rows_to_resend(shop: Shop, tmp_path: Path) -
     path = batch_csv(tmp_path / "b.csv", 6)
     down = run_cli(shop, "refunds", "run", str(path), "--shop-url", "http://127.0.0.1:9",
                    "--attempts", "2", "--timeout", "0.2", "--json")  # fmt: skip
-    assert down.returncode == 1
+    assert down.returncode == 2  # five rows in a row could not reach it: a systemic stop
+    assert "could not be reached for 5 rows in a row" in json.loads(down.stdout)["stopped"]
     up = run_cli(shop, "refunds", "run", str(path), "--shop-url", shop.url, "--json")
     assert up.returncode == 0, up.stdout + up.stderr
     agrees(shop, Path(str(path) + ".journal"), 6)
@@ -306,5 +307,5 @@ def test_two_line_rows_of_one_order_refund_its_shipping_once() -> None:
             iter(rows), orders=MappingOrders({"SO-9": order}), policy=CN, now=NOW, dry_run=True
         )
     )
-    assert (summary.done, summary.invalid_count) == (3, 0), summary.invalid
+    assert (summary.done, summary.invalid_count) == (3, 0), summary.problems
     assert summary.refunded["CNY"] == order.captured  # every unit and the shipping, once

@@ -186,6 +186,6 @@ def test_demo_ends_with_a_dry_run_batch() -> None:
     data = json.loads(CliRunner().invoke(cli, ["demo", "--json"]).output)["batch"]
     assert data["dry_run"] is True
     assert data["done"] == 3
-    assert data["invalid"] == 2
-    assert sorted(row["line"] for row in data["invalid_rows"]) == [5, 6]
+    assert data["outcomes"] == {"invalid": 2}
+    assert sorted(row["line"] for row in data["problems"]) == [5, 6]
     assert data["refunded"] == {"CNY": "384.46"}

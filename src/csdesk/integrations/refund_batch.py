@@ -24,9 +24,8 @@ the same keys for the same file.
 from __future__ import annotations
 
 import asyncio
-import csv
-import hashlib
 import json
+import sqlite3
 from abc import ABC, abstractmethod
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -34,24 +33,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, TextIO
-
-from pydantic import ConfigDict, Field, model_validator
+from typing import Any, Protocol
 
 from csdesk._checks import checked
-from csdesk._model import CsdeskModel
 from csdesk.errors import (
     CsdeskError,
     InvalidInputError,
     NotFoundError,
+    RemoteAnswerError,
     RemoteRejectedError,
     RemoteUnavailableError,
 )
-from csdesk.integrations.shop_api import AsyncShopClient, RefundRequest
+from csdesk.integrations.batch_files import BatchRow, RowError, file_digest, read_rows
+from csdesk.integrations.shop_api import TOKEN_ENV, AsyncShopClient, RefundRequest, RemoteRefund
 from csdesk.integrations.sqlitedb import connect, setup, transaction
 from csdesk.models import Order
 from csdesk.money import Money
-from csdesk.policies.refunds import Refunded, RefundPolicy, RefundReason, quote_refund
+from csdesk.policies.refunds import Refunded, RefundPolicy, quote_refund
 
 __all__ = [
     "ApiOrders",
@@ -69,182 +67,16 @@ __all__ = [
 ]
 
 
-class BatchRow(CsdeskModel):
-    """One valid row of a refund batch.
-
-    Attributes:
-        line: The row's line number in the file (1 is the first line; a CSV header is line 1).
-        order_id: The order to refund.
-        lines: Units per line id to refund (quoted with the refund policy)…
-        amount: …or an amount to refund without goods coming back (goodwill, price errors).
-        reason: Why (`csdesk.policies.refunds.RefundReason`).
-        key: The idempotency key.
-    """
-
-    # Rows are many and their strings unique: pydantic-core's string cache would only fill up.
-    model_config = ConfigDict(frozen=True, extra="forbid", cache_strings=False)
-
-    line: int = Field(ge=1)
-    order_id: str = Field(min_length=1, max_length=128)
-    lines: dict[str, int] = Field(default_factory=dict)
-    amount: Money | None = None
-    reason: RefundReason
-    key: str = Field(min_length=1, max_length=200)
-
-    @model_validator(mode="after")
-    def _lines_or_amount(self) -> BatchRow:
-        if bool(self.lines) == (self.amount is not None):
-            raise ValueError("give either lines or amount, not both and not neither")
-        if any(units <= 0 for units in self.lines.values()):
-            raise ValueError("units per line must be positive")
-        if self.amount is not None and self.amount.amount <= 0:
-            raise ValueError("amount must be positive")
-        return self
-
-
-@dataclass(frozen=True)
-class RowError:
-    """A row that did not validate: its line number and what was wrong."""
-
-    line: int
-    message: str
-
-
-@checked
-def file_digest(path: str | Path) -> tuple[str, int]:
-    """The file's SHA-256 and its number of lines, read in one streaming pass."""
-    digest = hashlib.sha256()
-    lines = 0
-    try:
-        with open(path, "rb") as stream:
-            for chunk in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(chunk)
-                lines += chunk.count(b"\n")
-    except (OSError, ValueError) as error:
-        raise InvalidInputError(f"cannot read {str(path)[:200]!r}: {error}") from None
-    return digest.hexdigest(), lines
-
-
-def _units(text: str) -> dict[str, int]:
-    """``"1:2;3:1"`` → ``{"1": 2, "3": 1}``."""
-    found: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in text.replace(",", ";").split(";"))):
-        line_id, sep, units = part.partition(":")
-        if not sep or not units.strip().isdigit():
-            raise InvalidInputError(f"lines: {part!r} is not line:units (e.g. 1:2;3:1)")
-        found[line_id.strip()] = found.get(line_id.strip(), 0) + int(units)
-    return found
-
-
-def _row(line: int, data: Mapping[str, Any], namespace: str, currency: str | None) -> BatchRow:
-    unknown = set(data) - {"order_id", "lines", "amount", "currency", "reason", "key", "note"}
-    if unknown:
-        raise InvalidInputError(
-            f"unknown column(s) {', '.join(sorted(map(str, unknown)))}; the columns are "
-            "order_id, lines, amount, currency, reason, key"
-        )
-    lines = data.get("lines") or {}
-    if isinstance(lines, str):
-        lines = _units(lines)
-    amount: Any = data.get("amount")
-    if isinstance(amount, float):
-        raise InvalidInputError(f"amount {amount!r} is a JSON float; write it as a string")
-    if amount in ("", None):
-        amount = None
-    elif not isinstance(amount, Mapping):
-        money_currency = data.get("currency") or currency
-        if not money_currency:
-            raise InvalidInputError("amount needs a currency column (or --currency)")
-        amount = {"amount": str(amount), "currency": money_currency}
-    key = data.get("key") or f"{namespace}:{line}"
-    return BatchRow(
-        line=line,
-        order_id=str(data.get("order_id") or "").strip(),
-        lines=lines,
-        amount=amount,
-        reason=data.get("reason") or "",
-        key=str(key),
-    )
-
-
-@checked
-def read_rows(
-    path: str | Path, *, namespace: str, currency: str | None = None
-) -> Iterator[BatchRow | RowError]:
-    """Stream the rows of a ``.csv`` or ``.jsonl`` file as `BatchRow` or `RowError`.
-
-    CSV columns: ``order_id, lines, amount, currency, reason, key`` (``lines`` as ``1:2;3:1``).
-    JSONL objects: the same keys; ``lines`` as ``{"1": 2}``; ``amount`` as ``"12.30"`` (with
-    ``currency``) or ``{"amount": "12.30", "currency": "CNY"}``. Blank lines are skipped.
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson"):
-        raise InvalidInputError(f"{str(path)[:200]}: use a .csv or .jsonl file")
-    try:
-        stream = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
-    except (OSError, ValueError) as error:
-        raise InvalidInputError(f"cannot read {str(path)[:200]!r}: {error}") from None
-    try:
-        yield from _records(stream, suffix, namespace, currency)
-    except UnicodeDecodeError as error:
-        raise InvalidInputError(
-            f"{str(path)[:200]} is not UTF-8 text (byte {error.start} of a block); save it as "
-            "UTF-8 (Excel: CSV UTF-8)"
-        ) from None
-    finally:
-        stream.close()
-
-
-def _records(
-    stream: TextIO, suffix: str, namespace: str, currency: str | None
-) -> Iterator[BatchRow | RowError]:
-    if suffix == ".csv":
-        reader = csv.DictReader(stream)
-        missing = {"order_id", "reason"} - set(reader.fieldnames or ())
-        if missing:
-            yield RowError(1, f"the header lacks {', '.join(sorted(missing))}")
-            return
-        for record in reader:
-            line = reader.line_num
-            if not any((value or "").strip() for value in record.values()):
-                continue
-            cleaned = {k: (v or "").strip() for k, v in record.items() if k is not None}
-            if None in record:
-                yield RowError(line, "more fields than the header has")
-                continue
-            yield _parse(line, cleaned, namespace, currency)
-    elif suffix in (".jsonl", ".ndjson"):
-        for line, text in enumerate(stream, start=1):
-            if not text.strip():
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as error:
-                yield RowError(line, f"not JSON: {error.msg}")
-                continue
-            except RecursionError:
-                yield RowError(line, "not JSON csdesk reads: nested too deeply")
-                continue
-            if not isinstance(data, dict):
-                yield RowError(line, "each line must be a JSON object")
-                continue
-            yield _parse(line, data, namespace, currency)
-
-
-def _parse(
-    line: int, data: Mapping[str, Any], namespace: str, currency: str | None
-) -> BatchRow | RowError:
-    try:
-        return _row(line, data, namespace, currency)
-    except CsdeskError as error:
-        return RowError(line, str(error).removeprefix("invalid BatchRow: "))
-
-
 # -- orders --------------------------------------------------------------------------------------
 
 
 class OrderSource(Protocol):
-    """Where the batch reads orders from."""
+    """Where the batch reads orders from.
+
+    A source may also have ``async def history(order_id) -> list[RemoteRefund] | None``: the
+    order's refunds so far (units, shipping, amounts), which quotes then count, so two batches
+    cannot refund one unit twice. `ApiOrders` reads it from ``GET /orders/{id}/refunds``.
+    """
 
     async def get(self, order_id: str) -> Order:
         """The order; raises `NotFoundError` or `RemoteRejectedError` (404) when there is none."""
@@ -265,28 +97,38 @@ class MappingOrders:
             raise NotFoundError(f"no order {order_id!r}") from None
 
 
+_Known = tuple[Order, "list[RemoteRefund] | None"]
+
+
 class _CachedOrders(ABC):
     """An LRU cache in front of a slower source (a batch often names an order twice)."""
 
     def __init__(self, cache: int) -> None:
-        self._cache: OrderedDict[str, Order] = OrderedDict()
+        self._cache: OrderedDict[str, _Known] = OrderedDict()
         self._size = cache
 
     @abstractmethod
-    async def _fetch(self, order_id: str) -> Order:
-        """Read the order from the source."""
+    async def _fetch(self, order_id: str) -> _Known:
+        """Read the order (and its refunds, when the source knows them)."""
 
-    async def get(self, order_id: str) -> Order:
-        """The order, from the cache or the source."""
+    async def _known(self, order_id: str) -> _Known:
         found = self._cache.get(order_id)
         if found is not None:
             self._cache.move_to_end(order_id)
             return found
-        order = await self._fetch(order_id)
-        self._cache[order_id] = order
+        known = await self._fetch(order_id)
+        self._cache[order_id] = known
         if len(self._cache) > self._size:
             self._cache.popitem(last=False)
-        return order
+        return known
+
+    async def get(self, order_id: str) -> Order:
+        """The order, from the cache or the source."""
+        return (await self._known(order_id))[0]
+
+    async def history(self, order_id: str) -> list[RemoteRefund] | None:
+        """The order's refunds as the source knew them when the order was read, if it knows."""
+        return (await self._known(order_id))[1]
 
 
 class StoreOrders(_CachedOrders):
@@ -296,42 +138,73 @@ class StoreOrders(_CachedOrders):
         super().__init__(cache)
         self._store = store
 
-    async def _fetch(self, order_id: str) -> Order:
+    async def _fetch(self, order_id: str) -> _Known:
         found: Order = self._store.load(Order, order_id)
-        return found
+        return found, None
 
 
 class ApiOrders(_CachedOrders):
-    """Orders from the shop's API (``GET /orders/{id}``), with an LRU cache."""
+    """Orders and their refunds from the shop's API, with an LRU cache.
+
+    ``GET /orders/{id}`` and ``GET /orders/{id}/refunds`` (a shop without the second gives no
+    history: then the shop's own checks are all that stops a second batch over-refunding).
+    """
 
     def __init__(self, client: AsyncShopClient, *, cache: int = 1024) -> None:
         super().__init__(cache)
         self._client = client
 
-    async def _fetch(self, order_id: str) -> Order:
-        return await self._client.get_order(order_id)
+    async def _fetch(self, order_id: str) -> _Known:
+        order = await self._client.get_order(order_id)
+        return order, await self._client.order_refunds(order_id)
+
+
+# -- outcomes ------------------------------------------------------------------------------------
+
+OUTCOMES: dict[str, str] = {
+    "done": "the shop confirmed the refund",
+    "pending": "the shop accepted the refund but has not finished it; recheck with "
+    "`csdesk refunds status JOURNAL --refresh`",
+    "refused": "the shop refused the refund; its reason is shown",
+    "invalid": "the row is wrong (or its order cannot be quoted); fix the file and run again",
+    "unreachable": "the shop could not be reached after retries; run again to re-send it with "
+    "the same key",
+    "unexpected": "the shop answered something csdesk cannot read, or refunded another amount; "
+    "check the shop, then run again to re-send it with the same key",
+}
+"""Every outcome a row can end a run with, and what it means. Only ``done`` is good: a batch
+exits 0 when every row is done (in this run or an earlier one)."""
+
+RESENT = frozenset({"sending", "pending", "unreachable", "unexpected"})
+"""Journal states a re-run sends again, with the row's original request and key."""
+
+EXIT_DONE, EXIT_ATTENTION, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 130
+"""The exit codes of ``csdesk refunds run``: every row done; some rows need attention; usage, file
+or a systemic failure (a bad token, an unreachable shop) stopped the batch; interrupted."""
 
 
 # -- journal -------------------------------------------------------------------------------------
 
+_FORMAT = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (
     line        INTEGER PRIMARY KEY,
-    key         TEXT NOT NULL UNIQUE,
+    key         TEXT NOT NULL,
     order_id    TEXT NOT NULL,
     request     TEXT,
     minor       INTEGER,
     currency    TEXT,
-    state       TEXT NOT NULL CHECK (state IN ('sending', 'done', 'failed', 'invalid')),
+    state       TEXT NOT NULL CHECK (state IN ('sending', 'done', 'pending', 'refused',
+                                               'invalid', 'unreachable', 'unexpected')),
     refund_id   TEXT,
     code        TEXT,
     message     TEXT,
-    retryable   INTEGER NOT NULL DEFAULT 0,
     attempts    INTEGER NOT NULL DEFAULT 0,
     updated_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rows_by_state ON rows (state);
+CREATE INDEX IF NOT EXISTS rows_by_key ON rows (key);
 """
 
 
@@ -347,8 +220,12 @@ class JournalRow:
     refund_id: str | None
     code: str | None
     message: str | None
-    retryable: bool
     amount: Money | None
+
+    @property
+    def retryable(self) -> bool:
+        """Whether a re-run sends it again (with its original request and key)."""
+        return self.state in RESENT
 
 
 class Journal:
@@ -359,20 +236,40 @@ class Journal:
         source: The input file's path and SHA-256, checked against what the journal was made for.
 
     Raises:
-        InvalidInputError: the journal belongs to another input file (or another version of it).
+        InvalidInputError: the journal belongs to another input file (or another version of it),
+            or was written by an older csdesk.
     """
 
     @checked
     def __init__(self, path: str | Path, *, source: str, digest: str) -> None:
         self.path = str(path)
         self._db = connect(self.path, timeout=30, synchronous="NORMAL")
-        setup(self._db, _SCHEMA, path)
-        stored = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
+        try:
+            self._open(source, digest)
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, source: str, digest: str) -> None:
+        known = self._db.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchone()
+        stored = dict(self._db.execute("SELECT name, value FROM meta").fetchall()) if known else {}
+        if stored and stored.get("format") != _FORMAT:
+            raise InvalidInputError(
+                f"journal {self.path} was written by an older csdesk: finish that batch with it, "
+                "or move the journal away to start again (rows keep their keys, so nothing is "
+                "refunded twice)"
+            )
+        setup(self._db, _SCHEMA, self.path)
         if not stored:
             with transaction(self._db, immediate=False):
                 self._db.executemany(
                     "INSERT INTO meta (name, value) VALUES (?, ?)",
-                    [("source", source), ("sha256", digest), ("created_at", _now())],
+                    [
+                        ("source", source),
+                        ("sha256", digest),
+                        ("created_at", _now()),
+                        ("format", _FORMAT),
+                    ],
                 )
         elif stored.get("sha256") != digest:
             raise InvalidInputError(
@@ -385,12 +282,18 @@ class Journal:
     @classmethod
     @checked
     def open_existing(cls, path: str | Path) -> Journal:
-        """Open a journal to read it (`csdesk refunds status`)."""
-        if not Path(path).exists():
+        """Open a journal to read it, or to record rechecked refunds (`refunds status`)."""
+        if not Path(path).is_file():
             raise NotFoundError(f"no journal at {path}")
         journal = cls.__new__(cls)
         journal.path = str(path)
         journal._db = connect(path, timeout=30)
+        try:
+            if journal.meta().get("format") != _FORMAT:
+                raise InvalidInputError(f"{path} is not a journal of this csdesk")
+        except (sqlite3.DatabaseError, InvalidInputError) as error:
+            journal.close()
+            raise InvalidInputError(f"{path} is not a csdesk batch journal ({error})") from None
         return journal
 
     def close(self) -> None:
@@ -414,19 +317,21 @@ class Journal:
 
     def get(self, line: int) -> JournalRow | None:
         """The journal's row for a line, if any."""
-        found = self._db.execute(
-            "SELECT line, key, order_id, state, request, refund_id, code, message, retryable, "
-            "minor, currency FROM rows WHERE line = ?",
-            (line,),
-        ).fetchone()
+        found = self._db.execute(_SELECT + " WHERE line = ?", (line,)).fetchone()
         return None if found is None else _journal_row(found)
+
+    def has_key(self, key: str) -> bool:
+        """Whether a row of this batch carries ``key`` (its refund is this batch's own)."""
+        return self._db.execute("SELECT 1 FROM rows WHERE key = ?", (key,)).fetchone() is not None
 
     def sending(self, row: BatchRow, request: RefundRequest) -> None:
         """Record the request about to be sent (committed before the send)."""
         self._db.execute(
             "INSERT INTO rows (line, key, order_id, request, minor, currency, state, attempts, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?, 'sending', 1, ?) ON CONFLICT (line) DO UPDATE "
-            "SET state = 'sending', attempts = attempts + 1, updated_at = excluded.updated_at",
+            "SET state = 'sending', key = excluded.key, request = excluded.request, "
+            "minor = excluded.minor, currency = excluded.currency, attempts = attempts + 1, "
+            "updated_at = excluded.updated_at",
             (
                 row.line,
                 row.key,
@@ -438,60 +343,65 @@ class Journal:
             ),
         )
 
-    def done(self, line: int, refund_id: str) -> None:
-        """The shop made (or had made) the refund."""
+    def outcome(
+        self,
+        line: int,
+        state: str,
+        *,
+        refund_id: str | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Record how a sent row ended (``done``, ``pending``, ``refused``, ``unreachable``…)."""
         self._db.execute(
-            "UPDATE rows SET state = 'done', refund_id = ?, code = NULL, message = NULL, "
-            "retryable = 0, updated_at = ? WHERE line = ?",
-            (refund_id, _now(), line),
+            "UPDATE rows SET state = ?, refund_id = COALESCE(?, refund_id), code = ?, "
+            "message = ?, updated_at = ? WHERE line = ?",
+            (state, refund_id, code, (message or "")[:500] or None, _now(), line),
         )
 
-    def failed(self, line: int, code: str, message: str, *, retryable: bool) -> None:
-        """The shop refused it (final) or could not be reached (re-sent on the next run)."""
-        self._db.execute(
-            "UPDATE rows SET state = 'failed', code = ?, message = ?, retryable = ?, "
-            "updated_at = ? WHERE line = ?",
-            (code, message[:500], int(retryable), _now(), line),
-        )
-
-    def invalid(self, row: BatchRow | RowError, message: str, *, order_id: str = "") -> None:
-        """A row that cannot be sent (bad input, nothing to refund): recorded, never sent."""
+    def not_sent(self, row: BatchRow | RowError, state: str, code: str, message: str) -> None:
+        """A row that was never sent: ``invalid``, or ``unreachable`` while fetching its order."""
         key = row.key if isinstance(row, BatchRow) else f"invalid:{row.line}"
         self._db.execute(
             "INSERT INTO rows (line, key, order_id, state, code, message, updated_at) "
-            "VALUES (?, ?, ?, 'invalid', 'invalid_row', ?, ?) ON CONFLICT (line) DO UPDATE SET "
-            "state = 'invalid', message = excluded.message, updated_at = excluded.updated_at",
-            (row.line, key, order_id or getattr(row, "order_id", ""), message[:500], _now()),
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (line) DO UPDATE SET state = excluded.state, "
+            "code = excluded.code, message = excluded.message, updated_at = excluded.updated_at",
+            (row.line, key, getattr(row, "order_id", ""), state, code, message[:500], _now()),
         )
 
     def counts(self) -> dict[str, int]:
         """Rows per state."""
         return dict(self._db.execute("SELECT state, COUNT(*) FROM rows GROUP BY state").fetchall())
 
-    def failures(self) -> dict[str, int]:
-        """Failed and invalid rows per code."""
-        return dict(
-            self._db.execute(
-                "SELECT code, COUNT(*) FROM rows WHERE state IN ('failed', 'invalid') GROUP BY code"
-            ).fetchall()
-        )
+    def problems(self) -> dict[tuple[str, str], int]:
+        """Rows that need attention, per (state, code)."""
+        return {
+            (str(state), str(code or state)): int(count)
+            for state, code, count in self._db.execute(
+                "SELECT state, code, COUNT(*) FROM rows WHERE state != 'done' "
+                "GROUP BY state, code ORDER BY state, code"
+            )
+        }
 
-    def refunded(self) -> dict[str, Money]:
-        """What the done rows refunded, per currency."""
+    def amounts(self, state: str = "done") -> dict[str, Money]:
+        """What the rows in ``state`` refund, per currency."""
         return {
             currency: Money.from_minor(minor, currency)
             for currency, minor in self._db.execute(
-                "SELECT currency, SUM(minor) FROM rows WHERE state = 'done' GROUP BY currency"
+                "SELECT currency, SUM(minor) FROM rows WHERE state = ? AND currency IS NOT NULL "
+                "GROUP BY currency",
+                (state,),
             ).fetchall()
         }
 
+    def refunded(self) -> dict[str, Money]:
+        """What the done rows refunded, per currency."""
+        return self.amounts("done")
+
     def rows(self, state: str | None = None) -> Iterator[JournalRow]:
         """Every row (of one state), by line."""
-        query = (
-            "SELECT line, key, order_id, state, request, refund_id, code, message, retryable, "
-            "minor, currency FROM rows"
-        )
         args: tuple[Any, ...] = ()
+        query = _SELECT
         if state is not None:
             query += " WHERE state = ?"
             args = (state,)
@@ -499,8 +409,14 @@ class Journal:
             yield _journal_row(found)
 
 
+_SELECT = (
+    "SELECT line, key, order_id, state, request, refund_id, code, message, minor, currency "
+    "FROM rows"
+)
+
+
 def _journal_row(found: tuple[Any, ...]) -> JournalRow:
-    line, key, order_id, state, request, refund_id, code, message, retryable, minor, cur = found
+    line, key, order_id, state, request, refund_id, code, message, minor, cur = found
     amount = Money.from_minor(minor, cur) if minor is not None and cur else None
     return JournalRow(
         line,
@@ -511,7 +427,6 @@ def _journal_row(found: tuple[Any, ...]) -> JournalRow:
         refund_id,
         code,
         message,
-        bool(retryable),
         amount,
     )
 
@@ -525,45 +440,78 @@ def _now() -> str:
 
 @dataclass
 class BatchSummary:
-    """What one run did, and the journal's totals after it.
+    """What one run did, and why any row is not done.
 
     Attributes:
         rows: Rows read this run (valid or not).
-        done: Refunds made (or confirmed) this run.
-        skipped: Rows already done (or already finally failed) in an earlier run.
-        failed: Rows that failed this run, per reason code.
-        invalid: Rows that did not validate or could not be quoted: ``(line, message)``.
-        refunded: What this run refunded (or, in a dry run, would refund), per currency.
+        done: Refunds the shop confirmed this run.
+        skipped: Rows done in an earlier run (not sent again).
+        outcomes: Rows per outcome this run other than done (``pending``, ``refused``,
+            ``invalid``, ``unreachable``, ``unexpected``; see `OUTCOMES`).
+        reasons: Those rows per (outcome, reason code).
+        problems: ``(line, outcome, code, message)`` of the first 200 such rows.
+        refunded: What this run refunded (a dry run: would refund), per currency.
+        pending: What is accepted but not final at the shop, per currency.
         dry_run: Whether nothing was sent.
-        stopped: Why the run stopped early (``strict`` on a bad row), or ``None``.
+        stopped: Why the run stopped early (a systemic failure, or ``strict`` on a bad row).
+        systemic: Whether a systemic failure (token, shop down) stopped it.
+        interrupted: Whether Ctrl-C stopped it.
     """
 
     rows: int = 0
     done: int = 0
     skipped: int = 0
-    failed: Counter[str] = field(default_factory=Counter)
-    invalid: list[tuple[int, str]] = field(default_factory=list)
-    invalid_count: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+    problems: list[tuple[int, str, str, str]] = field(default_factory=list)
     refunded: dict[str, Money] = field(default_factory=dict)
+    pending: dict[str, Money] = field(default_factory=dict)
     dry_run: bool = False
     stopped: str | None = None
+    systemic: bool = False
+    interrupted: bool = False
     journal: str | None = None
 
-    def add_refunded(self, amount: Money) -> None:
-        """Count an amount into `refunded`."""
-        current = self.refunded.get(amount.currency)
-        self.refunded[amount.currency] = amount if current is None else current + amount
+    def add_refunded(self, amount: Money, into: str = "refunded") -> None:
+        """Count an amount into `refunded` (or `pending`)."""
+        totals = self.refunded if into == "refunded" else self.pending
+        current = totals.get(amount.currency)
+        totals[amount.currency] = amount if current is None else current + amount
+
+    def note(self, line: int, outcome: str, code: str, message: str) -> None:
+        """Count a row that is not done; keep the first 200 messages."""
+        self.outcomes[outcome] += 1
+        self.reasons[(outcome, code)] += 1
+        if len(self.problems) < 200:
+            self.problems.append((line, outcome, code, message))
 
     def note_invalid(self, line: int, message: str) -> None:
-        """Count an invalid row; keep the first 100 messages."""
-        self.invalid_count += 1
-        if len(self.invalid) < 100:
-            self.invalid.append((line, message))
+        """Count an invalid row."""
+        self.note(line, "invalid", "invalid_row", message)
+
+    @property
+    def invalid_count(self) -> int:
+        """Rows invalid this run."""
+        return self.outcomes["invalid"]
+
+    @property
+    def attention(self) -> int:
+        """Rows that are not done."""
+        return sum(self.outcomes.values())
 
     @property
     def ok(self) -> bool:
-        """Nothing failed and nothing was invalid."""
-        return not self.failed and not self.invalid_count and self.stopped is None
+        """Every row is done (this run or before) and nothing stopped the run."""
+        return not self.attention and self.stopped is None and not self.interrupted
+
+    @property
+    def exit_code(self) -> int:
+        """`EXIT_DONE`, `EXIT_ATTENTION`, `EXIT_STOPPED` or `EXIT_INTERRUPTED`."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if self.systemic:
+            return EXIT_STOPPED
+        return EXIT_DONE if self.ok else EXIT_ATTENTION
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -572,22 +520,32 @@ class BatchSummary:
             "rows": self.rows,
             "done": self.done,
             "skipped": self.skipped,
-            "failed": dict(sorted(self.failed.items())),
-            "invalid": self.invalid_count,
-            "invalid_rows": [{"line": line, "message": m} for line, m in self.invalid],
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "reasons": [
+                {"outcome": outcome, "code": code, "rows": count}
+                for (outcome, code), count in sorted(self.reasons.items())
+            ],
+            "problems": [
+                {"line": line, "outcome": outcome, "code": code, "message": message}
+                for line, outcome, code, message in sorted(self.problems)
+            ],
             "refunded": {c: str(m.amount) for c, m in sorted(self.refunded.items())},
+            "pending": {c: str(m.amount) for c, m in sorted(self.pending.items())},
             "stopped": self.stopped,
+            "systemic": self.systemic,
+            "interrupted": self.interrupted,
+            "exit_code": self.exit_code,
             "journal": self.journal,
         }
 
 
 class _Reservations:
-    """What earlier rows of this batch refund, per order: units per line, shipping and money."""
+    """What this run's rows refund, per order: units per line, shipping and money."""
 
     def __init__(self) -> None:
         self.units: dict[str, Counter[str]] = defaultdict(Counter)
         self.money: dict[str, Money] = {}
-        self.shipping: dict[tuple[str, int], Money] = {}
+        self.shipping: dict[str, Money] = {}
 
     def add(
         self,
@@ -596,38 +554,60 @@ class _Reservations:
         amount: Money,
         sign: int = 1,
         *,
-        line: int | None = None,
         shipping: Money | None = None,
     ) -> None:
         self.units[order_id].update({k: sign * v for k, v in lines.items()})
-        current = self.money.get(order_id)
-        change = amount if sign > 0 else -amount
-        self.money[order_id] = change if current is None else current + change
-        if line is not None and sign > 0 and shipping is not None and not shipping.is_zero:
-            self.shipping[(order_id, line)] = shipping
-        elif line is not None and sign < 0:
-            self.shipping.pop((order_id, line), None)
+        for totals, change in ((self.money, amount), (self.shipping, shipping)):
+            if change is None or change.is_zero:
+                continue
+            current = totals.get(order_id)
+            signed = change if sign > 0 else -change
+            totals[order_id] = signed if current is None else current + signed
 
-    def refunded(self, order: Order) -> Refunded:
-        """The order's own history plus what this batch's earlier rows take from it."""
+    def refunded(
+        self,
+        order: Order,
+        history: list[RemoteRefund] | None = None,
+        ours: Callable[[str], bool] = lambda key: False,
+    ) -> tuple[Refunded, Money]:
+        """What the order refunded so far, and how much money that is, from every source.
+
+        The order's own cancellations; the shop's refunds (``history``) except this batch's own
+        rows (``ours(key)``: those are counted as this run's); and this run's rows.
+        """
         before = Refunded.of(order)
         units = dict(before.units)
+        shipping = before.shipping
+        money = self.money.get(order.id) or Money.zero(order.currency)
+        for refund in history or ():
+            if refund.status == "failed" or ours(refund.idempotency_key):
+                continue
+            money = money + refund.amount
+            for line_id, count in refund.lines.items():
+                units[line_id] = units.get(line_id, 0) + count
+            if refund.shipping is not None:
+                shipping = refund.shipping if shipping is None else shipping + refund.shipping
         for line_id, count in self.units.get(order.id, Counter()).items():
             units[line_id] = units.get(line_id, 0) + count
-        shipping = before.shipping
-        for (order_id, _), share in self.shipping.items():
-            if order_id == order.id:
-                shipping = share if shipping is None else shipping + share
-        return Refunded(units=units, shipping=shipping)
+        mine = self.shipping.get(order.id)
+        if mine is not None and not mine.is_zero:
+            shipping = mine if shipping is None else shipping + mine
+        return Refunded(units=units, shipping=shipping), money
 
 
 def _quote(
-    row: BatchRow, order: Order, policy: RefundPolicy, now: datetime, reserved: _Reservations
+    row: BatchRow,
+    order: Order,
+    policy: RefundPolicy,
+    now: datetime,
+    reserved: _Reservations,
+    history: list[RemoteRefund] | None = None,
+    ours: Callable[[str], bool] = lambda key: False,
 ) -> tuple[RefundRequest, Money | None]:
     """The row's refund request, and the outbound shipping its quote refunds (line rows)."""
     shipping: Money | None = None
-    already = reserved.money.get(order.id)
-    refundable = order.captured - (already if already is not None else Money.zero(order.currency))
+    refunded, already = reserved.refunded(order, history, ours)
+    refundable = order.captured - already
     if row.amount is not None:
         if row.amount.currency != order.currency:
             raise InvalidInputError(
@@ -635,8 +615,8 @@ def _quote(
             )
         if row.amount > refundable:
             raise InvalidInputError(
-                f"{row.amount} is more than the {refundable} left to refund on {order.id} after "
-                "the batch's earlier rows"
+                f"{row.amount} is more than the {refundable} left to refund on {order.id} (after "
+                "its earlier refunds and this batch's earlier rows)"
             )
         amount = row.amount
     else:
@@ -646,7 +626,7 @@ def _quote(
             reason=row.reason,
             policy=policy,
             now=now,
-            refunded=reserved.refunded(order),
+            refunded=refunded,
         )
         shipping = quote.shipping
         amount = quote.total
@@ -654,8 +634,170 @@ def _quote(
             raise InvalidInputError(f"{amount} quoted, but {refundable} is left on {order.id}")
     if amount.is_zero:
         raise InvalidInputError("the quote is 0: nothing to refund")
-    request = RefundRequest(order_id=order.id, amount=amount, reason=row.reason, lines=row.lines)
+    request = RefundRequest(
+        order_id=order.id,
+        amount=amount,
+        reason=row.reason,
+        lines=row.lines,
+        shipping=shipping if shipping is not None and not shipping.is_zero else None,
+    )
     return request, shipping
+
+
+def _credentials(error: RemoteRejectedError) -> str | None:
+    if error.status in (401, 403):
+        return (
+            f"the shop refused csdesk's credentials (HTTP {error.status}) on {error.method} "
+            f"{error.url}: check the token (${TOKEN_ENV}) and its rights, then run again"
+        )
+    return None
+
+
+class _Run:
+    """One run's shared state: the summary, the reservations, and what stops it."""
+
+    def __init__(
+        self,
+        *,
+        orders: OrderSource,
+        policy: RefundPolicy,
+        now: datetime,
+        client: AsyncShopClient | None,
+        journal: Journal | None,
+        dry_run: bool,
+        stop_after: int,
+        progress: Callable[[BatchSummary], None] | None,
+    ) -> None:
+        self.orders, self.policy, self.now = orders, policy, now
+        self.client, self.journal, self.dry_run = client, journal, dry_run
+        self.stop_after = stop_after
+        self.progress = progress
+        self.summary = BatchSummary(dry_run=dry_run, journal=journal.path if journal else None)
+        self.reserved = _Reservations()
+        self.unreachable_in_a_row = 0
+        self.last_unreachable = ""
+
+    def tick(self) -> None:
+        if self.progress is not None:
+            self.progress(self.summary)
+
+    def stop(self, why: str) -> None:
+        if self.summary.stopped is None:
+            self.summary.stopped, self.summary.systemic = why, True
+
+    def unreachable(self, error: RemoteUnavailableError) -> None:
+        self.unreachable_in_a_row += 1
+        self.last_unreachable = error.last
+        if self.unreachable_in_a_row >= self.stop_after:
+            self.stop(
+                f"the shop could not be reached for {self.unreachable_in_a_row} rows in a row "
+                f"(last: {error.last} on {error.method} {error.url}): check the shop's URL and "
+                "that it is up, then run again"
+            )
+
+    def reachable(self) -> None:
+        self.unreachable_in_a_row = 0
+
+    async def quote_and_send(self, row: BatchRow) -> None:
+        try:
+            order = await self.orders.get(row.order_id)
+            known = getattr(self.orders, "history", None)
+            history = await known(row.order_id) if known is not None else None
+            ours = self.journal.has_key if self.journal is not None else (lambda key: False)
+            request, shipping = _quote(
+                row, order, self.policy, self.now, self.reserved, history, ours
+            )
+        except RemoteRejectedError as error:
+            why = _credentials(error)
+            if why is not None:
+                self.stop(why)
+                return
+            self.reachable()
+            self._not_sent(row, "invalid", error.remote_code or f"http_{error.status}",
+                           f"order {row.order_id}: {error.detail or error}")  # fmt: skip
+            return
+        except RemoteUnavailableError as error:
+            self.unreachable(error)
+            self._not_sent(row, "unreachable", "unreachable", str(error))
+            return
+        except RemoteAnswerError as error:
+            self._not_sent(row, "unexpected", "remote_answer", str(error))
+            return
+        except CsdeskError as error:
+            self._not_sent(row, "invalid", "invalid_row", str(error))
+            return
+        self.reachable()
+        self.reserved.add(row.order_id, row.lines, request.amount, shipping=shipping)
+        if self.dry_run:
+            self.summary.done += 1
+            self.summary.add_refunded(request.amount)
+            return
+        await self.send(row, request, reserve=True)
+
+    def _not_sent(self, row: BatchRow, outcome: str, code: str, message: str) -> None:
+        self.summary.note(row.line, outcome, code, message)
+        if self.journal is not None and not self.dry_run:
+            self.journal.not_sent(row, outcome, code, message)
+
+    async def send(self, row: BatchRow, request: RefundRequest, *, reserve: bool) -> None:
+        assert self.client is not None
+        assert self.journal is not None
+        journal, summary = self.journal, self.summary
+        journal.sending(row, request)
+        try:
+            refund = await self.client.create_refund(request, idempotency_key=row.key)
+        except RemoteRejectedError as error:
+            why = _credentials(error)
+            if why is not None:  # the row stays `sending`: re-sent with its key next run
+                self.stop(why)
+                return
+            self.reachable()
+            code = error.remote_code or f"http_{error.status}"
+            journal.outcome(row.line, "refused", code=code, message=error.detail or str(error))
+            summary.note(row.line, "refused", code, error.detail or str(error))
+            if reserve:
+                self.reserved.add(row.order_id, row.lines, request.amount, -1,
+                                  shipping=request.shipping)  # fmt: skip
+            return
+        except RemoteUnavailableError as error:
+            self.unreachable(error)
+            journal.outcome(row.line, "unreachable", code="unreachable", message=str(error))
+            summary.note(row.line, "unreachable", "unreachable", str(error))
+            return
+        except RemoteAnswerError as error:
+            self.reachable()
+            journal.outcome(row.line, "unexpected", code="remote_answer", message=str(error))
+            summary.note(row.line, "unexpected", "remote_answer", str(error))
+            return
+        self.reachable()
+        self._answered(row, request, refund)
+
+    def _answered(self, row: BatchRow, request: RefundRequest, refund: RemoteRefund) -> None:
+        assert self.journal is not None
+        journal, summary = self.journal, self.summary
+        if refund.amount != request.amount or refund.order_id != request.order_id:
+            message = (
+                f"the shop's refund {refund.id} is {refund.amount} on {refund.order_id}; csdesk "
+                f"asked {request.amount} on {request.order_id}"
+            )
+            journal.outcome(row.line, "unexpected", refund_id=refund.id, code="amount_differs",
+                            message=message)  # fmt: skip
+            summary.note(row.line, "unexpected", "amount_differs", message)
+        elif refund.status == "succeeded":
+            journal.outcome(row.line, "done", refund_id=refund.id)
+            summary.done += 1
+            summary.add_refunded(refund.amount)
+        elif refund.status in ("pending", "processing"):
+            message = f"refund {refund.id} is {refund.status} at the shop"
+            journal.outcome(row.line, "pending", refund_id=refund.id, code=refund.status,
+                            message=message)  # fmt: skip
+            summary.note(row.line, "pending", refund.status, message)
+            summary.add_refunded(refund.amount, into="pending")
+        else:
+            message = f"the shop reports refund {refund.id} failed"
+            journal.outcome(row.line, "refused", refund_id=refund.id, code="refund_failed",
+                            message=message)  # fmt: skip
+            summary.note(row.line, "refused", "refund_failed", message)
 
 
 @checked
@@ -670,120 +812,79 @@ async def run_batch(
     concurrency: int = 8,
     dry_run: bool = False,
     strict: bool = False,
-    progress: Callable[[], None] | None = None,
+    stop_after: int = 5,
+    progress: Callable[[BatchSummary], None] | None = None,
 ) -> BatchSummary:
-    """Process ``rows``: validate, quote, journal, send, mark; see the module's description.
+    """Process ``rows``: validate, quote, journal, send, record; see the module's description.
 
-    ``client`` and ``journal`` are required unless ``dry_run``.
+    ``client`` and ``journal`` are required unless ``dry_run``. A refused token (401/403), or
+    ``stop_after`` rows in a row that could not reach the shop, stop the run
+    (`BatchSummary.systemic`): no row is marked done or refused for it, and the next run picks up
+    where this one stopped.
 
     Raises:
-        InvalidInputError: ``concurrency`` below 1, or a client or journal missing.
+        InvalidInputError: ``concurrency`` or ``stop_after`` below 1, or a client or journal
+            missing.
     """
-    if concurrency < 1:
-        raise InvalidInputError("concurrency must be at least 1")
+    if concurrency < 1 or stop_after < 1:
+        raise InvalidInputError("concurrency and stop_after must be at least 1")
     if not dry_run and (client is None or journal is None):
         raise InvalidInputError("a batch that sends needs a client and a journal")
-    summary = BatchSummary(dry_run=dry_run, journal=journal.path if journal else None)
-    reserved = _Reservations()
+    run = _Run(orders=orders, policy=policy, now=now, client=client, journal=journal,
+               dry_run=dry_run, stop_after=stop_after, progress=progress)  # fmt: skip
+    summary = run.summary
     slots = asyncio.Semaphore(concurrency)
     tasks: set[asyncio.Task[None]] = set()
 
-    def tick() -> None:
-        if progress is not None:
-            progress()
-
-    async def send(row: BatchRow, request: RefundRequest, *, reserve: bool) -> None:
-        assert client is not None
-        assert journal is not None
+    async def guarded(coroutine: Any) -> None:
         try:
-            journal.sending(row, request)
-            try:
-                refund = await client.create_refund(request, idempotency_key=row.key)
-            except RemoteRejectedError as error:
-                journal.failed(
-                    row.line,
-                    error.remote_code or f"http_{error.status}",
-                    error.detail,
-                    retryable=False,
-                )
-                summary.failed[error.remote_code or f"http_{error.status}"] += 1
-                if reserve:
-                    reserved.add(row.order_id, row.lines, request.amount, -1, line=row.line)
-            except RemoteUnavailableError as error:
-                journal.failed(row.line, "unavailable", str(error), retryable=True)
-                summary.failed["unavailable"] += 1
-            else:
-                journal.done(row.line, refund.id)
-                summary.done += 1
-                summary.add_refunded(refund.amount)
+            await coroutine
         finally:
             slots.release()
-            tick()
-
-    async def quote_and_send(row: BatchRow) -> None:
-        try:
-            try:
-                order = await orders.get(row.order_id)
-            except (NotFoundError, RemoteRejectedError) as error:
-                raise InvalidInputError(f"order {row.order_id}: {error}") from None
-            request, shipping = _quote(row, order, policy, now, reserved)
-        except RemoteUnavailableError:
-            # Nothing journaled: the next run fetches the order again.
-            summary.failed["unavailable"] += 1
-            slots.release()
-            tick()
-            return
-        except CsdeskError as error:
-            summary.note_invalid(row.line, str(error))
-            if journal is not None and not dry_run:
-                journal.invalid(row, str(error))
-            slots.release()
-            tick()
-            return
-        reserved.add(row.order_id, row.lines, request.amount, line=row.line, shipping=shipping)
-        if dry_run:
-            summary.done += 1
-            summary.add_refunded(request.amount)
-            slots.release()
-            tick()
-            return
-        await send(row, request, reserve=True)
+            run.tick()
 
     def start(coroutine: Any) -> None:
-        task = asyncio.ensure_future(coroutine)
+        task = asyncio.ensure_future(guarded(coroutine))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
     try:
         for item in rows:
+            if summary.stopped is not None:
+                break
             summary.rows += 1
             if isinstance(item, RowError):
                 summary.note_invalid(item.line, item.message)
                 if journal is not None and not dry_run:
-                    journal.invalid(item, item.message)
-                tick()
+                    journal.not_sent(item, "invalid", "invalid_row", item.message)
+                run.tick()
                 if strict:
                     summary.stopped = f"line {item.line}: {item.message}"
-                    break
                 continue
             known = journal.get(item.line) if journal is not None and not dry_run else None
-            if known is not None and (
-                known.state == "done"
-                or (known.state in ("failed", "invalid") and not known.retryable)
-            ):
+            if known is not None and known.state == "done":
                 summary.skipped += 1
-                if known.state == "done" and known.amount is not None:
-                    reserved.add(item.order_id, item.lines, known.amount)
-                tick()
+                if known.amount is not None:
+                    earlier = (known.request or {}).get("shipping")
+                    shipping = Money.from_dict(earlier) if earlier else None
+                    run.reserved.add(item.order_id, item.lines, known.amount, shipping=shipping)
+                run.tick()
+                continue
+            if known is not None and known.state == "refused":
+                # The shop's refusal is final: reported again, not re-sent.
+                code = known.code or "refused"
+                summary.note(item.line, "refused", code, known.message or code)
+                run.tick()
                 continue
             await slots.acquire()
-            if known is not None and known.state in ("sending", "failed") and known.request:
-                # Resume with the very request and key sent before: the shop deduplicates.
+            if known is not None and known.state in RESENT and known.request:
+                # Re-send the very request and key sent before: the shop deduplicates.
                 request = RefundRequest.model_validate(known.request)
-                reserved.add(item.order_id, item.lines, request.amount)
-                start(send(item, request, reserve=False))
+                run.reserved.add(item.order_id, item.lines, request.amount,
+                                 shipping=request.shipping)  # fmt: skip
+                start(run.send(item, request, reserve=False))
             else:
-                start(quote_and_send(item))
+                start(run.quote_and_send(item))
             await asyncio.sleep(0)
         if tasks:
             await asyncio.gather(*tasks)

@@ -44,11 +44,17 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import CsdeskModel
-from csdesk.errors import InvalidInputError, RemoteRejectedError, RemoteUnavailableError
+from csdesk.errors import (
+    CsdeskError,
+    InvalidInputError,
+    RemoteAnswerError,
+    RemoteRejectedError,
+    RemoteUnavailableError,
+)
 from csdesk.models import Order
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundReason
-from csdesk.privacy import get_logger
+from csdesk.privacy import get_logger, scrub
 
 __all__ = [
     "TOKEN_ENV",
@@ -76,6 +82,7 @@ class RefundRequest(CsdeskModel):
         amount: The total to refund (the quote's total).
         reason: Why (`csdesk.policies.refunds.RefundReason`).
         lines: Units refunded per line id; empty for an amount-only (goodwill) refund.
+        shipping: The part of ``amount`` that is outbound shipping (refunded at most once).
         note: Free text for the shop's records.
     """
 
@@ -83,6 +90,7 @@ class RefundRequest(CsdeskModel):
     amount: Money
     reason: RefundReason
     lines: dict[str, int] = Field(default_factory=dict)
+    shipping: Money | None = None
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -95,10 +103,11 @@ class RemoteRefund(CsdeskModel):
     order_id: str
     amount: Money
     reason: str
-    status: Literal["processing", "succeeded", "failed"]
+    status: Literal["pending", "processing", "succeeded", "failed"]
     idempotency_key: str
     created_at: AwareDatetime
     lines: dict[str, int] = Field(default_factory=dict)
+    shipping: Money | None = None
     replayed: bool = False
 
 
@@ -193,11 +202,45 @@ def _headers(token: str | None) -> dict[str, str]:
     return headers
 
 
+def _unreadable(response: httpx.Response, problem: str) -> RemoteAnswerError:
+    body = scrub(response.text[:160].replace("\n", " ")) if response.content else "no body"
+    return RemoteAnswerError(
+        response.request.method,
+        str(response.request.url.copy_with(query=None)),
+        response.status_code,
+        detail=f"{problem} ({response.headers.get('content-type', 'no content type')}: {body})",
+    )
+
+
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON body, or a `RemoteAnswerError` for a redirect, HTML or broken JSON."""
+    if 300 <= response.status_code < 400:
+        where = response.headers.get("location", "?")
+        raise _unreadable(response, f"a redirect to {where[:120]}: point the URL at it")
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        raise _unreadable(response, "not JSON") from None
+
+
 def _refund_from(response: httpx.Response) -> RemoteRefund:
-    data = response.json()
+    data = _json(response)
+    if not isinstance(data, Mapping):
+        raise _unreadable(response, "not a JSON object")
     if response.headers.get("Idempotent-Replayed", "").lower() == "true":
         data = {**data, "replayed": True}
-    return RemoteRefund.model_validate(data)
+    try:
+        return RemoteRefund.model_validate(data)
+    except CsdeskError as error:
+        raise _unreadable(response, f"not a refund: {str(error)[:200]}") from None
+
+
+def _order_from(response: httpx.Response) -> Order:
+    data = _json(response)
+    try:
+        return Order.model_validate(data)
+    except CsdeskError as error:
+        raise _unreadable(response, f"not an order: {str(error)[:200]}") from None
 
 
 class _Base:
@@ -320,7 +363,7 @@ class ShopClient(_Base):
             RemoteRejectedError: 404 and other client errors.
             RemoteUnavailableError: the API could not be reached through every retry.
         """
-        return Order.model_validate(self._request("GET", f"/orders/{order_id}").json())
+        return _order_from(self._request("GET", f"/orders/{order_id}"))
 
     @checked
     def create_refund(self, request: RefundRequest, *, idempotency_key: str) -> RemoteRefund:
@@ -449,7 +492,7 @@ class AsyncShopClient(_Base):
 
     async def get_order(self, order_id: str) -> Order:
         """``GET /orders/{id}``."""
-        return Order.model_validate((await self._request("GET", f"/orders/{order_id}")).json())
+        return _order_from(await self._request("GET", f"/orders/{order_id}"))
 
     async def create_refund(self, request: RefundRequest, *, idempotency_key: str) -> RemoteRefund:
         """``POST /refunds`` with ``Idempotency-Key``: the same key on every retry."""
@@ -464,6 +507,29 @@ class AsyncShopClient(_Base):
     async def get_refund(self, refund_id: str) -> RemoteRefund:
         """``GET /refunds/{id}``."""
         return _refund_from(await self._request("GET", f"/refunds/{refund_id}"))
+
+    async def order_refunds(self, order_id: str) -> list[RemoteRefund] | None:
+        """``GET /orders/{id}/refunds``: the order's refunds, or ``None`` without the endpoint.
+
+        Without it, only the shop's own checks stop a second batch over-refunding an order.
+        """
+        try:
+            response = await self._request("GET", f"/orders/{order_id}/refunds")
+        except RemoteRejectedError as error:
+            if error.status in (404, 405, 501):
+                return None
+            raise
+        data = _json(response)
+        found = data.get("refunds") if isinstance(data, Mapping) else None
+        if not isinstance(found, list):
+            raise _unreadable(response, 'not {"refunds": [...]}')
+        refunds = []
+        for item in found:
+            try:
+                refunds.append(RemoteRefund.model_validate(item))
+            except CsdeskError as error:
+                raise _unreadable(response, f"not a refund: {str(error)[:200]}") from None
+        return refunds
 
     async def find_refund(self, idempotency_key: str) -> RemoteRefund | None:
         """``GET /refunds?idempotency_key=K``: the refund made with that key, or ``None``."""

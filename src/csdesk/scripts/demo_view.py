@@ -268,7 +268,7 @@ def _print_batch(console: Console, batch: Batch) -> None:
         f"\n{summary.done} rows would be refunded ({amounts}); {summary.invalid_count} reported "
         "and skipped:"
     )
-    for line, message in sorted(summary.invalid):
+    for line, _outcome, _code, message in sorted(summary.problems):
         console.print(f"  line {line}: {message}", markup=False, highlight=False)
     console.print(
         "Without --dry-run, `csdesk refunds run stockout.csv --shop-url …` journals each row "

@@ -44,7 +44,7 @@ from csdesk.integrations.sqlitedb import connect, transaction
 from csdesk.models import Order
 from csdesk.money import Money
 
-__all__ = ["FAULT_KINDS", "Faults", "ShopBackend", "create_app", "serve"]
+__all__ = ["FAULT_KINDS", "ODD_ANSWERS", "Faults", "ShopBackend", "create_app", "serve"]
 
 FAULT_KINDS = (
     "error_500",
@@ -54,7 +54,14 @@ FAULT_KINDS = (
     "drop_before",
     "drop_after",
 )
-"""The faults `Faults` can inject."""
+"""The faults `Faults` can inject (and chooses from by default)."""
+
+ODD_ANSWERS = ("html_200", "bad_json", "pending", "redirect")
+"""Answers a real shop (or the proxy in front of it) sometimes gives to ``POST /refunds``, for
+`Faults.kinds`: ``html_200`` commits the refund and answers a 200 HTML page; ``bad_json`` commits
+and answers cut-off JSON; ``pending`` commits and answers 202 with ``status: pending`` (the refund
+succeeds afterwards: a recheck or a replay shows ``succeeded``); ``redirect`` commits nothing and
+answers 302 to another path."""
 
 
 @dataclass
@@ -85,9 +92,11 @@ class Faults:
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        unknown = set(self.kinds) - set(FAULT_KINDS)
+        unknown = set(self.kinds) - set(FAULT_KINDS) - set(ODD_ANSWERS)
         if unknown or not 0 <= self.rate <= 1:
-            raise ValueError(f"faults: rate in [0, 1], kinds among {FAULT_KINDS}; got {unknown}")
+            raise ValueError(
+                f"faults: rate in [0, 1], kinds among {FAULT_KINDS + ODD_ANSWERS}; got {unknown}"
+            )
         self._rng = random.Random(self.seed)
 
     def pick(self, path: str) -> str | None:
@@ -113,9 +122,16 @@ class ShopBackend:
                 order_id TEXT NOT NULL,
                 minor INTEGER NOT NULL CHECK (minor > 0),
                 currency TEXT NOT NULL,
+                shipping_minor INTEGER NOT NULL DEFAULT 0,
                 data TEXT NOT NULL
             );
             CREATE INDEX IF NOT EXISTS refunds_by_order ON refunds (order_id);
+            CREATE TABLE IF NOT EXISTS refunded_units (
+                order_id TEXT NOT NULL,
+                line_id TEXT NOT NULL,
+                units INTEGER NOT NULL,
+                PRIMARY KEY (order_id, line_id)
+            );
             """
         )
         self._lock = threading.Lock()
@@ -149,6 +165,13 @@ class ShopBackend:
     def refunds(self) -> list[dict[str, Any]]:
         """Every refund, as the API returns them."""
         rows = self._db.execute("SELECT data FROM refunds ORDER BY rowid").fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def order_refunds(self, order_id: str) -> list[dict[str, Any]]:
+        """An order's refunds, oldest first."""
+        rows = self._db.execute(
+            "SELECT data FROM refunds WHERE order_id = ? ORDER BY rowid", (order_id,)
+        ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
     def refund(self, refund_id: str | None = None, key: str | None = None) -> dict[str, Any] | None:
@@ -199,23 +222,74 @@ class ShopBackend:
         if done + minor > captured:
             left = Money.from_minor(captured - done, amount.currency)
             return 422, _error("over_refund", f"{left} is refundable on order {order_id}"), False
+        units_problem = self._units_problem(order, body.get("lines") or {})
+        if units_problem is not None:
+            return 422, _error("over_refund_units", units_problem), False
+        shipping = body.get("shipping")
+        shipping_minor = Money.from_dict(shipping).minor_units if shipping else 0
+        if shipping_minor:
+            fee = Money.from_dict(order["shipping_fee"]).minor_units
+            (before,) = self._db.execute(
+                "SELECT COALESCE(SUM(shipping_minor), 0) FROM refunds WHERE order_id = ?",
+                (order_id,),
+            ).fetchone()
+            if before + shipping_minor > fee:
+                return (
+                    422,
+                    _error("over_refund_shipping", "the shipping was refunded already"),
+                    False,
+                )
         refund = {
             "id": f"RF-{uuid.uuid4().hex[:12]}",
             "order_id": order_id,
             "amount": amount.to_dict(),
             "reason": body.get("reason", ""),
             "lines": body.get("lines") or {},
+            "shipping": shipping,
             "status": "succeeded",
             "idempotency_key": key,
             "created_at": datetime.now(UTC).isoformat(),
         }
         self._db.execute(
-            "INSERT INTO refunds (id, idempotency_key, body_hash, order_id, minor, currency, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (refund["id"], key, digest, order_id, minor, amount.currency, json.dumps(refund)),
-        )
+            "INSERT INTO refunds (id, idempotency_key, body_hash, order_id, minor, currency, "
+            "shipping_minor, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (refund["id"], key, digest, order_id, minor, amount.currency, shipping_minor,
+             json.dumps(refund)),
+        )  # fmt: skip
+        for line_id, units in (body.get("lines") or {}).items():
+            self._db.execute(
+                "INSERT INTO refunded_units (order_id, line_id, units) VALUES (?, ?, ?) "
+                "ON CONFLICT (order_id, line_id) DO UPDATE SET units = units + excluded.units",
+                (order_id, str(line_id), int(units)),
+            )
         self.stats["created"] += 1
         return 201, refund, False
+
+    def _units_problem(self, order: dict[str, Any], lines: dict[str, Any]) -> str | None:
+        """Why refunding ``lines`` would pass a line's units (bought, minus canceled), if so."""
+        quantities = {str(line["id"]): int(line["quantity"]) for line in order["lines"]}
+        canceled = {str(k): int(v) for k, v in (order.get("canceled_units") or {}).items()}
+        for line_id, units in lines.items():
+            if str(line_id) not in quantities or not isinstance(units, int) or units <= 0:
+                return f"line {line_id!r}: no such line, or not a positive number of units"
+            (done,) = self._db.execute(
+                "SELECT COALESCE(SUM(units), 0) FROM refunded_units WHERE order_id = ? AND "
+                "line_id = ?",
+                (order["id"], str(line_id)),
+            ).fetchone()
+            left = quantities[str(line_id)] - canceled.get(str(line_id), 0) - done
+            if units > left:
+                return f"line {line_id}: {units} units asked, {left} left to refund"
+        return None
+
+
+def _odd(kind: str, payload: dict[str, Any]) -> Response:
+    """An odd answer to a committed refund (see `ODD_ANSWERS`)."""
+    if kind == "html_200":
+        return Response("<html><body>Gateway OK</body></html>", 200, media_type="text/html")
+    if kind == "bad_json":
+        return Response(json.dumps(payload)[:20], 200, media_type="application/json")
+    return JSONResponse({**payload, "status": "pending"}, 202)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
@@ -293,7 +367,11 @@ def create_app(
             body = await request.json()
         except ValueError:
             return JSONResponse(_error("invalid_input", "body is not JSON"), 400)
+        if kind == "redirect":
+            return Response(status_code=302, headers={"Location": "/v2/refunds"})
         status, payload, replayed = backend.create_refund(key, body)
+        if status < 300 and kind in ("html_200", "bad_json", "pending"):
+            return _odd(kind, payload)
         if kind == "timeout_after_commit":
             await asyncio.sleep(state["faults"].hang_seconds)
         if kind == "drop_after":
@@ -308,6 +386,14 @@ def create_app(
         if found is None:
             return JSONResponse(_error("not_found", "no such refund"), 404)
         return JSONResponse(found)
+
+    async def order_refunds(request: Request) -> Response:
+        if not authorised(request):
+            return denied()
+        order_id = request.path_params["order_id"]
+        if backend.order_json(order_id) is None:
+            return JSONResponse(_error("not_found", "no such order"), 404)
+        return JSONResponse({"refunds": backend.order_refunds(order_id)})
 
     async def find_refund(request: Request) -> Response:
         if not authorised(request):
@@ -331,6 +417,7 @@ def create_app(
     return Starlette(
         routes=[
             Route("/orders/{order_id}", get_order, methods=["GET"]),
+            Route("/orders/{order_id}/refunds", order_refunds, methods=["GET"]),
             Route("/refunds", post_refund, methods=["POST"]),
             Route("/refunds", find_refund, methods=["GET"]),
             Route("/refunds/{refund_id}", get_refund, methods=["GET"]),
