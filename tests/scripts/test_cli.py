@@ -189,3 +189,24 @@ def test_demo_ends_with_a_dry_run_batch() -> None:
     assert data["outcomes"] == {"invalid": 2}
     assert sorted(row["line"] for row in data["problems"]) == [5, 6]
     assert data["refunded"] == {"CNY": "384.46"}
+
+
+def test_help_lists_the_commands_without_importing_them() -> None:
+    import subprocess
+    import sys
+
+    from csdesk.scripts.main import COMMANDS
+
+    for name, (target, short_help) in COMMANDS.items():
+        module, _, attribute = target.partition(":")
+        command = getattr(__import__(module, fromlist=[attribute]), attribute)
+        assert command.name == name
+        assert command.get_short_help_str(limit=200) == short_help
+    probe = (
+        "import sys; from csdesk.scripts.main import main; code = main(['--help']); "
+        "heavy = [m for m in ('pydantic', 'sqlalchemy', 'babel', 'httpx', 'csdesk.models', "
+        "'rich.console') if m in sys.modules]; print('HEAVY', heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    assert "refunds   Refund batches" in result.stdout

@@ -9,6 +9,7 @@ csdesk (no traceback unless ``CSDESK_DEBUG=1``); 130 interrupted.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -55,6 +56,42 @@ class CsdeskGroup(click.Group):
                 f"unexpected {type(error).__name__} (a bug in csdesk: please report it with the "
                 f"command line; set {DEBUG_ENV}=1 for the traceback)"
             ) from None
+
+
+class LazyGroup(CsdeskGroup):
+    """A group whose subcommands are imported only when one of them runs.
+
+    ``lazy`` maps each name to ``("module:attribute", "short help")``; ``csdesk --help`` lists
+    them from the short help without importing them (a test checks each short help against the
+    real command's).
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module_name, _, attribute = self.lazy[cmd_name][0].partition(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy and name not in self.commands:
+                rows.append((name, self.lazy[name][1]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 def open_input(path: str) -> TextIO:

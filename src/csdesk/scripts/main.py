@@ -17,30 +17,49 @@ from collections.abc import Sequence
 
 try:
     import click
-    from rich.console import Console
+    import rich  # noqa: F401 - only to say which extra is missing
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise SystemExit(
         "the csdesk command needs the 'cli' extra: pip install 'csdesk[cli]'"
     ) from error
 
 from csdesk._version import __version__
-from csdesk.scripts._cli import CsdeskGroup
-from csdesk.scripts.calendar_cmd import calendar
-from csdesk.scripts.db_cmd import db
-from csdesk.scripts.demo import (
-    run_demo,
+from csdesk.scripts._cli import LazyGroup
+
+__all__ = ["COMMANDS", "cli", "main"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "calendar": (
+        "csdesk.scripts.calendar_cmd:calendar",
+        "The China calendar's official data: what it covers, and loading next year's notice.",
+    ),
+    "db": (
+        "csdesk.scripts.db_cmd:db",
+        "Create or upgrade csdesk's tables in your database, and say where they are.",
+    ),
+    "outbox": (
+        "csdesk.scripts.outbox_cmd:outbox",
+        "The outbox of a csdesk database: deliver its events as signed webhooks.",
+    ),
+    "policy": (
+        "csdesk.scripts.policy_cmd:policy",
+        "Compensation policies: replay history through one, or compare two versions.",
+    ),
+    "refunds": (
+        "csdesk.scripts.refunds:refunds",
+        "Refund batches: crash-safe, idempotent, resumable.",
+    ),
+    "replies": ("csdesk.scripts.replies_cmd:replies", "Reply templates."),
+    "sla": ("csdesk.scripts.sla_cmd:sla", "SLA deadlines on business calendars."),
+}
+"""The command groups, imported only when one runs (``csdesk --help`` stays fast)."""
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-from csdesk.scripts.demo_view import demo_json, print_demo
-from csdesk.scripts.outbox_cmd import outbox
-from csdesk.scripts.policy_cmd import policy
-from csdesk.scripts.refunds import refunds
-from csdesk.scripts.replies_cmd import replies
-from csdesk.scripts.sla_cmd import sla
-
-__all__ = ["cli", "main"]
-
-
-@click.group(cls=CsdeskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="csdesk")
 @click.option("-v", "--verbose", is_flag=True, help="Log retries and other warnings to stderr.")
 def cli(verbose: bool) -> None:
@@ -66,20 +85,16 @@ def demo(as_json: bool) -> None:
 
     Exit codes: 0 done.
     """
+    from rich.console import Console
+
+    from csdesk.scripts.demo import run_demo
+    from csdesk.scripts.demo_view import demo_json, print_demo
+
     result = run_demo()
     if as_json:
         click.echo(json.dumps(demo_json(result), ensure_ascii=False, indent=2))
         return
     print_demo(Console(), result)
-
-
-cli.add_command(refunds)
-cli.add_command(replies)
-cli.add_command(policy)
-cli.add_command(sla)
-cli.add_command(outbox)
-cli.add_command(calendar)
-cli.add_command(db)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
