@@ -47,7 +47,7 @@ class AfterSaleDesk:
         """File a case on the stored order; the order's stored cases count against its units.
 
         ``options`` are `csdesk.workflows.open_case`'s (``statutory_basis``, ``zone``,
-        ``informed``, ``calendar``, ``override``).
+        ``informed``, ``country``, ``subdivision``, ``override``).
 
         Raises:
             TransitionRejectedError: the window is closed, the goods are excluded, or the units

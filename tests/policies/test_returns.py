@@ -4,7 +4,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from csdesk import NaiveDatetimeError, PolicyError, UnknownPresetError
-from csdesk.calendars import WeekdayCalendar
 from csdesk.decision import preset_names
 from csdesk.errors import InvalidInputError
 from csdesk.policies import ReturnPolicy, WindowStatus, return_policy, return_window
@@ -22,22 +21,23 @@ def signed(at: datetime):  # type: ignore[no-untyped-def]
 
 
 class TestChina:
-    signed_at = datetime(2026, 3, 1, 15, 0, tzinfo=SHANGHAI)
+    signed_at = datetime(2026, 3, 3, 15, 0, tzinfo=SHANGHAI)  # a Tuesday: no roll-over
 
     def test_seven_days_from_midnight_after_sign_off(self) -> None:
         policy = return_policy("cn_consumer_law")
         order = signed(self.signed_at)
         inside = return_window(
-            order, "1", policy=policy, now=datetime(2026, 3, 8, 23, 59, tzinfo=SHANGHAI)
+            order, "1", policy=policy, now=datetime(2026, 3, 10, 23, 59, tzinfo=SHANGHAI)
         )
         outside = return_window(
-            order, "1", policy=policy, now=datetime(2026, 3, 9, 0, 0, tzinfo=SHANGHAI)
+            order, "1", policy=policy, now=datetime(2026, 3, 11, 0, 0, tzinfo=SHANGHAI)
         )
         assert inside.status is WindowStatus.OPEN
         assert inside.is_open
-        assert inside.ends_at == datetime(2026, 3, 9, 0, 0, tzinfo=SHANGHAI)
-        assert inside.starts_at == datetime(2026, 3, 2, 0, 0, tzinfo=SHANGHAI)
-        assert inside.last_day == date(2026, 3, 8)
+        assert inside.ends_at == datetime(2026, 3, 11, 0, 0, tzinfo=SHANGHAI)
+        assert inside.starts_at == datetime(2026, 3, 4, 0, 0, tzinfo=SHANGHAI)
+        assert inside.last_day == date(2026, 3, 10)
+        assert inside.rolled_over is None
         assert outside.status is WindowStatus.CLOSED
         assert inside.basis == "cn_7day"
         assert inside.policy is not None
@@ -45,15 +45,15 @@ class TestChina:
         assert len(inside.policy.hash) == 64
 
     def test_counted_in_the_shops_zone_not_the_callers(self) -> None:
-        # 23:30 UTC on 28 Feb is 07:30 on 1 March in Shanghai: the same sign-off day.
-        order = signed(datetime(2026, 2, 28, 23, 30, tzinfo=ZoneInfo("UTC")))
+        # 23:30 UTC on 2 March is 07:30 on 3 March in Shanghai: the same sign-off day.
+        order = signed(datetime(2026, 3, 2, 23, 30, tzinfo=ZoneInfo("UTC")))
         window = return_window(
             order,
             "1",
             policy=return_policy("cn_consumer_law"),
-            now=datetime(2026, 3, 3, tzinfo=SHANGHAI),
+            now=datetime(2026, 3, 5, tzinfo=SHANGHAI),
         )
-        assert window.ends_at == datetime(2026, 3, 9, 0, 0, tzinfo=SHANGHAI)
+        assert window.ends_at == datetime(2026, 3, 11, 0, 0, tzinfo=SHANGHAI)
 
     def test_excluded_categories(self) -> None:
         window = return_window(
@@ -72,15 +72,13 @@ class TestChina:
         assert window.status is WindowStatus.EXCLUDED
         assert "confirmed at purchase" in (window.exclusion or "")
 
-    def test_last_day_on_a_holiday_rolls_over_with_a_calendar(self) -> None:
-        # Signed on Fri 2026-04-24: the 7th day is Fri 1 May, Labour Day; closed days 1-5 May.
-        holidays = [date(2026, 5, day) for day in range(1, 6)]
+    def test_last_day_on_a_holiday_rolls_over_on_the_statutory_calendar(self) -> None:
+        # Signed on Fri 2026-04-24: the 7th day is Fri 1 May, Labour Day; days off 1-5 May.
         at = datetime(2026, 4, 24, 12, tzinfo=SHANGHAI)
-        policy = return_policy("cn_consumer_law")
-        plain = window_end(at, policy, zone=SHANGHAI)
-        rolled = window_end(at, policy, zone=SHANGHAI, calendar=WeekdayCalendar(holidays))
-        assert plain == datetime(2026, 5, 2, tzinfo=SHANGHAI)
+        rolled = window_end(at, return_policy("cn_consumer_law"), zone=SHANGHAI)
         assert rolled == datetime(2026, 5, 7, tzinfo=SHANGHAI)  # last day Wed 6 May
+        platform = window_end(at, return_policy("cn_platform"), zone=SHANGHAI)
+        assert platform == datetime(2026, 5, 2, tzinfo=SHANGHAI)  # 168 hours, no roll-over
 
     def test_not_started_before_sign_off(self) -> None:
         window = return_window(
@@ -91,7 +89,7 @@ class TestChina:
 
 
 class TestEurope:
-    possession = datetime(2026, 3, 1, 11, 0, tzinfo=BERLIN)
+    possession = datetime(2026, 3, 2, 11, 0, tzinfo=BERLIN)  # the 14th day is Monday 16 March
 
     def test_fourteen_days_from_possession(self) -> None:
         window = return_window(
@@ -100,20 +98,27 @@ class TestEurope:
             policy=return_policy("eu_crd"),
             now=self.possession,
             zone="Europe/Berlin",
+            country="DE",
         )
-        assert window.last_day == date(2026, 3, 15)
-        assert window.ends_at == datetime(2026, 3, 16, tzinfo=BERLIN)
+        assert window.last_day == date(2026, 3, 16)
+        assert window.ends_at == datetime(2026, 3, 17, tzinfo=BERLIN)
+
+    def test_the_consumers_country_is_required(self) -> None:
+        with pytest.raises(InvalidInputError, match="country='DE'"):
+            return_window(signed(self.possession), "1", policy=return_policy("eu_crd"),
+                          now=self.possession, zone="Europe/Berlin")  # fmt: skip
 
     def test_not_informed_adds_twelve_months(self) -> None:
         window = return_window(
             signed(self.possession),
             "1",
             policy=return_policy("eu_crd"),
-            now=datetime(2027, 3, 15, 12, tzinfo=BERLIN),
+            now=datetime(2027, 3, 16, 12, tzinfo=BERLIN),
             zone="Europe/Berlin",
             informed=False,
+            country="DE",
         )
-        assert window.last_day == date(2027, 3, 15)
+        assert window.last_day == date(2027, 3, 16)
         assert window.is_open
         assert any(s.params.get("months") == 12 for s in window.trace)
         assert "12 more months" in explain(window)
@@ -121,7 +126,12 @@ class TestEurope:
     def test_late_information_ends_fourteen_days_after_it(self) -> None:
         told = datetime(2026, 6, 1, 9, tzinfo=BERLIN)
         end = window_end(
-            self.possession, return_policy("eu_crd"), zone=BERLIN, informed=False, informed_at=told
+            self.possession,
+            return_policy("eu_crd"),
+            zone=BERLIN,
+            informed=False,
+            informed_at=told,
+            country="DE",
         )
         assert end == datetime(2026, 6, 16, tzinfo=BERLIN)
 
@@ -145,9 +155,14 @@ class TestEurope:
             ),
         )
         window = return_window(
-            order, "1", policy=return_policy("eu_crd"), now=self.possession, zone="Europe/Berlin"
+            order,
+            "1",
+            policy=return_policy("eu_crd"),
+            now=self.possession,
+            zone="Europe/Berlin",
+            country="DE",
         )
-        assert window.last_day == date(2026, 3, 18)
+        assert window.last_day == date(2026, 3, 19)  # 14 days from the second parcel, 5 March
 
 
 def test_presets_carry_source_and_as_of() -> None:

@@ -52,7 +52,7 @@ def test_demo_shows_the_lifecycle_and_the_window() -> None:
     result = CliRunner().invoke(cli, ["demo"])
     assert "order.delivered" in result.output
     assert "aftersale.approved" in result.output
-    assert "closed on 2026-11-21" in result.output.replace("\n", " ")
+    assert "closed on 2026-11-23" in result.output.replace("\n", " ")
 
 
 def test_demo_lifecycle_in_json() -> None:
@@ -72,9 +72,9 @@ def test_demo_lifecycle_in_json() -> None:
         "aftersale.resolved",
     ]
     assert data["order_state"] == "delivered"
-    assert data["window_last_day"] == "2026-11-21"
+    assert data["window_last_day"] == "2026-11-23"  # the 7th day, Sat 11-21, rolls to Monday
     assert data["case"] == {"id": "AS-7001", "state": "resolved"}
-    assert data["refused"] == "the return window for line 3 closed on 2026-11-21"
+    assert data["refused"] == "the return window for line 3 closed on 2026-11-23"
     # two units were asked back, one arrived: the refund is the paid price of that one
     assert data["refund"]["units"] == {"2": 1}
     assert data["refund"]["total"] == {"amount": "309.74", "currency": "CNY"}

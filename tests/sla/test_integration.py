@@ -31,5 +31,5 @@ def test_ship_by_counts_china_working_days() -> None:
 def test_cn_return_window_rolls_off_the_holiday() -> None:
     # Signed 2026-09-24: the 7th day is 10-01, a statutory holiday; the window runs to 10-08.
     signed = datetime(2026, 9, 24, 12, 0, tzinfo=SHANGHAI)
-    end = window_end(signed, return_policy("cn_consumer_law"), zone=SHANGHAI, calendar=CHINA)
+    end = window_end(signed, return_policy("cn_consumer_law"), zone=SHANGHAI)
     assert end.date() == date(2026, 10, 9)

@@ -44,7 +44,8 @@ class TestOpenCase:
 
     def test_after_the_window_names_the_last_day(self) -> None:
         order = delivered_order()
-        with pytest.raises(TransitionRejectedError, match="closed on 2026-03-08"):
+        # The 7th day is Sunday 8 March, a statutory rest day: the window runs through Monday.
+        with pytest.raises(TransitionRejectedError, match="closed on 2026-03-09"):
             open_case(
                 order,
                 id="AS-1",
@@ -52,7 +53,7 @@ class TestOpenCase:
                 lines={"1": 1},
                 reason="x",
                 actor=CUSTOMER,
-                now=SIGNED + timedelta(days=8),
+                now=SIGNED + timedelta(days=9),
                 policy=CN_LAW,
             )
 

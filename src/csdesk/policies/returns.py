@@ -5,21 +5,32 @@
 led there. Built-in presets (`return_policy`): ``cn_consumer_law``, ``cn_platform``, ``eu_crd``,
 ``uk_ccr`` and ``generic``, each with ``source`` and ``as_of``.
 
-Every window is counted in whole local days in the shop's time zone: the period starts at 00:00 on
-the day after the anchor (sign-off, possession or delivery) and ends at 00:00 after its last day.
-That is the CN Interim Measures' rule (art. 13) and the EU's (Regulation 1182/71 on periods).
+Every window is counted in whole local days: the period starts at 00:00 on the day after the
+anchor (sign-off, possession or delivery) and ends at 00:00 after its last day. That is the CN
+Interim Measures' rule (art. 10 of the 2020 text) and the EU's (Regulation 1182/71 art. 3(1)).
+A last day on a statutory rest day moves to the next working day where the law says so
+(``roll_over``): China's statutory calendar for the CN 7 days (Civil Code art. 203), the consumer's
+member state's Saturdays, Sundays and public holidays for the EU 14 days (Regulation 1182/71
+art. 3(4)); never the shop's opening hours.
 
 Examples:
     >>> from datetime import datetime
     >>> from zoneinfo import ZoneInfo
     >>> shanghai = ZoneInfo("Asia/Shanghai")
     >>> policy = return_policy("cn_consumer_law")
+    >>> window_end(datetime(2026, 3, 3, 15, 0, tzinfo=shanghai), policy, zone=shanghai)
+    datetime.datetime(2026, 3, 11, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='Asia/Shanghai'))
+
+    Signed on Sunday 1 March, the 7th day is Sunday 8 March, a rest day: the window runs through
+    Monday 9 March.
+
     >>> window_end(datetime(2026, 3, 1, 15, 0, tzinfo=shanghai), policy, zone=shanghai)
-    datetime.datetime(2026, 3, 9, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='Asia/Shanghai'))
+    datetime.datetime(2026, 3, 10, 0, 0, tzinfo=zoneinfo.ZoneInfo(key='Asia/Shanghai'))
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
@@ -30,7 +41,8 @@ from pydantic import AwareDatetime, Field
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
-from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar, provisional
+from csdesk.calendars import WeekdayCalendar, WorkingDayCalendar
+from csdesk.calendars.statutory import RestDays, china_rest_days, public_holidays
 from csdesk.decision import Decided, Policy, load_policy, step
 from csdesk.errors import InvalidInputError
 from csdesk.models import Order, OrderLine, StatutoryBasis
@@ -42,6 +54,7 @@ __all__ = [
     "WeekdayCalendar",
     "WindowStatus",
     "WorkingDayCalendar",
+    "rest_days",
     "return_policy",
     "return_window",
     "window_end",
@@ -69,8 +82,13 @@ class ReturnPolicy(Policy):
             (EU art. 10, UK reg. 31: 12).
         informed_late_days: When the information comes late, the period ends this many days after
             it was received (EU art. 10(2), UK reg. 31: 14), if that is earlier.
-        roll_over_non_working_last_day: A last day that is not a working day moves to the next
-            working day (CN courts apply the Civil Code rule; needs a calendar).
+        roll_over: Whether a last day on a rest day moves to the next working day, and on which
+            calendar: ``cn_statutory`` (China's statutory calendar, Civil Code art. 203),
+            ``public_holidays`` (Saturdays, Sundays and public holidays of the consumer's country:
+            Regulation 1182/71 art. 3(4)) or ``none``.
+        holiday_country: The country whose public holidays count, when the caller names none
+            (ISO 3166-1 alpha-2; the consumer's member state for EU law).
+        holiday_subdivision: Its region, where holidays differ (``BE`` for Berlin).
         excluded_categories: Goods categories never returnable without reason, with the rule
             that says so.
         confirmed_exclusions: Whether goods the customer confirmed as non-returnable at purchase
@@ -83,7 +101,9 @@ class ReturnPolicy(Policy):
     days: int = Field(gt=0, le=3650)
     not_informed_extension_months: int = Field(default=0, ge=0, le=24)
     informed_late_days: int | None = Field(default=None, gt=0)
-    roll_over_non_working_last_day: bool = False
+    roll_over: Literal["none", "cn_statutory", "public_holidays"] = "none"
+    holiday_country: str | None = Field(default=None, min_length=2, max_length=2)
+    holiday_subdivision: str | None = None
     excluded_categories: dict[str, str] = Field(default_factory=dict)
     confirmed_exclusions: bool = False
     time_zone: str | None = None
@@ -98,8 +118,9 @@ class ReturnWindow(Decided):
         ends_at: The first instant outside the window (00:00 after the last day), when known.
         last_day: The window's last local day, for messages ("closed on 2026-03-08").
         exclusion: Why the line is excluded, with the rule, when it is.
-        provisional: The window's days were counted on estimated holidays (a provisional
-            calendar); the last day may move when the official notice is published.
+        provisional: The window's days were counted on estimated holidays (past the official
+            data); the last day may move when the official notice is published.
+        rolled_over: Why the last day moved (``"2026-03-21 is a Saturday"``), if it did.
     """
 
     answer_field: ClassVar[str] = "status"
@@ -111,6 +132,7 @@ class ReturnWindow(Decided):
     last_day: date | None = None
     exclusion: str | None = None
     provisional: bool = False
+    rolled_over: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -144,6 +166,87 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)
 
 
+def rest_days(
+    policy: ReturnPolicy, *, country: str | None = None, subdivision: str | None = None
+) -> RestDays | None:
+    """The statutory calendar ``policy`` rolls a last day over on, or ``None`` if it does not.
+
+    Raises:
+        InvalidInputError: a ``public_holidays`` policy and no country, from the caller or the
+            policy.
+    """
+    if policy.roll_over == "cn_statutory":
+        return china_rest_days()
+    if policy.roll_over == "public_holidays":
+        where = country or policy.holiday_country
+        if not where:
+            raise InvalidInputError(
+                f"{policy.id} moves a last day off the consumer's public holidays: pass "
+                "country='DE' (and subdivision='BE' where holidays differ by region)"
+            )
+        return public_holidays(where, subdivision if country else policy.holiday_subdivision)
+    return None
+
+
+def _roll(day: date, rest: RestDays | None) -> tuple[date, str | None, bool]:
+    """``day``, or the next working day when it is a rest day; why it moved; estimated?"""
+    if rest is None:
+        return day, None, False
+    why = rest.rest_reason(day)
+    if why is None:
+        return day, None, rest.is_provisional(day)
+    moved = rest.next_working_day(day)
+    spell = [day + timedelta(days=n) for n in range((moved - day).days + 1)]
+    return (
+        moved,
+        f"{day} is a rest day ({why}) on the {rest.name}: moved to {moved}",
+        (rest.is_provisional(*spell)),
+    )
+
+
+@dataclass(frozen=True)
+class _End:
+    ends: datetime
+    last_day: date
+    rolled_over: str | None
+    provisional: bool
+
+
+def _window(
+    anchor: datetime,
+    policy: ReturnPolicy,
+    zone: ZoneInfo,
+    informed: bool,
+    informed_at: datetime | None,
+    rest: RestDays | None,
+) -> _End:
+    first_day = anchor.astimezone(zone).date() + timedelta(days=1)
+    last_day, rolled, estimated = _roll(first_day + timedelta(days=policy.days - 1), rest)
+    end = _midnight(last_day + timedelta(days=1), zone)
+    if not informed and policy.not_informed_extension_months:
+        # The extension ends 12 months after the initial period's end (art. 10(1)), itself
+        # rolled off a rest day; late information ends it 14 days after (art. 10(2)).
+        later, why, unsure = _roll(
+            _add_months(last_day, policy.not_informed_extension_months), rest
+        )
+        extended = _midnight(later + timedelta(days=1), zone)
+        if informed_at is not None and policy.informed_late_days:
+            require_aware(informed_at, "informed_at")
+            told = informed_at.astimezone(zone).date()
+            early, early_why, early_unsure = _roll(
+                told + timedelta(days=policy.informed_late_days), rest
+            )
+            if _midnight(early + timedelta(days=1), zone) < extended:
+                extended, why, unsure = (
+                    _midnight(early + timedelta(days=1), zone),
+                    early_why,
+                    early_unsure,
+                )
+        if extended > end:
+            end, rolled, estimated = extended, why, unsure
+    return _End(end, (end - timedelta(days=1)).date(), rolled, estimated)
+
+
 @checked
 def window_end(
     anchor: datetime,
@@ -152,28 +255,26 @@ def window_end(
     zone: ZoneInfo,
     informed: bool = True,
     informed_at: datetime | None = None,
-    calendar: WorkingDayCalendar | None = None,
+    country: str | None = None,
+    subdivision: str | None = None,
+    rest_calendar: RestDays | None = None,
 ) -> datetime:
-    """The first instant after the window that ``anchor`` (sign-off, possession…) opens."""
+    """The first instant after the window that ``anchor`` (sign-off, possession…) opens.
+
+    Args:
+        anchor: What starts the period (aware).
+        policy: The return policy.
+        zone: The zone the days are counted in.
+        informed: Whether the customer was told of the right.
+        informed_at: When the information was given late, if it was.
+        country: The consumer's country, for a policy that rolls over on public holidays.
+        subdivision: Its region, where holidays differ.
+        rest_calendar: The statutory rest days to roll a last day over on, instead of the
+            policy's (a holiday declared at short notice; tests).
+    """
     require_aware(anchor, "anchor")
-    first_day = anchor.astimezone(zone).date() + timedelta(days=1)
-    last_day = first_day + timedelta(days=policy.days - 1)
-    if policy.roll_over_non_working_last_day and calendar is not None:
-        while not calendar.is_working_day(last_day):
-            last_day += timedelta(days=1)
-    end = _midnight(last_day + timedelta(days=1), zone)
-    if not informed and policy.not_informed_extension_months:
-        extended = _midnight(
-            _add_months(last_day, policy.not_informed_extension_months) + timedelta(days=1), zone
-        )
-        if informed_at is not None and policy.informed_late_days:
-            require_aware(informed_at, "informed_at")
-            told = informed_at.astimezone(zone).date()
-            extended = min(
-                extended, _midnight(told + timedelta(days=policy.informed_late_days + 1), zone)
-            )
-        end = max(end, extended)
-    return end
+    rest = rest_calendar or rest_days(policy, country=country, subdivision=subdivision)
+    return _window(anchor, policy, zone, informed, informed_at, rest).ends
 
 
 def _exclusion(line: OrderLine, policy: ReturnPolicy) -> str | None:
@@ -196,7 +297,8 @@ def return_window(
     zone: str | None = None,
     informed: bool = True,
     informed_at: datetime | None = None,
-    calendar: WorkingDayCalendar | None = None,
+    country: str | None = None,
+    subdivision: str | None = None,
 ) -> ReturnWindow:
     """Whether ``line`` of ``order`` can be returned at ``now`` under ``policy``, and until when.
 
@@ -208,11 +310,14 @@ def return_window(
         zone: The shop's IANA time zone, in which days are counted (default: the policy's).
         informed: Whether the customer was told of the right (EU/UK extend the window if not).
         informed_at: When the information was given late, if it was.
-        calendar: Working days, for policies that move a last day off a holiday.
+        country: The consumer's country (ISO 3166-1 alpha-2), for a policy that moves a last
+            day off public holidays (``eu_crd``); default the policy's ``holiday_country``.
+        subdivision: The consumer's region, where public holidays differ (``BE``: Berlin).
 
     Raises:
         NaiveDatetimeError: ``now`` has no time zone.
-        InvalidInputError: no zone given and the policy has none; or no such line.
+        InvalidInputError: no zone given and the policy has none; no such line; or a policy
+            that rolls over on public holidays and no country.
     """
     require_aware(now, "now")
     chosen = order.line(line) if isinstance(line, str) else line
@@ -221,8 +326,9 @@ def return_window(
         "basis": policy.basis,
         "policy": policy.ref,
         "decided_at": now,
-        "inputs": (order, chosen.id, tz.key, informed, informed_at),
+        "inputs": (order, chosen.id, tz.key, informed, informed_at, country, subdivision),
     }
+    rest = rest_days(policy, country=country, subdivision=subdivision)
     trace = [step("window", "returns.policy", days=policy.days, anchor=policy.anchor)]
     excluded = _exclusion(chosen, policy)
     if excluded is not None:
@@ -235,20 +341,21 @@ def return_window(
         trace.append(step("window", "returns.not_started"))
         return ReturnWindow.made(status=WindowStatus.NOT_STARTED, trace=trace, **envelope)
     starts = _midnight(anchor.astimezone(tz).date() + timedelta(days=1), tz)
-    ends = window_end(
-        anchor, policy, zone=tz, informed=informed, informed_at=informed_at, calendar=calendar
-    )
+    counted = _window(anchor, policy, tz, informed, informed_at, rest)
+    ends = counted.ends
     trace.append(step("window", "returns.anchor", anchor=policy.anchor, at=anchor.astimezone(tz)))
+    if counted.rolled_over is not None and rest is not None:
+        trace.append(
+            step("window", "returns.rolled_over", why=counted.rolled_over, rule=rest.source)
+        )
     if not informed and policy.not_informed_extension_months:
         trace.append(
             step("window", "returns.not_informed", months=policy.not_informed_extension_months)
         )
     # Signed for today, the count starts tomorrow, but a request today is already in time.
     status = WindowStatus.OPEN if now < ends else WindowStatus.CLOSED
-    last_day = (ends - timedelta(days=1)).date()
-    estimated = policy.roll_over_non_working_last_day and provisional(
-        calendar, starts.date(), last_day
-    )
+    last_day = counted.last_day
+    estimated = counted.provisional
     if estimated:
         trace.append(step("window", "returns.provisional", last_day=last_day))
     trace.append(
@@ -261,6 +368,7 @@ def return_window(
         last_day=last_day,
         trace=trace,
         provisional=estimated,
+        rolled_over=counted.rolled_over,
         **envelope,
     )
 

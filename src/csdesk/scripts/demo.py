@@ -486,7 +486,7 @@ def _lifecycle(order: Order) -> Lifecycle:
             lines={"3": 1},
             reason="no_reason",
             actor=customer,
-            now=datetime(2026, 11, 22, 0, 5, tzinfo=SHANGHAI),
+            now=datetime(2026, 11, 24, 0, 5, tzinfo=SHANGHAI),
             policy=policy,
             existing=[case],
         )

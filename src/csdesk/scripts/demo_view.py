@@ -132,10 +132,11 @@ def _print_lifecycle(console: Console, life: Lifecycle) -> None:
     console.print(table)
     window = life.window
     last_day = window.last_day.isoformat() if window.last_day else "?"
+    moved = " (its 7th day is a Saturday: moved to the Monday)" if window.rolled_over else ""
     console.print(
         f"Signed for {life.order.signed_at:%m-%d %H:%M}; the 7-day no-reason window "
-        f"({window.basis}) runs to the end of {last_day}. Return {life.case.id} came in time, was "
-        f"approved, and is {life.case.state}."
+        f"({window.basis}) runs to the end of {last_day}{moved}. Return {life.case.id} came in "
+        f"time, was approved, and is {life.case.state}."
     )
     console.print(f"A second request at 00:05 the next day was refused: {life.refused}.\n")
     _print_refund(console, life)

@@ -34,7 +34,6 @@ from statemachine import State
 
 from csdesk._checks import checked, parse_enum
 from csdesk._model import require_aware
-from csdesk.calendars import WorkingDayCalendar
 from csdesk.decision import step
 from csdesk.errors import InvalidInputError, QuantityError, TransitionRejectedError
 from csdesk.events import Actor, DomainEvent
@@ -434,7 +433,8 @@ def open_case(
     existing: Iterable[AfterSaleCase] = (),
     zone: str | None = None,
     informed: bool = True,
-    calendar: WorkingDayCalendar | None = None,
+    country: str | None = None,
+    subdivision: str | None = None,
     override: str | None = None,
 ) -> tuple[AfterSaleCase, list[DomainEvent]]:
     """File an after-sale case for some units of some lines, if the policy allows it now.
@@ -458,7 +458,9 @@ def open_case(
         existing: The order's other cases, for the quantity check.
         zone: The shop's time zone for counting days (default: the policy's).
         informed: Whether the customer was told of the statutory right.
-        calendar: Working days, for policies that move a last day off a holiday.
+        country: The consumer's country, for a policy that moves a last day off its public
+            holidays (``eu_crd``).
+        subdivision: The consumer's region, where public holidays differ.
         override: Staff's reason to file outside the window or despite an exclusion.
 
     Returns:
@@ -497,7 +499,8 @@ def open_case(
                 now=now,
                 zone=zone,
                 informed=informed,
-                calendar=calendar,
+                country=country,
+                subdivision=subdivision,
             )
             trace.extend(s.model_dump(mode="json") for s in window.trace)
             problem = _window_problem(line_id, window)

@@ -1,0 +1,367 @@
+"""Dated statutory cases: each row is a delivery, the law's last day, and the rule that says so.
+
+Issue 17: the EU last day never rolled over (Regulation 1182/71 art. 3(4)); the CN roll-over
+followed whatever calendar the caller passed (none, a weekday one, the shop's opening hours)
+instead of China's statutory rest days. The table is the law's answer, worked by hand from the
+rule and the official holiday notices; the properties below check every day from 2018 to 2026.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from csdesk.calendars.statutory import RestDays, china_rest_days, public_holidays
+from csdesk.policies import return_policy, return_window
+from csdesk.policies.returns import window_end
+from tests.factories import new_order
+
+CN_203 = "Civil Code art. 203; State Council holiday notice 2026"
+EU_1182 = "Regulation 1182/71 arts. 3(1), 3(4); CRD art. 9(2)(b)"
+UK_30 = "Consumer Contracts Regulations 2013 reg. 30 (no roll-over)"
+PLATFORM = "Taobao 168 hours from 00:00 after sign-off (no roll-over)"
+
+# (preset, zone, country, subdivision, delivered on, the law's last day, why, rule)
+CASES = [
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-03-03",
+        "2026-03-10",
+        "a Tuesday",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-03-01",
+        "2026-03-09",
+        "Sunday 03-08",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-03-07",
+        "2026-03-16",
+        "Saturday 03-14",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-09-24",
+        "2026-10-08",
+        "National Day",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-09-18",
+        "2026-09-28",
+        "Mid-Autumn 09-25..27",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-09-13",
+        "2026-09-20",
+        "make-up Sunday: worked",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-10-03",
+        "2026-10-10",
+        "make-up Saturday: worked",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-04-24",
+        "2026-05-06",
+        "Labour Day 05-01..05",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-05-02",
+        "2026-05-09",
+        "make-up Saturday 05-09",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-02-07",
+        "2026-02-14",
+        "make-up Saturday 02-14",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-02-08",
+        "2026-02-24",
+        "Spring Festival 02-15..23",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-03-28",
+        "2026-04-07",
+        "Qingming 04-04..06",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2026-06-12",
+        "2026-06-22",
+        "Dragon Boat 06-19..21",
+        CN_203,
+    ),
+    (
+        "cn_consumer_law",
+        "Asia/Shanghai",
+        None,
+        None,
+        "2025-12-25",
+        "2026-01-04",
+        "New Year 01-01..03; make-up Sun 01-04",
+        CN_203,
+    ),
+    ("cn_platform", "Asia/Shanghai", None, None, "2026-09-24", "2026-10-01", "168 hours", PLATFORM),
+    ("eu_crd", "Europe/Berlin", "DE", "BE", "2026-03-07", "2026-03-23", "Saturday 03-21", EU_1182),
+    (
+        "eu_crd",
+        "Europe/Berlin",
+        "DE",
+        "BE",
+        "2026-03-20",
+        "2026-04-07",
+        "Good Friday, Easter",
+        EU_1182,
+    ),
+    ("eu_crd", "Europe/Berlin", "DE", "BE", "2026-03-02", "2026-03-16", "a Monday", EU_1182),
+    ("eu_crd", "Europe/Berlin", "DE", "BE", "2026-04-30", "2026-05-15", "Ascension 05-14", EU_1182),
+    (
+        "eu_crd",
+        "Europe/Berlin",
+        "DE",
+        "BE",
+        "2026-05-11",
+        "2026-05-26",
+        "Whit Monday 05-25",
+        EU_1182,
+    ),
+    (
+        "eu_crd",
+        "Europe/Berlin",
+        "DE",
+        "BE",
+        "2026-05-21",
+        "2026-06-04",
+        "Corpus Christi: not in Berlin",
+        EU_1182,
+    ),
+    (
+        "eu_crd",
+        "Europe/Berlin",
+        "DE",
+        "BY",
+        "2026-05-21",
+        "2026-06-05",
+        "Corpus Christi in Bavaria",
+        EU_1182,
+    ),
+    (
+        "eu_crd",
+        "Europe/Berlin",
+        "DE",
+        "BE",
+        "2026-09-19",
+        "2026-10-05",
+        "Unity Day Sat 10-03",
+        EU_1182,
+    ),
+    (
+        "eu_crd",
+        "Europe/Berlin",
+        "DE",
+        "BE",
+        "2026-12-11",
+        "2026-12-28",
+        "Christmas 12-25, 26, Sunday",
+        EU_1182,
+    ),
+    ("eu_crd", "Europe/Paris", "FR", None, "2026-04-30", "2026-05-15", "Ascension 05-14", EU_1182),
+    (
+        "eu_crd",
+        "Europe/Paris",
+        "FR",
+        None,
+        "2026-04-24",
+        "2026-05-11",
+        "Victoire 1945, Fri 05-08",
+        EU_1182,
+    ),
+    (
+        "eu_crd",
+        "Europe/Paris",
+        "FR",
+        None,
+        "2026-06-30",
+        "2026-07-15",
+        "Bastille Day 07-14",
+        EU_1182,
+    ),
+    ("eu_crd", "Europe/Paris", "FR", None, "2026-10-28", "2026-11-12", "Armistice 11-11", EU_1182),
+    (
+        "eu_crd",
+        "Europe/Paris",
+        "FR",
+        None,
+        "2026-08-01",
+        "2026-08-17",
+        "Assumption Sat 08-15",
+        EU_1182,
+    ),
+    ("eu_crd", "Europe/Paris", "FR", None, "2026-03-02", "2026-03-16", "a Monday", EU_1182),
+    (
+        "uk_ccr",
+        "Europe/London",
+        None,
+        None,
+        "2026-03-07",
+        "2026-03-21",
+        "a Saturday: no roll",
+        UK_30,
+    ),
+    (
+        "uk_ccr",
+        "Europe/London",
+        None,
+        None,
+        "2026-03-20",
+        "2026-04-03",
+        "Good Friday: no roll",
+        UK_30,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("preset", "zone", "country", "subdivision", "delivered", "last_day", "why", "rule"),
+    CASES,
+    ids=[f"{c[0]}-{c[2] or ''}{c[3] or ''}-{c[4]}" for c in CASES],
+)
+def test_the_last_day_the_law_gives(
+    preset: str,
+    zone: str,
+    country: str | None,
+    subdivision: str | None,
+    delivered: str,
+    last_day: str,
+    why: str,
+    rule: str,
+) -> None:
+    tz = ZoneInfo(zone)
+    order = new_order()
+    order.signed_at = datetime.combine(date.fromisoformat(delivered), datetime.min.time(), tz) + (
+        timedelta(hours=16)
+    )
+    window = return_window(order, "1", policy=return_policy(preset), now=order.signed_at,
+                           zone=zone, country=country, subdivision=subdivision)  # fmt: skip
+    assert window.last_day == date.fromisoformat(last_day), f"{why} ({rule})"
+    assert window.ends_at == datetime.combine(window.last_day + timedelta(days=1),
+                                              datetime.min.time(), tz)  # fmt: skip
+    plain = date.fromisoformat(delivered) + timedelta(days=return_policy(preset).days)
+    if window.last_day != plain:
+        assert window.rolled_over is not None
+        assert str(plain) in window.rolled_over
+        assert any(s.code == "returns.rolled_over" for s in window.trace)
+    else:
+        assert window.rolled_over is None
+
+
+DAYS = st.dates(min_value=date(2018, 1, 1), max_value=date(2026, 12, 10))
+
+
+@settings(max_examples=300, deadline=None)
+@given(delivered=DAYS)
+def test_a_cn_last_day_is_never_a_statutory_rest_day(delivered: date) -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    signed = datetime.combine(delivered, datetime.min.time(), shanghai) + timedelta(hours=12)
+    end = window_end(signed, return_policy("cn_consumer_law"), zone=shanghai)
+    last = end.date() - timedelta(days=1)
+    assert not china_rest_days().is_rest_day(last)
+    assert last >= delivered + timedelta(days=7)
+
+
+@settings(max_examples=300, deadline=None)
+@given(delivered=DAYS, where=st.sampled_from([("DE", "BE"), ("DE", "BY"), ("FR", None)]))
+def test_an_eu_last_day_is_never_a_weekend_or_public_holiday(
+    delivered: date, where: tuple[str, str | None]
+) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    signed = datetime.combine(delivered, datetime.min.time(), berlin) + timedelta(hours=12)
+    end = window_end(signed, return_policy("eu_crd"), zone=berlin, country=where[0],
+                     subdivision=where[1])  # fmt: skip
+    last = end.date() - timedelta(days=1)
+    assert last.weekday() < 5
+    assert not public_holidays(*where).is_rest_day(last)
+    assert last >= delivered + timedelta(days=14)
+
+
+@settings(max_examples=300, deadline=None)
+@given(delivered=DAYS, extra=DAYS)
+def test_a_new_holiday_never_shrinks_a_window(delivered: date, extra: date) -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    base = china_rest_days()
+    declared = RestDays(
+        name="China, with one more holiday",
+        source="a holiday declared at short notice",
+        _reason=lambda day: "declared holiday" if day == extra else base.rest_reason(day),
+    )
+    signed = datetime.combine(delivered, datetime.min.time(), shanghai) + timedelta(hours=12)
+    policy = return_policy("cn_consumer_law")
+    before = window_end(signed, policy, zone=shanghai)
+    after = window_end(signed, policy, zone=shanghai, rest_calendar=declared)
+    assert after >= before
