@@ -136,7 +136,7 @@ class BusinessCalendar:
                 raise InvalidInputError(f"makeup_workdays[{day}]: {template!r} is not mon..sun")
             if day in self.holidays:
                 raise InvalidInputError(f"{day} is both a holiday and a make-up working day")
-        self._leaves = sorted(self._parse_leaves(leaves))
+        self._leaves = _union(self._parse_leaves(leaves))
         # The index: merged open intervals [starts[i], ends[i]) in UTC microseconds, with the
         # business time before each (cum_before) and up to its end (cum_end), for local days
         # [first_day, end_day).
@@ -432,6 +432,21 @@ class BusinessCalendar:
 
     def __repr__(self) -> str:
         return f"BusinessCalendar(name={self.name!r}, tz={self.zone.key!r})"
+
+
+def _union(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching spans merged, sorted: a closure inside a closure stays closed.
+
+    `_subtract` looks only at the leave that starts last before an interval; nested leaves
+    (an outage inside a week's closure) would hide the outer one from it.
+    """
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _subtract(
