@@ -365,3 +365,83 @@ def test_a_new_holiday_never_shrinks_a_window(delivered: date, extra: date) -> N
     before = window_end(signed, policy, zone=shanghai)
     after = window_end(signed, policy, zone=shanghai, rest_calendar=declared)
     assert after >= before
+
+
+# -- statutory timers: which event starts them, and the end of the N-th day ----------------------
+
+BRUSSELS, LONDON, SHANGHAI = (ZoneInfo(z) for z in ("Europe/Brussels", "Europe/London",
+                                                    "Asia/Shanghai"))  # fmt: skip
+
+# (preset, timer, events on the case, due at, rule)
+TIMER_CASES = [
+    (
+        "eu_crd", "refund_by",
+        {"requested_at": datetime(2026, 3, 2, 10, tzinfo=BRUSSELS),
+         "return_shipped_at": datetime(2026, 3, 4, 9, tzinfo=BRUSSELS), "state": "received",
+         "received_at": datetime(2026, 3, 6, 9, tzinfo=BRUSSELS)},
+        datetime(2026, 3, 17, tzinfo=BRUSSELS),
+        "CRD art. 13(1): 14 days from the notice (03-02), not from the proof (03-04)",
+    ),
+    (
+        "eu_crd", "refund_by",
+        {"requested_at": datetime(2026, 3, 2, 10, tzinfo=BRUSSELS), "state": "received",
+         "received_at": datetime(2026, 3, 20, 11, tzinfo=BRUSSELS)},
+        datetime(2026, 3, 20, 11, tzinfo=BRUSSELS),
+        "CRD art. 13(3): withheld until the goods came back, after day 14",
+    ),
+    (
+        "eu_crd", "refund_by",
+        {"requested_at": datetime(2026, 3, 20, 10, tzinfo=BRUSSELS), "state": "received",
+         "received_at": datetime(2026, 3, 24, 9, tzinfo=BRUSSELS)},
+        datetime(2026, 4, 4, tzinfo=BRUSSELS),
+        "end of the 14th day across the DST change of 03-29 (not 14 x 24 h)",
+    ),
+    (
+        "eu_crd", "ship_back_by",
+        {"requested_at": datetime(2026, 3, 2, 16, tzinfo=BRUSSELS), "state": "awaiting_return",
+         "approved_at": datetime(2026, 3, 6, 16, tzinfo=BRUSSELS)},
+        datetime(2026, 3, 17, tzinfo=BRUSSELS),
+        "CRD art. 14(1): 14 days from the notice, not from the shop's approval (03-06)",
+    ),
+    (
+        "uk_ccr", "ship_back_by",
+        {"requested_at": datetime(2026, 3, 2, 16, tzinfo=LONDON), "state": "awaiting_return",
+         "approved_at": datetime(2026, 3, 6, 16, tzinfo=LONDON)},
+        datetime(2026, 3, 17, tzinfo=LONDON),
+        "CCR reg. 35(4): 14 days after the day the consumer informs the trader",
+    ),
+    (
+        "uk_ccr", "refund_by",
+        {"requested_at": datetime(2026, 3, 2, 16, tzinfo=LONDON), "state": "received",
+         "return_shipped_at": datetime(2026, 3, 4, 9, tzinfo=LONDON),
+         "received_at": datetime(2026, 3, 6, 9, tzinfo=LONDON)},
+        datetime(2026, 3, 19, tzinfo=LONDON),
+        "CCR reg. 34(6): 14 days after the evidence of sending (03-04), the earlier event",
+    ),
+    (
+        "cn_platform", "refund_by",
+        {"requested_at": datetime(2026, 3, 2, 16, tzinfo=SHANGHAI), "state": "received",
+         "return_shipped_at": datetime(2026, 3, 3, 9, tzinfo=SHANGHAI),
+         "received_at": datetime(2026, 3, 5, 15, tzinfo=SHANGHAI)},
+        datetime(2026, 3, 13, tzinfo=SHANGHAI),
+        "CPL art. 25: 7 days from receipt of the returned goods (03-05), not their shipment",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("preset", "kind", "events", "due", "rule"),
+    TIMER_CASES,
+    ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(TIMER_CASES)],
+)
+def test_statutory_timers_start_on_the_right_event(
+    preset: str, kind: str, events: dict[str, object], due: datetime, rule: str
+) -> None:
+    from csdesk.policies import timer_preset
+    from csdesk.workflows.timers import deadlines
+    from tests.factories import new_case
+
+    case = new_case().model_copy(update=events)
+    (deadline,) = [d for d in deadlines(case, timer_preset(preset)) if d.kind == kind]
+    assert deadline.active
+    assert deadline.due_at == due, rule

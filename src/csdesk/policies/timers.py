@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from functools import cache
-from typing import Self
+from typing import Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, model_validator
@@ -33,6 +33,15 @@ class TimerSpec(ConfigModel):
             ``"auto_receive"``), or ``"notify"`` (tell a person, no transition), or
             ``"mark_overdue"`` (a statutory right does not lapse: flag it, move nothing).
         source: Where the number comes from.
+        starts: What starts an after-sale timer, where the law says so: ``requested`` (the
+            withdrawal notice: EU/UK ship-back and EU refund), ``approved``, ``return_shipped``,
+            ``received`` (CN refund: receipt of the returned goods), or ``received_or_proof``
+            (whichever came first). Default: the step before it in the workflow.
+        end_of_day: ``days`` end at the end of the N-th day (00:00 after it) in the preset's
+            zone, counted from the day after the start, as statutes count days; without it the
+            deadline is the start plus N × 24 hours.
+        withhold_until: The deadline is never before this event (EU art. 13(3): the trader may
+            withhold the refund until it has the goods or proof of sending).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -43,16 +52,26 @@ class TimerSpec(ConfigModel):
     working_days: int = Field(default=0, ge=0)
     on_expiry: str = Field(min_length=1)
     source: str = Field(min_length=1)
+    starts: (
+        Literal["requested", "approved", "return_shipped", "received", "received_or_proof"] | None
+    ) = None
+    end_of_day: bool = False
+    withhold_until: Literal["received", "received_or_proof"] | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Self:
         calendar_time = self.minutes or self.hours or self.days
         if bool(calendar_time) == bool(self.working_days):
             raise ValueError("give either working_days or minutes/hours/days, and not zero")
+        if self.end_of_day and (not self.days or self.minutes or self.hours):
+            raise ValueError("end_of_day counts whole days: give days only")
         return self
 
     def due(self, start: datetime, *, zone: ZoneInfo, calendar: WorkingDayCalendar) -> datetime:
         """The deadline for a timer started at ``start``."""
+        if self.end_of_day:
+            last_day = start.astimezone(zone).date() + timedelta(days=self.days)
+            return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone)
         if self.working_days:
             local = start.astimezone(zone)
             day = calendar.add_working_days(local.date(), self.working_days)

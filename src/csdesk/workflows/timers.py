@@ -191,29 +191,45 @@ def case_deadlines(
     received_or_proof = min(
         (t for t in (case.received_at, case.return_shipped_at) if t is not None), default=None
     )
+    moments = {
+        "requested": case.requested_at,
+        "approved": case.approved_at,
+        "return_shipped": case.return_shipped_at,
+        "received": case.received_at,
+        "received_or_proof": received_or_proof,
+    }
+
+    def start(spec: TimerSpec | None, default: datetime | None) -> datetime | None:
+        return moments[spec.starts] if spec is not None and spec.starts else default
+
     rows: list[_Row] = [
-        ("respond_by", respond, case.requested_at, case.state == CaseState.REQUESTED),
-        ("revise_by", preset.revise_by, case.rejected_at, case.state == CaseState.REJECTED),
-        (
-            "ship_back_by",
-            preset.ship_back_by,
-            case.approved_at,
-            case.state == CaseState.AWAITING_RETURN,
-        ),
-        (
-            "receive_by",
-            preset.receive_by,
-            case.return_shipped_at,
-            case.state == CaseState.RETURN_IN_TRANSIT,
-        ),
-        (
-            "refund_by",
-            preset.refund_by,
-            received_or_proof,
-            case.state in {CaseState.RECEIVED, CaseState.RESOLVING},
-        ),
-    ]
-    return _deadlines(rows, preset=preset, calendar=cal)
+        ("respond_by", respond, start(respond, case.requested_at),
+         case.state == CaseState.REQUESTED),
+        ("revise_by", preset.revise_by, start(preset.revise_by, case.rejected_at),
+         case.state == CaseState.REJECTED),
+        ("ship_back_by", preset.ship_back_by, start(preset.ship_back_by, case.approved_at),
+         case.state == CaseState.AWAITING_RETURN),
+        ("receive_by", preset.receive_by, start(preset.receive_by, case.return_shipped_at),
+         case.state == CaseState.RETURN_IN_TRANSIT),
+        ("refund_by", preset.refund_by, start(preset.refund_by, received_or_proof),
+         case.state in {CaseState.RECEIVED, CaseState.RESOLVING}),
+    ]  # fmt: skip
+    found = _deadlines(rows, preset=preset, calendar=cal)
+    return [_withheld(d, preset, moments) for d in found]
+
+
+def _withheld(
+    deadline: Deadline, preset: TimerPreset, moments: dict[str, datetime | None]
+) -> Deadline:
+    """A deadline the law lets wait for an event (EU art. 13(3)) is never before that event."""
+    spec: TimerSpec | None = getattr(preset, deadline.kind, None)
+    if spec is None or spec.withhold_until is None:
+        return deadline
+    event = moments[spec.withhold_until]
+    if event is None or event <= deadline.due_at:
+        return deadline
+    held = step("timer", "deadline.withheld", until=spec.withhold_until, at=event)
+    return deadline.model_copy(update={"due_at": event, "trace": (*deadline.trace, held)})
 
 
 @checked
