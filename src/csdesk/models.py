@@ -432,7 +432,13 @@ class StatutoryBasis(StrEnum):
     CN_NONCONFORMING = "cn_nonconforming"
     EU_WITHDRAWAL = "eu_withdrawal"
     UK_CANCELLATION = "uk_cancellation"
+    UK_SHORT_TERM_REJECT = "uk_short_term_reject"
     WARRANTY = "warranty"
+
+    @property
+    def is_nonconformity(self) -> bool:
+        """Whether the goods do not conform (the shop bears every cost: shipping, no fees)."""
+        return self in {StatutoryBasis.CN_NONCONFORMING, StatutoryBasis.UK_SHORT_TERM_REJECT}
 
     @property
     def is_no_reason(self) -> bool:

@@ -445,3 +445,27 @@ def test_statutory_timers_start_on_the_right_event(
     (deadline,) = [d for d in deadlines(case, timer_preset(preset)) if d.kind == kind]
     assert deadline.active
     assert deadline.due_at == due, rule
+
+
+def test_the_uk_short_term_right_to_reject() -> None:
+    """CRA 2015 s.22(3): 30 days; s.20: a full refund, the delivery costs included, no fees."""
+    from csdesk.policies import Refunded, RefundPolicy, quote_refund
+    from tests.factories import paid_order
+
+    london = ZoneInfo("Europe/London")
+    order = paid_order()
+    order.signed_at = datetime(2026, 3, 2, 16, tzinfo=london)
+    window = return_window(order, "1", policy=return_policy("uk_cra_reject"),
+                           now=datetime(2026, 4, 1, 23, 59, tzinfo=london))  # fmt: skip
+    assert (window.last_day, window.is_open) == (date(2026, 4, 1), True)
+    assert window.basis == "uk_short_term_reject"
+    shop = RefundPolicy.from_data(
+        {"id": "shop", "version": "1", "source": "terms", "as_of": "2026-01-01",
+         "shipping": "none", "restocking_fee_percent": 15}
+    )  # fmt: skip
+    every = {line.id: line.quantity for line in order.lines}
+    quote = quote_refund(order, lines=every, reason="no_reason", policy=shop, now=window.decided_at,
+                         basis="uk_short_term_reject", refunded=Refunded.of(order))  # fmt: skip
+    assert quote.restocking_fee.is_zero
+    assert quote.shipping == order.shipping_fee  # the shop's "no shipping back" does not apply
+    assert quote.goods + quote.shipping == order.captured

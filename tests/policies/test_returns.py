@@ -172,6 +172,7 @@ def test_presets_carry_source_and_as_of() -> None:
         "eu_crd",
         "generic",
         "uk_ccr",
+        "uk_cra_reject",
     ]
     for name in preset_names("returns"):
         policy = return_policy(name)

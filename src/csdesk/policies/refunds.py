@@ -326,13 +326,15 @@ def _shipping(
     full: bool,
     already: Money,
     trace: list[Step],
+    basis: StatutoryBasis = StatutoryBasis.NONE,
 ) -> Money:
     zero = Money.zero(order.currency)
     remaining = order.shipping_fee - already
     shares = sum((line.shipping_share for line in lines), zero)
-    if reason.seller_fault or policy.shipping == "proportional":
+    fault = reason.seller_fault or basis.is_nonconformity
+    if fault or policy.shipping == "proportional":
         amount = remaining if full else shares
-        why = "seller_fault" if reason.seller_fault else "proportional"
+        why = "seller_fault" if fault else "proportional"
     elif policy.shipping == "full_if_last_item" and full:
         amount, why = remaining, "last_item"
     else:
@@ -363,7 +365,7 @@ def _fees(
     has_fees = bool(policy.restocking_fee_percent) or policy.return_label_fee is not None
     if not has_fees:
         return zero, zero
-    if basis.is_no_reason or basis is StatutoryBasis.CN_NONCONFORMING:
+    if basis.is_no_reason or basis.is_nonconformity:
         trace.append(step("fees", "refund.fees_waived_statutory", basis=basis.value))
         return zero, zero
     if reason.seller_fault:
@@ -520,7 +522,9 @@ def quote_refund(
         goods = goods + goodwill
         trace.append(step("lines", "refund.goodwill", reason=why.value, amount=goodwill))
     full = bool(wanted) and _is_full_return(order, wanted, done)
-    shipping = _shipping(order, policy, why, refunds, full, shipping_refunded or zero, trace)
+    shipping = _shipping(
+        order, policy, why, refunds, full, shipping_refunded or zero, trace, ground
+    )
     restocking, label = _fees(policy, why, ground, goods, goods + shipping, trace)
     coupon_retained = sum((line.coupon_share for line in refunds), zero)
     coupon_restored = zero
