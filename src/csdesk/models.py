@@ -709,6 +709,7 @@ class Order(CsdeskModel):
     order_discount: Money
     tax: Money
     tax_included: bool = True
+    standard_shipping_fee: Money | None = None
     payments: tuple[Payment, ...] = ()
     shipments: tuple[Shipment, ...] = ()
     shipping_address: str | None = None
@@ -801,6 +802,7 @@ class Order(CsdeskModel):
         tax_included: bool = True,
         pay_by: datetime | None = None,
         shipping_address: str | None = None,
+        standard_shipping_fee: Money | None = None,
     ) -> Order:
         """Place an order: allocate order-level amounts to lines and fix each line's paid split.
 
@@ -822,6 +824,9 @@ class Order(CsdeskModel):
             tax_included: Whether prices include tax (CN, EU) or tax is added (US).
             pay_by: The payment deadline, if any (else the timer preset's).
             shipping_address: Where to ship; customer data, shown masked.
+            standard_shipping_fee: When the customer chose a premium delivery, the least
+                expensive standard delivery the shop offered: an EU/UK withdrawal refunds only
+                that much of the shipping (CRD art. 13(2), CCR reg. 34(7)).
 
         Raises:
             InvalidOrderError: no lines, duplicate ids, or discounts above what they apply to.
@@ -843,6 +848,13 @@ class Order(CsdeskModel):
         currency = drafts[0].unit_price.currency
         zero = Money.zero(currency)
         ship = _amount(shipping_fee, zero, "shipping_fee")
+        standard = _amount(standard_shipping_fee, zero, "standard_shipping_fee")
+        if standard_shipping_fee is not None and standard > ship:
+            raise InvalidOrderError(
+                f"standard_shipping_fee {standard} is more than the shipping charged ({ship}): "
+                "it is the cheapest standard delivery, at most what the customer paid",
+                model="Order",
+            )
         discount = _amount(order_discount, zero, "order_discount")
         tax_total = _amount(tax, zero, "tax")
         nets = [_net(draft, index, zero) for index, draft in enumerate(drafts)]
@@ -882,6 +894,7 @@ class Order(CsdeskModel):
             tax_included=tax_included,
             pay_by=pay_by,
             shipping_address=shipping_address,
+            standard_shipping_fee=standard if standard_shipping_fee is not None else None,
         )
 
 

@@ -469,3 +469,28 @@ def test_the_uk_short_term_right_to_reject() -> None:
     assert quote.restocking_fee.is_zero
     assert quote.shipping == order.shipping_fee  # the shop's "no shipping back" does not apply
     assert quote.goods + quote.shipping == order.captured
+
+
+def test_a_premium_delivery_refunds_only_the_standard_one() -> None:
+    """CRD art. 13(2): 109.90 paid with a premium delivery; the cheapest standard was 4.90."""
+    from csdesk import Customer, LineDraft, Money, Payment
+    from csdesk.models import Order
+    from csdesk.policies import Refunded, quote_refund, refund_policy
+
+    berlin = ZoneInfo("Europe/Berlin")
+    at = datetime(2026, 3, 2, 10, tzinfo=berlin)
+    order = Order.place(
+        id="SO-EU", customer=Customer(id="C-1"), placed_at=at,
+        lines=[LineDraft(sku="K", name="kettle", quantity=1, unit_price=Money("99.90", "EUR"))],
+        shipping_fee=Money("10.00", "EUR"), standard_shipping_fee=Money("5.00", "EUR"),
+    )  # fmt: skip
+    order.payments = (Payment(id="P-1", method="card", captured=order.total, captured_at=at),)
+    assert order.total == Money("109.90", "EUR")
+    eu = refund_policy("eu_default")
+    withdrawal = quote_refund(order, lines={"1": 1}, reason="no_reason", basis="eu_withdrawal",
+                              policy=eu, now=at, refunded=Refunded.of(order))  # fmt: skip
+    assert withdrawal.total == Money("104.90", "EUR")
+    assert any(s.code == "refund.premium_delivery" for s in withdrawal.trace)
+    faulty = quote_refund(order, lines={"1": 1}, reason="faulty", policy=eu, now=at,
+                          refunded=Refunded.of(order))  # fmt: skip
+    assert faulty.total == Money("109.90", "EUR")  # the shop's fault: every cost comes back

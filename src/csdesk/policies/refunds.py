@@ -103,6 +103,10 @@ class RefundPolicy(Policy):
             default, Interim Measures art. 17) or ``priority`` in ``tender_priority`` order.
         restore_coupon_on_full_return: Give the coupon back when the whole order comes back and it
             is still valid (Interim Measures art. 15); it is never paid out in cash.
+        premium_delivery: ``standard_only``: when the customer chose a premium delivery
+            (`csdesk.models.Order.standard_shipping_fee` set), a return the shop is not at fault
+            for refunds at most the cheapest standard delivery (CRD art. 13(2), CCR
+            reg. 34(7)); ``refund``: the delivery as paid.
     """
 
     shipping: Literal["none", "proportional", "full_if_last_item"]
@@ -112,6 +116,7 @@ class RefundPolicy(Policy):
     tender_split: Literal["proportional", "priority"] = "proportional"
     tender_priority: tuple[PaymentMethod, ...] = ()
     restore_coupon_on_full_return: bool = True
+    premium_delivery: Literal["refund", "standard_only"] = "refund"
 
     @field_validator("restocking_fee_percent", mode="before")
     @classmethod
@@ -340,6 +345,13 @@ def _shipping(
     else:
         amount, why = zero, policy.shipping
     amount = min(amount, remaining)
+    standard = order.standard_shipping_fee
+    if standard is not None and policy.premium_delivery == "standard_only" and not fault:
+        room = max(standard - already, zero)
+        if amount > room:
+            trace.append(step("shipping", "refund.premium_delivery", standard=standard,
+                              paid=order.shipping_fee, amount=room))  # fmt: skip
+            amount = room
     trace.append(
         step(
             "shipping",
