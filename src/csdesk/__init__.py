@@ -11,13 +11,13 @@ Examples:
     Money('0.3', 'CNY')
 """
 
-import importlib
-import logging
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import logging as _logging
+import typing as _typing
 
 from csdesk._version import __version__
 
-if TYPE_CHECKING:  # the names, eagerly, for type checkers and IDEs
+if _typing.TYPE_CHECKING:  # the names, eagerly, for type checkers and IDEs
     from csdesk._model import require_aware
     from csdesk.errors import (
         AllocationError,
@@ -155,11 +155,11 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'csdesk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 
@@ -240,4 +240,4 @@ __all__ = [
 ]
 
 # A library logs, the host decides where logs go (nothing is printed unless it configures logging).
-logging.getLogger(__name__).addHandler(logging.NullHandler())
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
