@@ -53,6 +53,7 @@ from csdesk.policies.refunds import Refunded, RefundPolicy, quote_refund
 
 __all__ = [
     "ApiOrders",
+    "BatchJournal",
     "BatchRow",
     "BatchSummary",
     "Journal",
@@ -228,7 +229,57 @@ class JournalRow:
         return self.state in RESENT
 
 
-class Journal:
+class BatchJournal(ABC):
+    """Where a batch records each row's request and outcome.
+
+    A file (`Journal`), or the database (`csdesk.integrations.batch_journal.SqlJournal`, shared
+    by many workers).
+    """
+
+    path: str
+
+    @abstractmethod
+    def get(self, line: int) -> JournalRow | None:
+        """The row's record, if any."""
+
+    @abstractmethod
+    def has_key(self, key: str) -> bool:
+        """Whether a row of this batch carries ``key``."""
+
+    @abstractmethod
+    def sending(self, row: BatchRow, request: RefundRequest) -> None:
+        """Record the request about to be sent (committed before the send)."""
+
+    @abstractmethod
+    def outcome(
+        self,
+        line: int,
+        state: str,
+        *,
+        refund_id: str | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Record how a sent row ended."""
+
+    @abstractmethod
+    def not_sent(self, row: BatchRow | RowError, state: str, code: str, message: str) -> None:
+        """Record a row that was never sent."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Rows per state."""
+
+    @abstractmethod
+    def rows(self, state: str | None = None) -> Iterator[JournalRow]:
+        """Every row (of one state), by line."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of the journal."""
+
+
+class Journal(BatchJournal):
     """The batch's journal: one SQLite file, written before every send and after every answer.
 
     Args:
@@ -446,6 +497,8 @@ class BatchSummary:
         rows: Rows read this run (valid or not).
         done: Refunds the shop confirmed this run.
         skipped: Rows done in an earlier run (not sent again).
+        elsewhere: Rows another worker of the same batch took (a journal in the database).
+        taken_over: Rows this worker took over from a worker that died mid-row.
         outcomes: Rows per outcome this run other than done (``pending``, ``refused``,
             ``invalid``, ``unreachable``, ``unexpected``; see `OUTCOMES`).
         reasons: Those rows per (outcome, reason code).
@@ -461,6 +514,8 @@ class BatchSummary:
     rows: int = 0
     done: int = 0
     skipped: int = 0
+    elsewhere: int = 0
+    taken_over: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
     problems: list[tuple[int, str, str, str]] = field(default_factory=list)
@@ -520,6 +575,8 @@ class BatchSummary:
             "rows": self.rows,
             "done": self.done,
             "skipped": self.skipped,
+            "elsewhere": self.elsewhere,
+            "taken_over": self.taken_over,
             "outcomes": dict(sorted(self.outcomes.items())),
             "reasons": [
                 {"outcome": outcome, "code": code, "rows": count}
@@ -663,7 +720,7 @@ class _Run:
         policy: RefundPolicy,
         now: datetime,
         client: AsyncShopClient | None,
-        journal: Journal | None,
+        journal: BatchJournal | None,
         dry_run: bool,
         stop_after: int,
         progress: Callable[[BatchSummary], None] | None,
@@ -800,6 +857,28 @@ class _Run:
             summary.note(row.line, "refused", "refund_failed", message)
 
 
+async def _take_over(
+    journal: Any,
+    handle: Callable[[BatchRow, JournalRow | None], Any],
+    tasks: set[asyncio.Task[None]],
+    concurrency: int,
+    summary: BatchSummary,
+    poll: float = 0.5,
+) -> None:
+    """After its pass: send the rows whose worker died mid-row, until nobody holds a row."""
+    while summary.stopped is None:
+        orphans = journal.expired(limit=concurrency * 4)
+        for item, known in orphans:
+            summary.taken_over += 1
+            await handle(item, known)
+        if tasks:
+            await asyncio.gather(*tasks)
+        if not orphans:
+            if journal.waiting() == 0:
+                return
+            await asyncio.sleep(poll)
+
+
 @checked
 async def run_batch(
     rows: Iterator[BatchRow | RowError],
@@ -808,7 +887,7 @@ async def run_batch(
     policy: RefundPolicy,
     now: datetime,
     client: AsyncShopClient | None = None,
-    journal: Journal | None = None,
+    journal: BatchJournal | None = None,
     concurrency: int = 8,
     dry_run: bool = False,
     strict: bool = False,
@@ -848,6 +927,19 @@ async def run_batch(
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
+    claim = getattr(journal, "claim", None) if not dry_run else None
+
+    async def handle(item: BatchRow, known: JournalRow | None) -> None:
+        await slots.acquire()
+        if known is not None and known.state in RESENT and known.request:
+            # Re-send the very request and key sent before: the shop deduplicates.
+            request = RefundRequest.model_validate(known.request)
+            run.reserved.add(item.order_id, item.lines, request.amount, shipping=request.shipping)
+            start(run.send(item, request, reserve=False))
+        else:
+            start(run.quote_and_send(item))
+        await asyncio.sleep(0)
+
     try:
         for item in rows:
             if summary.stopped is not None:
@@ -860,6 +952,10 @@ async def run_batch(
                 run.tick()
                 if strict:
                     summary.stopped = f"line {item.line}: {item.message}"
+                continue
+            if claim is not None and claim(item) == "taken":
+                summary.elsewhere += 1
+                run.tick()
                 continue
             known = journal.get(item.line) if journal is not None and not dry_run else None
             if known is not None and known.state == "done":
@@ -876,18 +972,11 @@ async def run_batch(
                 summary.note(item.line, "refused", code, known.message or code)
                 run.tick()
                 continue
-            await slots.acquire()
-            if known is not None and known.state in RESENT and known.request:
-                # Re-send the very request and key sent before: the shop deduplicates.
-                request = RefundRequest.model_validate(known.request)
-                run.reserved.add(item.order_id, item.lines, request.amount,
-                                 shipping=request.shipping)  # fmt: skip
-                start(run.send(item, request, reserve=False))
-            else:
-                start(run.quote_and_send(item))
-            await asyncio.sleep(0)
+            await handle(item, known)
         if tasks:
             await asyncio.gather(*tasks)
+        if claim is not None and summary.stopped is None:
+            await _take_over(journal, handle, tasks, concurrency, summary)
     except BaseException:
         for task in tasks:
             task.cancel()

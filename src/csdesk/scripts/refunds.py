@@ -90,6 +90,18 @@ def refunds() -> None:
     help="The journal file (default: FILE.journal next to the input).",
 )
 @click.option(
+    "--journal-db",
+    metavar="URL",
+    help="Keep the journal in this database instead of a file (a SQLAlchemy URL or a SQLite "
+    "file): run the same command on several machines and the workers share the batch, each row "
+    "refunded once.",
+)
+@click.option("--worker", help="This worker's name in the database journal [default: host:pid].")
+@click.option(
+    "--lease", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
+    help="Seconds a worker holds a row; a row held longer by a dead worker is taken over.",
+)  # fmt: skip
+@click.option(
     "--encoding",
     type=click.Choice(ENCODINGS),
     help="The text encoding of a .csv or .jsonl FILE [default: detected: a BOM, UTF-8, GB18030].",
@@ -124,6 +136,9 @@ def run_command(
     orders_db: str | None,
     policy_name: str,
     journal_path: Path | None,
+    journal_db: str | None,
+    worker: str | None,
+    lease: float,
     encoding: str | None,
     concurrency: int,
     dry_run: bool,
@@ -162,12 +177,13 @@ def run_command(
     rows = _first_row_checked(
         file, read_rows(file, namespace=digest[:16], currency=currency, encoding=encoding)
     )
+    if journal_db is not None and journal_path is not None:
+        raise click.UsageError("give --journal or --journal-db, not both")
     store = _orders_store(orders_db)
-    journal = None
+    journal: Any = None
     if not dry_run:
-        where = journal_path or file.with_name(file.name + ".journal")
         try:
-            journal = Journal(where, source=str(file), digest=digest)
+            journal = _open_journal(file, digest, journal_path, journal_db, worker, lease)
         except CsdeskError as error:
             if store is not None:
                 store.close()
@@ -196,6 +212,28 @@ def run_command(
         _print_summary(Console(), summary)
     if summary.exit_code:
         raise SystemExit(summary.exit_code)
+
+
+def _open_journal(
+    file: Path,
+    digest: str,
+    journal_path: Path | None,
+    journal_db: str | None,
+    worker: str | None,
+    lease: float,
+) -> Any:
+    if journal_db is None:
+        where = journal_path or file.with_name(file.name + ".journal")
+        return Journal(where, source=str(file), digest=digest)
+    from datetime import timedelta
+
+    from csdesk.integrations.batch_journal import SqlJournal
+
+    store = SqlStore(database_url("--journal-db", journal_db))
+    journal = SqlJournal(store, source=file.name, digest=digest, worker=worker,
+                         lease=timedelta(seconds=lease))  # fmt: skip
+    journal.close = store.close  # type: ignore[method-assign]
+    return journal
 
 
 def _orders_store(orders_db: str | None) -> SqlStore | None:
@@ -232,7 +270,7 @@ def _file_errors_stop(rows: Iterator[Any]) -> Iterator[Any]:
         raise BadInput(str(error)) from None
 
 
-def _interrupted(journal: Journal | None) -> None:
+def _interrupted(journal: Any) -> None:
     if journal is None:
         click.echo("interrupted: nothing was sent (a dry run)", err=True)
         return
@@ -295,7 +333,7 @@ async def _run(
     shop_url: str | None,
     store: SqlStore | None,
     policy: Any,
-    journal: Journal | None,
+    journal: Any,
     retry: RetryPolicy,
     total: int,
     options: dict[str, Any],
@@ -339,6 +377,10 @@ def _print_summary(console: Console, summary: BatchSummary) -> None:
     table.add_row("would refund" if summary.dry_run else "done", str(summary.done))
     if not summary.dry_run:
         table.add_row("done before (skipped)", str(summary.skipped))
+    if summary.elsewhere:
+        table.add_row("taken by other workers", str(summary.elsewhere))
+    if summary.taken_over:
+        table.add_row("taken over from a dead worker", str(summary.taken_over))
     for outcome in OUTCOMES:
         if outcome != "done" and summary.outcomes[outcome]:
             table.add_row(outcome, str(summary.outcomes[outcome]))
@@ -369,7 +411,7 @@ def _print_problems(console: Console, summary: BatchSummary) -> None:
         console.print(f"  … {summary.attention - 20} more: see --report FILE", markup=False)
 
 
-def _report_rows(journal: Journal | None, summary: BatchSummary) -> list[dict[str, str]]:
+def _report_rows(journal: Any, summary: BatchSummary) -> list[dict[str, str]]:
     if journal is None:  # a dry run keeps no journal: its problems only
         return [
             {"line": str(line), "outcome": outcome, "code": code, "message": scrub(message)}
@@ -391,7 +433,7 @@ def _report_rows(journal: Journal | None, summary: BatchSummary) -> list[dict[st
     ]
 
 
-def _write_report(path: Path, journal: Journal | None, summary: BatchSummary) -> None:
+def _write_report(path: Path, journal: Any, summary: BatchSummary) -> None:
     rows = _report_rows(journal, summary)
     try:
         if path.suffix.lower() == ".json":
@@ -408,7 +450,14 @@ def _write_report(path: Path, journal: Journal | None, summary: BatchSummary) ->
 
 
 @refunds.command("status")
-@click.argument("journal_path", metavar="JOURNAL", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "journal_path",
+    metavar="[JOURNAL]",
+    required=False,
+    type=click.Path(dir_okay=False, path_type=Path),
+)
+@click.option("--journal-db", metavar="URL", help="Read a batch journal kept in this database.")
+@click.option("--batch", "batch_id", help="The batch in --journal-db (as `refunds run` printed).")
 @click.option(
     "--rows",
     "show_rows",
@@ -423,17 +472,20 @@ def _write_report(path: Path, journal: Journal | None, summary: BatchSummary) ->
 @click.option("--shop-url", envvar=URL_ENV, metavar="URL", help="The shop API (for --refresh).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status_command(
-    journal_path: Path, show_rows: bool, refresh: bool, shop_url: str | None, as_json: bool
+    journal_path: Path | None,
+    journal_db: str | None,
+    batch_id: str | None,
+    show_rows: bool,
+    refresh: bool,
+    shop_url: str | None,
+    as_json: bool,
 ) -> None:
     """Read a batch's journal: rows per outcome, amounts, rows left, and what needs attention.
 
     Exit codes: 0 every row of the batch is done; 1 some rows are not done yet (or were never
     reached); 2 no such journal, or --refresh without a shop.
     """
-    try:
-        journal = Journal.open_existing(journal_path)
-    except CsdeskError as error:
-        raise click.UsageError(str(error)) from None
+    journal = _existing_journal(journal_path, journal_db, batch_id)
     with journal:
         if refresh:
             _refresh(journal, shop_url)
@@ -446,7 +498,25 @@ def status_command(
         raise SystemExit(1)
 
 
-def _status(journal: Journal, show_rows: bool) -> dict[str, Any]:
+def _existing_journal(path: Path | None, journal_db: str | None, batch_id: str | None) -> Any:
+    try:
+        if journal_db is None:
+            if path is None:
+                raise click.UsageError("give the JOURNAL file, or --journal-db URL --batch ID")
+            return Journal.open_existing(path)
+        if batch_id is None or path is not None:
+            raise click.UsageError("with --journal-db give --batch ID (and no JOURNAL file)")
+        from csdesk.integrations.batch_journal import SqlJournal
+
+        store = SqlStore(database_url("--journal-db", journal_db))
+        journal = SqlJournal.open_existing(store, batch_id)
+        journal.close = store.close  # type: ignore[method-assign]
+        return journal
+    except CsdeskError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _status(journal: Any, show_rows: bool) -> dict[str, Any]:
     meta, counts = journal.meta(), journal.counts()
     total = _source_rows(meta.get("source", ""))
     listed = [
@@ -513,7 +583,7 @@ def _print_status(console: Console, data: dict[str, Any]) -> None:
         )
 
 
-def _refresh(journal: Journal, shop_url: str | None) -> None:
+def _refresh(journal: Any, shop_url: str | None) -> None:
     if shop_url is None:
         raise click.UsageError(f"--refresh needs --shop-url (or ${URL_ENV})")
     if not os.environ.get(TOKEN_ENV):

@@ -35,6 +35,8 @@ from csdesk.errors import NaiveDatetimeError
 __all__ = [
     "PREFIX",
     "UtcDateTime",
+    "batch_rows",
+    "batches",
     "budget_grants",
     "budget_usage",
     "entities",
@@ -197,3 +199,43 @@ webhook_endpoints = Table(
 )
 """Subscribers the relay stopped delivering to (a 410 Gone answer) until an operator enables
 them again."""
+
+batches = Table(
+    f"{PREFIX}batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+"""Refund batches whose journal lives in the database (any number of workers run one)."""
+
+batch_rows = Table(
+    f"{PREFIX}batch_rows",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("key", String(200), nullable=False),
+    Column("order_id", String(128), nullable=False),
+    Column("row", Text, nullable=True),
+    Column("request", Text, nullable=True),
+    Column("minor", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("refund_id", String(128), nullable=True),
+    Column("code", String(64), nullable=True),
+    Column("message", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        "state IN ('claimed', 'sending', 'done', 'pending', 'refused', 'invalid', "
+        "'unreachable', 'unexpected')",
+        name="state",
+    ),
+    Index(None, "batch_id", "key"),
+    Index(None, "batch_id", "state"),
+)
+"""One row per batch line: who holds it (``claimed_by`` until ``lease_until``), the exact request
+sent, and its outcome."""
