@@ -729,14 +729,20 @@ class StorageError(CsdeskError, RuntimeError):
     Attributes:
         dialect: The database kind (``sqlite``, ``postgresql``, ``mysql``).
         operation: What csdesk was doing (``load``, ``save``, ``upgrade``, …).
+        transient: The database gave up on this transaction for now (a deadlock, a lock wait
+            that timed out, a serialization failure, SQLite busy): the same call may well
+            succeed if made again.
     """
 
     code = "storage_error"
 
-    def __init__(self, message: str, *, dialect: str, operation: str) -> None:
+    def __init__(
+        self, message: str, *, dialect: str, operation: str, transient: bool = False
+    ) -> None:
         super().__init__(message)
         self.dialect = dialect
         self.operation = operation
+        self.transient = transient
 
 
 class IntegrationError(CsdeskError, RuntimeError):

@@ -61,3 +61,29 @@ def test_refusals_write_nothing(db_url: str) -> None:
             store.load(Order, "nope")
         with pytest.raises(InvalidInputError, match="already stored"):
             store.insert(new_order())
+
+
+def test_transient_database_errors_are_retried_and_others_are_not() -> None:
+    import pymysql
+
+    from csdesk.errors import StorageError
+    from csdesk.storage._errors import transient
+
+    assert transient(pymysql.err.OperationalError(1213, "Deadlock found"))
+    assert transient(pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"))
+    assert not transient(pymysql.err.IntegrityError(1062, "Duplicate entry"))
+    store = SqlStore.memory()
+    calls: list[int] = []
+
+    def flaky(kind: bool) -> int:
+        calls.append(1)
+        if len(calls) < 3:
+            raise StorageError("deadlock", dialect="mysql", operation="t", transient=kind)
+        return 7
+
+    assert store.retrying(lambda: flaky(True)) == 7
+    assert len(calls) == 3
+    calls.clear()
+    with pytest.raises(StorageError):
+        store.retrying(lambda: flaky(False))
+    assert len(calls) == 1

@@ -20,6 +20,7 @@ import secrets
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import and_, func, insert, or_, select, update
@@ -146,7 +147,13 @@ class SqlJournal(BatchJournal):
         }
 
     def claim(self, row: BatchRow) -> Claim:
-        """Take ``row`` for this worker, unless another live worker holds it or it is final."""
+        """Take ``row`` for this worker, unless another live worker holds it or it is final.
+
+        A deadlock or lock timeout is retried (`csdesk.storage.SqlStore.retrying`).
+        """
+        return self.store.retrying(partial(self._claim, row))
+
+    def _claim(self, row: BatchRow) -> Claim:
         now = _now()
         values = {"claimed_by": self.worker, "lease_until": now + self.lease, "updated_at": now}
         new = {"batch_id": self.batch, "line": row.line, "key": row.key,
@@ -170,6 +177,9 @@ class SqlJournal(BatchJournal):
 
     def expired(self, limit: int = 50) -> list[tuple[BatchRow, JournalRow]]:
         """Take over rows whose holder's lease ran out mid-row (it died): with their requests."""
+        return self.store.retrying(partial(self._expired, limit))
+
+    def _expired(self, limit: int) -> list[tuple[BatchRow, JournalRow]]:
         now = _now()
         query = (
             select(batch_rows.c.line)
@@ -243,6 +253,9 @@ class SqlJournal(BatchJournal):
 
     def _put(self, line: int, values: dict[str, Any], first: dict[str, Any]) -> None:
         """Update the line's record, or create it (``first``) when no worker has yet."""
+        self.store.retrying(partial(self._put_once, line, values, first))
+
+    def _put_once(self, line: int, values: dict[str, Any], first: dict[str, Any]) -> None:
         for _ in range(2):
             with self.store.transaction("batch journal") as connection:
                 changed = connection.execute(
@@ -281,8 +294,12 @@ class SqlJournal(BatchJournal):
         }  # fmt: skip
         if refund_id is not None:
             values["refund_id"] = refund_id
-        with self.store.transaction("batch journal") as connection:
-            connection.execute(update(batch_rows).where(self._row(line)).values(**values))
+
+        def record() -> None:
+            with self.store.transaction("batch journal") as connection:
+                connection.execute(update(batch_rows).where(self._row(line)).values(**values))
+
+        self.store.retrying(record)
 
     def not_sent(self, row: BatchRow | RowError, state: str, code: str, message: str) -> None:
         """A row that was never sent: ``invalid``, or ``unreachable`` while fetching its order."""

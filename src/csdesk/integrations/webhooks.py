@@ -45,6 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -487,11 +488,11 @@ class WebhookRelay:
         if limit < 1:
             raise InvalidInputError("run_once needs limit >= 1")
         report = DeliveryReport()
-        while self.fan_out(now=now) == 1000:
+        while self._store.retrying(lambda: self.fan_out(now=now)) == 1000:
             pass
-        disabled = self.disabled()
+        disabled = self._store.retrying(self.disabled)
         work = {
-            subscriber: self._claim(subscriber, now, limit)
+            subscriber: self._store.retrying(partial(self._claim, subscriber, now, limit))
             for subscriber in self.subscribers
             if subscriber.name not in disabled
         }
@@ -501,12 +502,8 @@ class WebhookRelay:
                 futures = {sub: pool.submit(self._send_all, sub, due) for sub, due in busy.items()}
                 outcomes = {sub: future.result() for sub, future in futures.items()}
             for subscriber, results in outcomes.items():
-                with self._store.transaction("webhook record") as connection:
-                    for outcome in results:
-                        self._record(connection, subscriber, outcome, report)
-                    unsent = [seq for seq, _ in busy[subscriber][len(results) :]]
-                    if unsent:
-                        self._release(connection, subscriber, unsent)
+                unsent = [seq for seq, _ in busy[subscriber][len(results) :]]
+                self._store.retrying(partial(self._record_all, subscriber, results, unsent, report))
                 report.deferred += len(unsent)
         with self._store.transaction("webhook states") as connection:
             report.waiting = connection.execute(
@@ -515,6 +512,26 @@ class WebhookRelay:
                 .where(webhook_deliveries.c.state == "pending")
             ).scalar_one()
         return report
+
+    def _record_all(
+        self,
+        subscriber: Subscriber,
+        results: list[_Outcome],
+        unsent: list[int],
+        report: DeliveryReport,
+    ) -> None:
+        """Record a subscriber's outcomes in one transaction (all of them, or none: retried)."""
+        partial = DeliveryReport()
+        with self._store.transaction("webhook record") as connection:
+            for outcome in results:
+                self._record(connection, subscriber, outcome, partial)
+            if unsent:
+                self._release(connection, subscriber, unsent)
+        report.delivered += partial.delivered
+        report.failed += partial.failed
+        report.dead += partial.dead
+        report.disabled.extend(partial.disabled)
+        report.errors.extend(partial.errors)
 
     def _release(self, connection: Connection, subscriber: Subscriber, seqs: list[int]) -> None:
         d = webhook_deliveries

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -87,6 +89,7 @@ from csdesk.workflows import (
 __all__ = ["Purged", "SqlStore", "TimerOutcome", "fingerprint", "sqlite_transactions"]
 
 EntityT = TypeVar("EntityT", bound=BaseModel)
+T = TypeVar("T")
 
 
 class TimerOutcome(NamedTuple):
@@ -233,6 +236,23 @@ class SqlStore:
                     yield connection
         except SQLAlchemyError as error:
             raise storage_error(error, dialect=self.dialect, operation=operation) from None
+
+    def retrying(self, call: Callable[[], T], *, attempts: int = 5) -> T:
+        """``call()``, again after a short random pause when the database gave up on it for now.
+
+        For work that runs in transactions of its own (relays, sweeps, batch claims): a deadlock
+        or lock timeout (`StorageError.transient`) is retried up to ``attempts`` times; any other
+        error, or the last one, is raised. On the host's connection nothing is retried (the
+        host's transaction is gone with the deadlock: the host decides).
+        """
+        for attempt in range(attempts):
+            try:
+                return call()
+            except StorageError as error:
+                if not error.transient or attempt == attempts - 1 or self.in_host_transaction:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def insert_once(self, table: Any, values: Mapping[str, Any], operation: str = "insert") -> bool:
         """Insert one row in a transaction of its own; False when its key is taken already.
