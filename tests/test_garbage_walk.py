@@ -42,6 +42,10 @@ MODULES = [
     "csdesk.integrations.webhooks",
     "csdesk.integrations.shop_api",
     "csdesk.integrations.refund_batch",
+    "csdesk.integrations.batch_files",
+    "csdesk.integrations.batch_journal",
+    "csdesk.storage.host",
+    "csdesk.calendars.statutory",
     "csdesk.storage",
     "csdesk.refund_desk",
     "csdesk.aftersale_desk",
@@ -80,6 +84,7 @@ SKIP = {
     "WorkingDayCalendar",  # a Protocol
     "OrderSource",  # a Protocol
     "Workflow",  # the abstract base of the workflows (no states)
+    "BatchJournal",  # the abstract base of the batch journals
 }
 # pydantic's own (mostly deprecated v1) API on every model; csdesk's overrides are walked.
 PYDANTIC_API = {

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from csdesk._checks import checked
 from csdesk.errors import InvalidInputError, NotFoundError
 from csdesk.integrations.batch_files import BatchRow, RowError
 from csdesk.integrations.refund_batch import BatchJournal, JournalRow
@@ -61,6 +62,7 @@ class SqlJournal(BatchJournal):
             name is the digest; a ``batch`` given by hand with another file is refused).
     """
 
+    @checked
     def __init__(
         self,
         store: SqlStore,
@@ -104,6 +106,7 @@ class SqlJournal(BatchJournal):
                 )
 
     @classmethod
+    @checked
     def open_existing(cls, store: SqlStore, batch: str) -> SqlJournal:
         """Open a batch's journal to read it (`csdesk refunds status --journal-db`).
 
