@@ -488,8 +488,9 @@ class WebhookRelay:
         if limit < 1:
             raise InvalidInputError("run_once needs limit >= 1")
         report = DeliveryReport()
-        while self._store.retrying(lambda: self.fan_out(now=now)) == 1000:
-            pass
+        handed_on = 1000
+        while handed_on == 1000:  # a full page: there may be more
+            handed_on = self._store.retrying(lambda: self.fan_out(now=now))
         disabled = self._store.retrying(self.disabled)
         work = {
             subscriber: self._store.retrying(partial(self._claim, subscriber, now, limit))
