@@ -128,12 +128,17 @@ def public_holidays(country: str, subdivision: str | None = None) -> RestDays:
     import holidays as holidays_package
 
     code = country.strip().upper()
-    try:
-        calendar = holidays_package.country_holidays(code, subdiv=subdivision)
-    except (NotImplementedError, KeyError) as error:
+    known = holidays_package.list_supported_countries()
+    if code not in known:
         raise InvalidInputError(
-            f"no public holidays for country {country!r} subdivision {subdivision!r}: {error}"
-        ) from None
+            f"no public holidays for country {country!r}: give an ISO 3166-1 alpha-2 code the "
+            "holidays package knows (DE, FR, IT, ES, NL, …)"
+        )
+    if subdivision is not None and subdivision not in known[code]:
+        raise InvalidInputError(
+            f"{code} has no subdivision {subdivision!r}; known: {', '.join(known[code])}"
+        )
+    calendar = holidays_package.country_holidays(code, subdiv=subdivision)
 
     def reason(day: date) -> str | None:
         if day.weekday() >= 5:
