@@ -44,6 +44,7 @@ MODULES = [
     "csdesk.integrations.refund_batch",
     "csdesk.integrations.batch_files",
     "csdesk.integrations.batch_journal",
+    "csdesk.integrations.transport",
     "csdesk.storage.host",
     "csdesk.calendars.statutory",
     "csdesk.storage",

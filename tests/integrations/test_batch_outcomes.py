@@ -154,9 +154,8 @@ def test_a_refund_for_another_amount_is_unexpected() -> None:
         })  # fmt: skip
 
     async def go(folder: Path) -> Any:
-        client = AsyncShopClient("http://shop.test", token="t", retry=RetryPolicy(attempts=1))
-        client._pools = [httpx.AsyncClient(transport=httpx.MockTransport(shop),
-                                           base_url="http://shop.test")]  # fmt: skip
+        client = AsyncShopClient("http://shop.test", token="t", retry=RetryPolicy(attempts=1),
+                                 transport=httpx.MockTransport(shop))  # fmt: skip
         with Journal(folder / "j.db", source="x", digest="d") as journal:
             row = BatchRow(line=2, order_id="SO-1", amount={"amount": "5.00", "currency": "CNY"},
                            reason="goodwill", key="k")  # fmt: skip

@@ -1,5 +1,6 @@
 import json
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -210,3 +211,28 @@ def test_help_lists_the_commands_without_importing_them() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
     assert "refunds   Refund batches" in result.stdout
+
+
+def test_verbose_logs_print_above_the_progress_bar(capsys: Any) -> None:
+    # Issue 16: `-v` logs were written onto the progress bar (the handler held the real stderr,
+    # rich's bar writes through a proxy). The handler now writes to the current sys.stderr.
+    import io
+    import logging
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from csdesk.scripts.main import _StderrNow
+
+    screen = io.StringIO()
+    logger = logging.getLogger("csdesk.tests.bar")
+    handler = _StderrNow()
+    logger.addHandler(handler)
+    try:
+        with Progress(console=Console(file=screen, force_terminal=True, width=80)) as progress:
+            progress.add_task("rows", total=10)
+            logger.warning("POST /refunds: attempt 1 saw HTTP 503; retrying in 0.20 s")
+    finally:
+        logger.removeHandler(handler)
+    assert "attempt 1 saw HTTP 503" in screen.getvalue()  # through the bar's console
+    assert "attempt 1" not in capsys.readouterr().err  # not straight onto the terminal

@@ -184,18 +184,22 @@ class KeyRegister:
         db.execute("PRAGMA journal_mode = OFF")
         db.execute("PRAGMA synchronous = OFF")
         db.execute("CREATE TABLE keys (key TEXT PRIMARY KEY, line INTEGER) WITHOUT ROWID")
+        db.execute("BEGIN")  # one transaction for the whole file: a scratch table, never kept
         return db
 
     def claim(self, key: str, line: int) -> None:
         """Record that ``line`` uses ``key``; refuse a key another line used."""
         if self._db is None:  # made on the first key: most files give none
             self._db = self._open()
-        found = self._db.execute("SELECT line FROM keys WHERE key = ?", (key,)).fetchone()
-        if found is None:
-            self._db.execute("INSERT INTO keys (key, line) VALUES (?, ?)", (key, line))
-        elif found[0] != line:
+        added = self._db.execute(
+            "INSERT OR IGNORE INTO keys (key, line) VALUES (?, ?)", (key, line)
+        )
+        if added.rowcount == 1:
+            return
+        (first,) = self._db.execute("SELECT line FROM keys WHERE key = ?", (key,)).fetchone()
+        if first != line:
             raise InvalidInputError(
-                f"key {key[:60]!r} is also used by line {found[0]}: each row needs its own key "
+                f"key {key[:60]!r} is also used by line {first}: each row needs its own key "
                 "(the same key would refund only once)"
             )
 

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sqlite3
+import tempfile
 from abc import ABC, abstractmethod
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -246,9 +248,20 @@ class BatchJournal(ABC):
     def has_key(self, key: str) -> bool:
         """Whether a row of this batch carries ``key``."""
 
+    def earlier(self, line: int) -> JournalRow | None:
+        """What an earlier run recorded for the line (before this run touched it)."""
+        return self.get(line)
+
     @abstractmethod
     def sending(self, row: BatchRow, request: RefundRequest) -> None:
-        """Record the request about to be sent (committed before the send)."""
+        """Record the request about to be sent (durable once `flush` returns)."""
+
+    def flush(self) -> None:  # noqa: B027 - optional: a journal that commits every record
+        """Make every record so far durable (a journal that commits each record: nothing to do).
+
+        The runner calls it after recording ``sending`` rows and before sending any of them, so
+        rows ready at the same moment share one commit.
+        """
 
     @abstractmethod
     def outcome(
@@ -260,7 +273,7 @@ class BatchJournal(ABC):
         code: str | None = None,
         message: str | None = None,
     ) -> None:
-        """Record how a sent row ended."""
+        """Record how a sent row ended (durable at the next `flush` at the latest)."""
 
     @abstractmethod
     def not_sent(self, row: BatchRow | RowError, state: str, code: str, message: str) -> None:
@@ -282,6 +295,11 @@ class BatchJournal(ABC):
 class Journal(BatchJournal):
     """The batch's journal: one SQLite file, written before every send and after every answer.
 
+    Records are written into an open transaction and committed by `flush` (the runner flushes
+    before every send, so rows that are ready together share one commit) and by `close`. A crash
+    loses only records not yet flushed: outcomes, whose rows then stay ``sending`` and are re-sent
+    with their key (the shop answers with the refund it made), and invalid rows, checked again.
+
     Args:
         path: The journal file.
         source: The input file's path and SHA-256, checked against what the journal was made for.
@@ -294,6 +312,7 @@ class Journal(BatchJournal):
     @checked
     def __init__(self, path: str | Path, *, source: str, digest: str) -> None:
         self.path = str(path)
+        self._closed = False
         self._db = connect(self.path, timeout=30, synchronous="NORMAL")
         try:
             self._open(source, digest)
@@ -311,6 +330,8 @@ class Journal(BatchJournal):
                 "refunded twice)"
             )
         setup(self._db, _SCHEMA, self.path)
+        (last,) = self._db.execute("SELECT COALESCE(MAX(line), 0) FROM rows").fetchone()
+        self._last_before = int(last)
         if not stored:
             with transaction(self._db, immediate=False):
                 self._db.executemany(
@@ -339,6 +360,8 @@ class Journal(BatchJournal):
         journal = cls.__new__(cls)
         journal.path = str(path)
         journal._db = connect(path, timeout=30)
+        journal._closed = False
+        journal._last_before = 1 << 62
         try:
             if journal.meta().get("format") != _FORMAT:
                 raise InvalidInputError(f"{path} is not a journal of this csdesk")
@@ -348,8 +371,24 @@ class Journal(BatchJournal):
         return journal
 
     def close(self) -> None:
-        """Close the file."""
-        self._db.close()
+        """Commit what was recorded, and close the file (again: nothing to do)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.flush()
+        finally:
+            self._db.close()
+
+    def flush(self) -> None:
+        """Commit every record so far."""
+        if not self._closed and self._db.in_transaction:
+            self._db.execute("COMMIT")
+
+    def _write(self, statement: str, arguments: tuple[Any, ...]) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute(statement, arguments)
 
     def __enter__(self) -> Journal:
         return self
@@ -371,13 +410,17 @@ class Journal(BatchJournal):
         found = self._db.execute(_SELECT + " WHERE line = ?", (line,)).fetchone()
         return None if found is None else _journal_row(found)
 
+    def earlier(self, line: int) -> JournalRow | None:
+        """What an earlier run recorded for the line (no query past the last line it knew)."""
+        return None if line > self._last_before else self.get(line)
+
     def has_key(self, key: str) -> bool:
         """Whether a row of this batch carries ``key`` (its refund is this batch's own)."""
         return self._db.execute("SELECT 1 FROM rows WHERE key = ?", (key,)).fetchone() is not None
 
     def sending(self, row: BatchRow, request: RefundRequest) -> None:
-        """Record the request about to be sent (committed before the send)."""
-        self._db.execute(
+        """Record the request about to be sent (durable once `flush` returns)."""
+        self._write(
             "INSERT INTO rows (line, key, order_id, request, minor, currency, state, attempts, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?, 'sending', 1, ?) ON CONFLICT (line) DO UPDATE "
             "SET state = 'sending', key = excluded.key, request = excluded.request, "
@@ -404,7 +447,7 @@ class Journal(BatchJournal):
         message: str | None = None,
     ) -> None:
         """Record how a sent row ended (``done``, ``pending``, ``refused``, ``unreachable``…)."""
-        self._db.execute(
+        self._write(
             "UPDATE rows SET state = ?, refund_id = COALESCE(?, refund_id), code = ?, "
             "message = ?, updated_at = ? WHERE line = ?",
             (state, refund_id, code, (message or "")[:500] or None, _now(), line),
@@ -413,7 +456,7 @@ class Journal(BatchJournal):
     def not_sent(self, row: BatchRow | RowError, state: str, code: str, message: str) -> None:
         """A row that was never sent: ``invalid``, or ``unreachable`` while fetching its order."""
         key = row.key if isinstance(row, BatchRow) else f"invalid:{row.line}"
-        self._db.execute(
+        self._write(
             "INSERT INTO rows (line, key, order_id, state, code, message, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (line) DO UPDATE SET state = excluded.state, "
             "code = excluded.code, message = excluded.message, updated_at = excluded.updated_at",
@@ -596,13 +639,88 @@ class BatchSummary:
         }
 
 
-class _Reservations:
-    """What this run's rows refund, per order: units per line, shipping and money."""
+HOT_ORDERS = 4096
+"""How many orders' reservations a run keeps in memory; the rest wait in a scratch file."""
 
-    def __init__(self) -> None:
-        self.units: dict[str, Counter[str]] = defaultdict(Counter)
-        self.money: dict[str, Money] = {}
-        self.shipping: dict[str, Money] = {}
+
+@dataclass
+class _Reserved:
+    """What this run's rows refund on one order."""
+
+    units: dict[str, int] = field(default_factory=dict)
+    money: Money | None = None
+    shipping: Money | None = None
+
+    def dumps(self) -> str:
+        def pair(money: Money | None) -> list[Any] | None:
+            return None if money is None else [money.minor_units, money.currency]
+
+        return json.dumps([self.units, pair(self.money), pair(self.shipping)])
+
+    @classmethod
+    def loads(cls, text: str) -> _Reserved:
+        units, money, shipping = json.loads(text)
+        return cls(
+            units=units,
+            money=None if money is None else Money.from_minor(*money),
+            shipping=None if shipping is None else Money.from_minor(*shipping),
+        )
+
+
+class _Reservations:
+    """What this run's rows refund, per order: units per line, shipping and money.
+
+    The orders seen last stay in memory (``hot`` of them); the others move to a scratch SQLite
+    file, so a batch over a million distinct orders keeps memory flat (a file is made only when
+    the first order moves out).
+    """
+
+    def __init__(self, hot: int | None = None) -> None:
+        self._hot: OrderedDict[str, _Reserved] = OrderedDict()
+        self._size = HOT_ORDERS if hot is None else hot
+        self._folder: str | None = None
+        self._cold: sqlite3.Connection | None = None
+
+    def _get(self, order_id: str) -> _Reserved:
+        found = self._hot.get(order_id)
+        if found is not None:
+            self._hot.move_to_end(order_id)
+            return found
+        found = None
+        if self._cold is not None:
+            row = self._cold.execute("SELECT data FROM reserved WHERE id = ?", (order_id,))
+            stored = row.fetchone()
+            found = None if stored is None else _Reserved.loads(stored[0])
+        found = found or _Reserved()
+        self._hot[order_id] = found
+        if len(self._hot) > self._size:
+            self._spill(*self._hot.popitem(last=False))
+        return found
+
+    def _spill(self, order_id: str, reserved: _Reserved) -> None:
+        if not reserved.units and reserved.money is None and reserved.shipping is None:
+            return  # looked at, never reserved: nothing to keep
+        if self._cold is None:
+            self._folder = tempfile.mkdtemp(prefix="csdesk-reserved-")
+            self._cold = sqlite3.connect(Path(self._folder) / "reserved.db", isolation_level=None)
+            self._cold.execute("PRAGMA journal_mode = OFF")
+            self._cold.execute("PRAGMA synchronous = OFF")
+            self._cold.execute(
+                "CREATE TABLE reserved (id TEXT PRIMARY KEY, data TEXT) WITHOUT ROWID"
+            )
+            self._cold.execute("BEGIN")  # scratch: one transaction, never committed
+        self._cold.execute(
+            "INSERT OR REPLACE INTO reserved (id, data) VALUES (?, ?)", (order_id, reserved.dumps())
+        )
+
+    def close(self) -> None:
+        """Delete the scratch file."""
+        if self._cold is not None:
+            self._cold.close()
+            self._cold = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
     def add(
         self,
@@ -613,13 +731,15 @@ class _Reservations:
         *,
         shipping: Money | None = None,
     ) -> None:
-        self.units[order_id].update({k: sign * v for k, v in lines.items()})
-        for totals, change in ((self.money, amount), (self.shipping, shipping)):
-            if change is None or change.is_zero:
-                continue
-            current = totals.get(order_id)
-            signed = change if sign > 0 else -change
-            totals[order_id] = signed if current is None else current + signed
+        reserved = self._get(order_id)
+        for line_id, count in lines.items():
+            reserved.units[line_id] = reserved.units.get(line_id, 0) + sign * count
+        if not amount.is_zero:
+            signed = amount if sign > 0 else -amount
+            reserved.money = signed if reserved.money is None else reserved.money + signed
+        if shipping is not None and not shipping.is_zero:
+            signed = shipping if sign > 0 else -shipping
+            reserved.shipping = signed if reserved.shipping is None else reserved.shipping + signed
 
     def refunded(
         self,
@@ -635,7 +755,8 @@ class _Reservations:
         before = Refunded.of(order)
         units = dict(before.units)
         shipping = before.shipping
-        money = self.money.get(order.id) or Money.zero(order.currency)
+        mine = self._get(order.id)
+        money = mine.money or Money.zero(order.currency)
         for refund in history or ():
             if refund.status == "failed" or ours(refund.idempotency_key):
                 continue
@@ -644,11 +765,10 @@ class _Reservations:
                 units[line_id] = units.get(line_id, 0) + count
             if refund.shipping is not None:
                 shipping = refund.shipping if shipping is None else shipping + refund.shipping
-        for line_id, count in self.units.get(order.id, Counter()).items():
+        for line_id, count in mine.units.items():
             units[line_id] = units.get(line_id, 0) + count
-        mine = self.shipping.get(order.id)
-        if mine is not None and not mine.is_zero:
-            shipping = mine if shipping is None else shipping + mine
+        if mine.shipping is not None and not mine.shipping.is_zero:
+            shipping = mine.shipping if shipping is None else shipping + mine.shipping
         return Refunded(units=units, shipping=shipping), money
 
 
@@ -733,6 +853,22 @@ class _Run:
         self.reserved = _Reservations()
         self.unreachable_in_a_row = 0
         self.last_unreachable = ""
+        self._flushing: asyncio.Future[None] | None = None
+
+    async def durable(self) -> None:
+        """Return once every journal record so far is committed.
+
+        One commit serves the rows that are ready to send at the same moment, not one per row.
+        """
+        if self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._flush_soon())
+        await asyncio.shield(self._flushing)
+
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(0)  # the other rows ready now record theirs first
+        self._flushing = None
+        assert self.journal is not None
+        self.journal.flush()
 
     def tick(self) -> None:
         if self.progress is not None:
@@ -801,6 +937,7 @@ class _Run:
         assert self.journal is not None
         journal, summary = self.journal, self.summary
         journal.sending(row, request)
+        await self.durable()
         try:
             refund = await self.client.create_refund(request, idempotency_key=row.key)
         except RemoteRejectedError as error:
@@ -957,7 +1094,7 @@ async def run_batch(
                 summary.elsewhere += 1
                 run.tick()
                 continue
-            known = journal.get(item.line) if journal is not None and not dry_run else None
+            known = journal.earlier(item.line) if journal is not None and not dry_run else None
             if known is not None and known.state == "done":
                 summary.skipped += 1
                 if known.amount is not None:
@@ -981,4 +1118,8 @@ async def run_batch(
         for task in tasks:
             task.cancel()
         raise
+    finally:
+        run.reserved.close()
+        if journal is not None and not dry_run:
+            journal.flush()  # what was recorded is true, even when the run was interrupted
     return summary

@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 try:
     import click
@@ -68,10 +69,27 @@ def cli(verbose: bool) -> None:
     Results go to stdout (tables, or JSON with --json); progress and logs go to stderr.
     """
     if verbose:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrNow()
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
         logging.getLogger("csdesk").addHandler(handler)
         logging.getLogger("csdesk").setLevel(logging.INFO)
+
+
+class _StderrNow(logging.StreamHandler):  # type: ignore[type-arg]
+    """Logs to whatever ``sys.stderr`` is when a record comes.
+
+    While a progress bar shows, rich replaces ``sys.stderr`` with a proxy that prints above the
+    bar, so log lines never land on the bar.
+    """
+
+    @property
+    def stream(self) -> Any:
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """The stream is always the current ``sys.stderr``."""
 
 
 @cli.command()
