@@ -207,7 +207,8 @@ class Made:
         return base.model_copy(update={"id": order_id})
 
 
-summary = asyncio.run(run_batch(read_rows(sys.argv[1]), orders=Made(), dry_run=True,
+rows = read_rows(sys.argv[1], namespace="bench")
+summary = asyncio.run(run_batch(rows, orders=Made(), dry_run=True,
                                 policy=refund_policy("cn_default"), now=base.placed_at))
 assert summary.done == int(sys.argv[2]), summary.to_dict()
 """

@@ -36,7 +36,6 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.cookiejar import CookieJar
 from types import TracebackType
 from typing import Any, Literal
 
@@ -201,18 +200,32 @@ def _headers(token: str | None) -> dict[str, str]:
     return headers
 
 
-class _NoCookies(CookieJar):
-    """A cookie jar that keeps nothing.
+class _NoCookies(httpx.Cookies):
+    """Cookies that stay empty: the shop API authenticates with a bearer token."""
 
-    The shop API authenticates with a bearer token, and httpx's cookie handling cost 11 % of a
-    batch run's CPU (measured), parsing every answer.
+    def extract_cookies(self, response: httpx.Response) -> None:
+        """Keep no cookie from the answer."""
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        """Send no cookie."""
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` that keeps no cookies.
+
+    httpx turns every answer into a ``urllib`` request and response to look for cookies: 11 %
+    of a batch run's CPU (measured), for an API that authenticates with a bearer token.
     """
 
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        """Keep no cookie."""
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """Always empty."""
+        found: httpx.Cookies = self.__dict__.setdefault("_no_cookies", _NoCookies())
+        return found
 
-    def add_cookie_header(self, request: Any) -> None:
-        """Send no cookie."""
+    @cookies.setter
+    def cookies(self, value: Any) -> None:
+        """Ignored: the client keeps no cookies."""
 
 
 def _proxied(base_url: str) -> bool:
@@ -451,13 +464,12 @@ class AsyncShopClient(_Base):
         if transport is None and not _proxied(self.base_url):
             transport = KeepAliveTransport(connections=connections)
         self._urls = {"/refunds": httpx.URL(self.base_url + "/refunds")}
-        self._http = httpx.AsyncClient(
+        self._http = _CookielessClient(
             base_url=self.base_url,
             headers=_headers(self._token),
             timeout=self.retry.timeout,
             transport=transport,
             limits=limits,
-            cookies=_NoCookies(),
         )
 
     async def aclose(self) -> None:
