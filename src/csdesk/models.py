@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     AwareDatetime,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -69,6 +71,18 @@ __all__ = [
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+def _percent(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError(
+            f"a tax rate {value!r} is a float; give a Decimal or a string such as '19'"
+        )
+    return value
+
+
+TaxPercent = Annotated[Decimal, BeforeValidator(_percent), Field(ge=0, le=100)]
+"""A tax rate in percent (``Decimal("19")`` for 19 %), never a float."""
 
 
 def _not_negative(value: Money) -> Money:
@@ -274,17 +288,21 @@ class Shipment(CsdeskModel):
 class PaidSplit(CsdeskModel):
     """What one line cost, split into its parts; fixed at placement.
 
-    ``paid = list_price - line_discount - order_discount + shipping`` plus ``tax`` when prices
-    exclude tax. With tax-inclusive prices (the norm in China and the EU) ``tax`` is the part of the
-    paid amount that is tax, reported for refunds and credit notes.
+    ``paid = list_price - line_discount - order_discount + shipping`` plus ``tax`` and
+    ``shipping_tax`` when prices exclude tax. With tax-inclusive prices (the norm in China and the
+    EU) they are the parts of the paid amount that are tax, reported for refunds and credit notes.
+    The tax on the goods and the tax on the shipping are kept apart, so a refund that keeps the
+    shipping keeps its tax too.
 
     Attributes:
         list_price: Unit list price × quantity.
         line_discount: Discounts on this line alone.
         order_discount: This line's share of order-level discounts (coupons, vouchers).
         shipping: This line's share of the outbound shipping fee.
-        tax: This line's share of the order's tax.
+        tax: The tax on this line's goods.
         tax_included: Whether ``tax`` is already inside the prices.
+        shipping_tax: The tax on this line's share of the shipping (``None``: none, as in splits
+            made before csdesk kept the two apart, whose ``tax`` holds both).
     """
 
     list_price: Money
@@ -293,12 +311,15 @@ class PaidSplit(CsdeskModel):
     shipping: Money
     tax: Money
     tax_included: bool = True
+    shipping_tax: Money | None = None
 
     @model_validator(mode="after")
     def _one_currency(self) -> Self:
         currency = self.list_price.currency
-        for name in ("line_discount", "order_discount", "shipping", "tax"):
-            part: Money = getattr(self, name)
+        for name in ("line_discount", "order_discount", "shipping", "tax", "shipping_tax"):
+            part: Money | None = getattr(self, name)
+            if part is None:
+                continue
             if part.currency != currency:
                 raise CurrencyMismatchError(currency, part.currency, operation=f"split {name}")
             if part < Money.zero(currency) or not part.is_quantized:
@@ -314,7 +335,14 @@ class PaidSplit(CsdeskModel):
     def paid(self) -> Money:
         """What the customer paid for this line."""
         paid = self.list_price - self.line_discount - self.order_discount + self.shipping
-        return paid if self.tax_included else paid + self.tax
+        return paid if self.tax_included else paid + self.tax + self.shipping_tax_amount
+
+    @property
+    def shipping_tax_amount(self) -> Money:
+        """``shipping_tax``, zero when there is none."""
+        if self.shipping_tax is None:
+            return Money.zero(self.list_price.currency)
+        return self.shipping_tax
 
     def prorate(self, *, quantity: int, already: int, units: int) -> PaidSplit:
         """The split of ``units`` more units of a ``quantity``-unit line after ``already``.
@@ -336,6 +364,11 @@ class PaidSplit(CsdeskModel):
         line_discount, order_discount, shipping, tax, goods = self.prorated_parts(
             quantity=quantity, already=already, units=units
         )
+        shipping_tax = None
+        if self.shipping_tax is not None:
+            (shipping_tax,) = prorate_many(
+                (self.shipping_tax,), quantity=quantity, already=already, units=units
+            )
         # Built without re-validation: every part is a prorated share of a validated split,
         # so the split's invariants hold by construction (and the Hypothesis tests check them).
         return PaidSplit.model_construct(
@@ -345,6 +378,7 @@ class PaidSplit(CsdeskModel):
             shipping=shipping,
             tax=tax,
             tax_included=self.tax_included,
+            shipping_tax=shipping_tax,
         )
 
     def prorated_parts(
@@ -373,6 +407,7 @@ class OrderLine(CsdeskModel):
         category: The goods category return policies read (``"custom_made"``, ``"fresh"``, …).
         non_returnable_confirmed: The customer confirmed at purchase that the goods cannot be
             returned without reason (the confirmation CN law requires for such exclusions).
+        tax_percent: The line's tax rate, when known: refunds report their tax per rate.
     """
 
     id: Id
@@ -383,6 +418,7 @@ class OrderLine(CsdeskModel):
     split: PaidSplit
     category: str | None = None
     non_returnable_confirmed: bool = False
+    tax_percent: TaxPercent | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -659,8 +695,10 @@ class LineDraft(CsdeskModel):
         id: The line id; defaults to its 1-based position.
         line_discount: A discount on this line alone (e.g. a product promotion).
         discountable: Whether order-level discounts may apply to it (gift cards are not).
-        tax: This line's tax when the host's tax engine computes tax per line (lines at different
-            rates); give it on every line or on none, and then pass the order's ``tax`` instead.
+        tax: This line's tax on its goods when the host's tax engine computes tax per line
+            (lines at different rates); give it on every line or on none, and then pass the
+            order's ``tax`` instead.
+        tax_percent: The line's tax rate in percent (default: the order's ``tax_percent``).
     """
 
     id: str | None = None
@@ -673,6 +711,7 @@ class LineDraft(CsdeskModel):
     tax: Money | None = None
     category: str | None = None
     non_returnable_confirmed: bool = False
+    tax_percent: TaxPercent | None = None
 
 
 class Order(CsdeskModel):
@@ -710,6 +749,10 @@ class Order(CsdeskModel):
     tax: Money
     tax_included: bool = True
     standard_shipping_fee: Money | None = None
+    shipping_tax_percent: TaxPercent | None = None
+    discount_threshold: Money | None = None
+    free_shipping_threshold: Money | None = None
+    waived_shipping: Money | None = None
     payments: tuple[Payment, ...] = ()
     shipments: tuple[Shipment, ...] = ()
     shipping_address: str | None = None
@@ -740,8 +783,14 @@ class Order(CsdeskModel):
             parts = sum(
                 (getattr(line.split, name) for line in self.lines), Money.zero(total.currency)
             )
+            if name == "tax":
+                parts = parts + self.shipping_tax
             if parts != total:
                 raise ValueError(f"the lines' {name} shares sum to {parts}, not {total}")
+        for name in ("discount_threshold", "free_shipping_threshold", "waived_shipping"):
+            extra: Money | None = getattr(self, name)
+            if extra is not None and extra.currency != self.currency:
+                raise CurrencyMismatchError(self.currency, extra.currency, operation=name)
         return self
 
     def __repr_args__(self) -> Any:
@@ -749,6 +798,13 @@ class Order(CsdeskModel):
             if key == "shipping_address" and value is not None:
                 value = mask_address(value)
             yield key, value
+
+    @property
+    def shipping_tax(self) -> Money:
+        """The tax on the outbound shipping (in it; on top of it without tax-inclusive prices)."""
+        return sum(
+            (line.split.shipping_tax_amount for line in self.lines), Money.zero(self.currency)
+        )
 
     @property
     def total(self) -> Money:
@@ -803,12 +859,19 @@ class Order(CsdeskModel):
         pay_by: datetime | None = None,
         shipping_address: str | None = None,
         standard_shipping_fee: Money | None = None,
+        shipping_tax: Money | None = None,
+        tax_percent: Decimal | str | None = None,
+        shipping_tax_percent: Decimal | str | None = None,
+        discount_threshold: Money | None = None,
+        free_shipping_threshold: Money | None = None,
+        waived_shipping: Money | None = None,
     ) -> Order:
         """Place an order: allocate order-level amounts to lines and fix each line's paid split.
 
         The order-level discount goes to discountable lines in proportion to their price after line
-        discounts; shipping to all lines in proportion to their price after all discounts; tax in
-        proportion to price plus shipping, unless each line brings its own tax. Each split is
+        discounts; shipping to all lines in proportion to their price after all discounts; the
+        tax on the goods in proportion to their price, and the tax on the shipping with the
+        shipping, kept apart (a refund that keeps the shipping keeps its tax). Each split is
         `csdesk.money.allocate` (largest remainder, ties to the earlier line), so every total is
         conserved to the minor unit. Lines that are all free take shares by unit count.
 
@@ -819,14 +882,28 @@ class Order(CsdeskModel):
             placed_at: When the order was placed; timezone-aware.
             shipping_fee: Outbound shipping charged; default zero.
             order_discount: Order-level discounts (coupons, vouchers, full-reduction); default zero.
-            tax: The order's tax as computed by the host's tax engine; default zero. Leave it
-                out when the lines carry their own tax.
+            tax: The order's tax as computed by the host's tax engine, goods and shipping
+                together. Leave it out when the lines carry their own tax; leave both out to have
+                csdesk compute it from ``tax_percent``, line by line (half up), or to have none.
+                Without ``shipping_tax`` it is split between goods and shipping in proportion.
             tax_included: Whether prices include tax (CN, EU) or tax is added (US).
             pay_by: The payment deadline, if any (else the timer preset's).
             shipping_address: Where to ship; customer data, shown masked.
             standard_shipping_fee: When the customer chose a premium delivery, the least
                 expensive standard delivery the shop offered: an EU/UK withdrawal refunds only
                 that much of the shipping (CRD art. 13(2), CCR reg. 34(7)).
+            shipping_tax: The tax on the shipping, when the host's tax engine gives it apart
+                (with per-line ``tax``, it is the only shipping tax; default none).
+            tax_percent: The tax rate of lines that give none, in percent (``"19"``): refunds
+                report their tax per rate.
+            shipping_tax_percent: The shipping's tax rate (default ``tax_percent``).
+            discount_threshold: The goods total the ``order_discount`` needed (a "300 off 50"
+                full-reduction: ``Money("300")``): a return that leaves less settles the kept
+                goods at their price without it (CN Interim Measures art. 17(2)).
+            free_shipping_threshold: The goods total that made the shipping free, and
+                ``waived_shipping`` what it would have cost: a no-reason return that leaves
+                less may deduct it from the refund (art. 18(2)), if the policy says so.
+            waived_shipping: See ``free_shipping_threshold``.
 
         Raises:
             InvalidOrderError: no lines, duplicate ids, or discounts above what they apply to.
@@ -856,12 +933,17 @@ class Order(CsdeskModel):
                 model="Order",
             )
         discount = _amount(order_discount, zero, "order_discount")
-        tax_total = _amount(tax, zero, "tax")
         nets = [_net(draft, index, zero) for index, draft in enumerate(drafts)]
         discounts = _allocate_discount(discount, drafts, nets, zero)
         after = [net - share for net, share in zip(nets, discounts, strict=True)]
         shipping_shares = _allocate_by(ship, after, drafts)
-        tax_shares, tax_total = _taxes(tax_total, drafts, after, shipping_shares, zero)
+        rates = _Rates.of(tax_percent, shipping_tax_percent, drafts, tax_included)
+        tax_shares, ship_taxes, tax_total = _taxes(
+            _Taxed(tax, shipping_tax, zero), drafts, after, shipping_shares, rates
+        )
+        extras = _thresholds(
+            discount, discount_threshold, free_shipping_threshold, waived_shipping, ship, zero
+        )
         order_lines = [
             OrderLine(
                 id=draft.id or str(index + 1),
@@ -871,6 +953,7 @@ class Order(CsdeskModel):
                 unit_price=draft.unit_price,
                 category=draft.category,
                 non_returnable_confirmed=draft.non_returnable_confirmed,
+                tax_percent=rates.lines[index],
                 split=PaidSplit(
                     list_price=draft.unit_price * draft.quantity,
                     line_discount=draft.line_discount or zero,
@@ -878,6 +961,7 @@ class Order(CsdeskModel):
                     shipping=shipping_shares[index],
                     tax=tax_shares[index],
                     tax_included=tax_included,
+                    shipping_tax=ship_taxes[index],
                 ),
             )
             for index, draft in enumerate(drafts)
@@ -895,6 +979,8 @@ class Order(CsdeskModel):
             pay_by=pay_by,
             shipping_address=shipping_address,
             standard_shipping_fee=standard if standard_shipping_fee is not None else None,
+            shipping_tax_percent=rates.shipping,
+            **extras,
         )
 
 
@@ -924,24 +1010,141 @@ def _net(draft: LineDraft, index: int, zero: Money) -> Money:
     return list_price - line_discount
 
 
+class _Rates:
+    """The tax rates of an order's lines and shipping, when the host gives them."""
+
+    def __init__(
+        self, lines: list[Decimal | None], shipping: Decimal | None, included: bool
+    ) -> None:
+        self.lines, self.shipping, self.included = lines, shipping, included
+
+    @classmethod
+    def of(
+        cls,
+        default: Decimal | str | None,
+        shipping: Decimal | str | None,
+        drafts: Sequence[LineDraft],
+        included: bool,
+    ) -> _Rates:
+        base = _rate(default, "tax_percent")
+        ship = _rate(shipping, "shipping_tax_percent")
+        lines = [draft.tax_percent if draft.tax_percent is not None else base for draft in drafts]
+        return cls(lines, ship if ship is not None else base, included)
+
+    def tax(self, amount: Money, percent: Decimal | None) -> Money:
+        """The tax on ``amount`` (or in it, with tax-inclusive prices), half up."""
+        if percent is None or amount.is_zero:
+            return Money.zero(amount.currency)
+        share = percent / (100 + percent) if self.included else percent / 100
+        return (amount * share).quantize(ROUND_HALF_UP)
+
+
+def _rate(value: Decimal | str | None, name: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        rate = Decimal(value) if isinstance(value, str) else value
+    except ArithmeticError:
+        rate = None
+    if not isinstance(rate, Decimal) or not rate.is_finite() or not 0 <= rate <= 100:
+        raise InvalidOrderError(
+            f"{name} must be a percent from 0 to 100 as a Decimal or a string, got {value!r}",
+            model="Order",
+        )
+    return rate
+
+
+class _Taxed:
+    """The tax amounts the host gave for the whole order (zero when it gave none)."""
+
+    def __init__(self, tax: Money | None, shipping: Money | None, zero: Money) -> None:
+        self.zero = zero
+        self.given = tax is not None
+        self.tax = _amount(tax, zero, "tax")
+        self.shipping_given = shipping is not None
+        self.shipping = _amount(shipping, zero, "shipping_tax")
+        if self.given and self.shipping > self.tax:
+            raise InvalidOrderError(
+                f"shipping_tax {self.shipping} is more than the order's tax {self.tax}",
+                model="Order",
+            )
+
+
 def _taxes(
-    tax: Money,
+    taxed: _Taxed,
     drafts: Sequence[LineDraft],
     after: Sequence[Money],
     shipping: Sequence[Money],
-    zero: Money,
-) -> tuple[list[Money], Money]:
+    rates: _Rates,
+) -> tuple[list[Money], list[Money | None], Money]:
+    """Each line's tax on its goods and on its shipping share, and the order's tax."""
+    zero = taxed.zero
     given = [draft.tax for draft in drafts if draft.tax is not None]
-    if not given:
-        bases = [a + s for a, s in zip(after, shipping, strict=True)]
-        return _allocate_by(tax, bases, drafts), tax
-    if len(given) != len(drafts) or not tax.is_zero:
+    if given and (len(given) != len(drafts) or taxed.given):
         raise InvalidOrderError(
             "give tax either per line (on every line) or for the whole order, not both",
             model="Order",
         )
-    shares = [_amount(draft.tax, zero, f"lines[{i}].tax") for i, draft in enumerate(drafts)]
-    return shares, sum(shares, zero)
+    if not taxed.shipping.is_zero and sum(shipping, zero).is_zero:
+        raise InvalidOrderError("shipping_tax on an order without a shipping fee", model="Order")
+    if given:
+        goods = [_amount(draft.tax, zero, f"lines[{i}].tax") for i, draft in enumerate(drafts)]
+        ship = _allocate_by(taxed.shipping, shipping, drafts)
+    elif taxed.given and taxed.shipping_given:
+        goods = _allocate_by(taxed.tax - taxed.shipping, after, drafts)
+        ship = _allocate_by(taxed.shipping, shipping, drafts)
+    elif taxed.given:
+        bases = [a + s for a, s in zip(after, shipping, strict=True)]
+        totals = _allocate_by(taxed.tax, bases, drafts)
+        goods, ship = [], []
+        for total, goods_base, ship_base in zip(totals, after, shipping, strict=True):
+            if ship_base.is_zero or total.is_zero:
+                goods.append(total)
+                ship.append(zero)
+            else:
+                on_goods, on_ship = allocate(total, [goods_base, ship_base])
+                goods.append(on_goods)
+                ship.append(on_ship)
+    else:  # computed from the rates, line by line (none without rates)
+        goods = [rates.tax(a, r) for a, r in zip(after, rates.lines, strict=True)]
+        ship = [rates.tax(s, rates.shipping) for s in shipping]
+    total = sum(goods, zero) + sum(ship, zero)
+    return goods, [share if not share.is_zero else None for share in ship], total
+
+
+def _thresholds(
+    discount: Money,
+    discount_threshold: Money | None,
+    free_shipping_threshold: Money | None,
+    waived_shipping: Money | None,
+    shipping_fee: Money,
+    zero: Money,
+) -> dict[str, Money | None]:
+    """The order's thresholds, checked: each needs what it applies to."""
+    found: dict[str, Money | None] = {
+        "discount_threshold": None,
+        "free_shipping_threshold": None,
+        "waived_shipping": None,
+    }
+    if discount_threshold is not None:
+        if discount.is_zero:
+            raise InvalidOrderError("discount_threshold without an order_discount", model="Order")
+        found["discount_threshold"] = _amount(discount_threshold, zero, "discount_threshold")
+    if (free_shipping_threshold is None) != (waived_shipping is None):
+        raise InvalidOrderError(
+            "give free_shipping_threshold and waived_shipping together", model="Order"
+        )
+    if free_shipping_threshold is not None and waived_shipping is not None:
+        if not shipping_fee.is_zero:
+            raise InvalidOrderError(
+                f"free_shipping_threshold on an order that paid {shipping_fee} of shipping",
+                model="Order",
+            )
+        found["free_shipping_threshold"] = _amount(
+            free_shipping_threshold, zero, "free_shipping_threshold"
+        )
+        found["waived_shipping"] = _amount(waived_shipping, zero, "waived_shipping")
+    return found
 
 
 def _allocate_discount(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -66,7 +66,7 @@ def _ok(body: bytes = b'{"ok": true}', extra: bytes = b"") -> bytes:
     )
 
 
-def _run(test: Callable[[], Awaitable[None]]) -> None:
+def _run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(test())
 
 

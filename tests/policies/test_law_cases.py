@@ -9,14 +9,19 @@ rule and the official holiday notices; the properties below check every day from
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from csdesk import Customer, LineDraft, Money, Payment
 from csdesk.calendars.statutory import RestDays, china_rest_days, public_holidays
+from csdesk.models import Order
 from csdesk.policies import return_policy, return_window
+from csdesk.policies.refunds import Refunded, RefundQuote, quote_refund, refund_policy
 from csdesk.policies.returns import window_end
 from tests.factories import new_order
 
@@ -494,3 +499,148 @@ def test_a_premium_delivery_refunds_only_the_standard_one() -> None:
     faulty = quote_refund(order, lines={"1": 1}, reason="faulty", policy=eu, now=at,
                           refunded=Refunded.of(order))  # fmt: skip
     assert faulty.total == Money("109.90", "EUR")  # the shop's fault: every cost comes back
+
+
+# -- refund arithmetic (issue 17 items 5 and 6) -----------------------------------------------
+
+
+def cny(amount: str) -> Money:
+    return Money(amount, "CNY")
+
+
+def eur(amount: str) -> Money:
+    return Money(amount, "EUR")
+
+
+def usd(amount: str) -> Money:
+    return Money(amount, "USD")
+
+
+def _paid(order: Order) -> Order:
+    order.payments = (
+        Payment(id="P-1", method="card", captured=order.total, captured_at=order.placed_at),
+    )
+    return order
+
+
+def _placed(currency: str, lines: list[tuple[str, int]], **options: Any) -> Order:
+    """A paid order of ``lines`` (unit price, quantity), one card payment of its total."""
+    at = datetime(2026, 3, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    drafts = [
+        LineDraft(sku=f"K{i}", name=f"item {i}", quantity=qty, unit_price=Money(price, currency))
+        for i, (price, qty) in enumerate(lines, start=1)
+    ]
+    return _paid(
+        Order.place(id="SO-T", customer=Customer(id="C-1"), placed_at=at, lines=drafts, **options)
+    )
+
+
+def _quote(
+    order: Order,
+    lines: dict[str, int],
+    policy: str,
+    done: Refunded | None = None,
+    *,
+    reason: str,
+    basis: str = "none",
+) -> RefundQuote:
+    return quote_refund(
+        order,
+        lines=lines,
+        reason=reason,
+        basis=basis,
+        policy=refund_policy(policy),
+        now=datetime(2026, 3, 9, 10, tzinfo=ZoneInfo("UTC")),
+        refunded=done if done is not None else Refunded.of(order),
+    )
+
+
+def test_tax_on_shipping_stays_with_shipping() -> None:
+    """Tax-exclusive lines 100 + 100, shipping 10, 8 % tax (16.80): the tax follows what it is on.
+
+    Line A back without its shipping: 100 + 8 % = 108.00 (the shipping's 0.80 tax stays with the
+    shipping the shop keeps; csdesk said 108.40). A full return that keeps the shipping keeps its
+    tax: 216.00, not 216.80. Refunded with the shipping (the shop's fault), every cent: 226.80.
+    """
+    order = _placed("USD", [("100.00", 1), ("100.00", 1)], shipping_fee=usd("10.00"),
+                    tax=usd("16.80"), tax_included=False, tax_percent="8")  # fmt: skip
+    assert order.total == usd("226.80")
+    assert order.shipping_tax == usd("0.80")
+    one = _quote(order, {"1": 1}, "generic", reason="no_reason")
+    assert one.total == usd("108.00")
+    both = _quote(order, {"1": 1, "2": 1}, "cn_default", reason="no_reason")
+    assert (both.shipping, both.total) == (usd("0.00"), usd("216.00"))
+    fault = _quote(order, {"1": 1, "2": 1}, "cn_default", reason="faulty")
+    assert (fault.shipping, fault.shipping_tax) == (usd("10.00"), usd("0.80"))
+    assert fault.total == order.total
+
+
+def test_tax_inclusive_refunds_report_the_vat_they_contain_per_rate() -> None:
+    """EU, prices with 19 % VAT: 2 × 59.50 and shipping 4.90; one unit back without shipping
+    reports 59.50 × 19/119 = 9.50 VAT (csdesk reported 9.89: the line's tax held the
+    shipping's). Lines at 19 % and 7 % report one tax line per rate (a credit note's)."""
+    order = _placed("EUR", [("59.50", 2)], shipping_fee=eur("4.90"), tax_percent="19")
+    assert order.tax == eur("19.78")  # 19.00 + 0.78
+    one = _quote(order, {"1": 1}, "eu_default", reason="no_reason", basis="eu_withdrawal")
+    assert one.total == eur("59.50")
+    assert [(t.percent, t.net, t.tax) for t in one.taxes] == [
+        (Decimal("19"), eur("50.00"), eur("9.50"))
+    ]
+    mixed = Order.place(
+        id="SO-M", customer=Customer(id="C-1"),
+        placed_at=datetime(2026, 3, 2, 10, tzinfo=ZoneInfo("Europe/Berlin")),
+        lines=[LineDraft(sku="B", name="book", quantity=1, unit_price=eur("21.40"),
+                         tax_percent=Decimal("7")),
+               LineDraft(sku="L", name="lamp", quantity=1, unit_price=eur("119.00"))],
+        tax_percent="19", shipping_fee=eur("5.95"),
+    )  # fmt: skip
+    assert mixed.tax == eur("1.40") + eur("19.00") + eur("0.95")
+    _paid(mixed)
+    everything = _quote(mixed, {"1": 1, "2": 1}, "eu_default", reason="no_reason",
+                        basis="eu_withdrawal")  # fmt: skip
+    assert [(t.percent, t.net, t.tax) for t in everything.taxes] == [
+        (Decimal("7"), eur("20.00"), eur("1.40")),
+        (Decimal("19"), eur("105.00"), eur("19.95")),  # the lamp and the shipping
+    ]
+
+
+def test_a_return_below_a_full_reduction_threshold_settles_the_rest_at_its_price() -> None:
+    """CN Interim Measures art. 17(2): "300 off 50" on 200 + 150 (paid 300). The 150 item back
+    leaves 200, below 300: the kept item is settled at 200, so 100.00 comes back (csdesk gave
+    the 150 item's discounted 128.57). The kept item back later: 200.00; 300.00 in all."""
+    order = _placed("CNY", [("200.00", 1), ("150.00", 1)], order_discount=cny("50.00"),
+                    discount_threshold=cny("300.00"))  # fmt: skip
+    first = _quote(order, {"2": 1}, "cn_default", reason="no_reason", basis="cn_7day")
+    assert first.total == cny("100.00")
+    assert first.discount_lost == cny("28.57")
+    assert any(s.code == "refund.discount_lost" for s in first.trace)
+    after = Refunded.of(order).after(first)
+    second = _quote(order, {"1": 1}, "cn_default", after, reason="no_reason", basis="cn_7day")
+    assert second.total == cny("200.00")
+    assert first.total + second.total == order.total
+    kept = _quote(order, {"2": 1}, "generic", reason="no_reason")  # a shop that keeps it
+    assert kept.total == cny("128.57")
+
+
+def test_a_return_below_a_free_shipping_threshold_may_deduct_the_waived_shipping() -> None:
+    """Art. 18(2): free shipping from 99 (it would have cost 10); 60 + 50 paid, the 50 item back
+    leaves 60: 10.00 deducted once (40.00 back). Not when the shop is at fault."""
+    order = _placed("CNY", [("60.00", 1), ("50.00", 1)], free_shipping_threshold=cny("99.00"),
+                    waived_shipping=cny("10.00"))  # fmt: skip
+    first = _quote(order, {"2": 1}, "cn_default", reason="no_reason", basis="cn_7day")
+    assert (first.waived_shipping, first.total) == (cny("10.00"), cny("40.00"))
+    after = Refunded.of(order).after(first)
+    second = _quote(order, {"1": 1}, "cn_default", after, reason="no_reason", basis="cn_7day")
+    assert (second.waived_shipping, second.total) == (cny("0.00"), cny("60.00"))
+    fault = _quote(order, {"2": 1}, "cn_default", reason="faulty", basis="cn_nonconforming")
+    assert fault.total == cny("50.00")
+
+
+def test_canceled_units_are_counted_once() -> None:
+    """A line of 3 with 1 canceled before shipping: the other 2 can be refunded (csdesk counted
+    the cancellation twice and refused the second unit)."""
+    from tests.factories import paid_order
+
+    order = paid_order("SO-C").model_copy(update={"canceled_units": {"2": 1}})
+    both = _quote(order, {"2": 2}, "cn_default", reason="no_reason", basis="cn_7day")
+    assert both.units == {"2": 2}

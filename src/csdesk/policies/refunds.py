@@ -51,7 +51,7 @@ from csdesk.errors import (
 )
 from csdesk.ledger import PaymentLedger
 from csdesk.models import Order, Payment, PaymentMethod, Refund, RefundState, StatutoryBasis
-from csdesk.money import Money, Rounding, allocate
+from csdesk.money import Money, Rounding, allocate, prorate_many
 
 __all__ = [
     "LineRefund",
@@ -100,13 +100,22 @@ class RefundPolicy(Policy):
         return_label_fee: A flat fee for a prepaid return label; never on statutory returns.
         fee_rounding: How fees round to the minor unit.
         tender_split: ``proportional`` to what each tender paid (largest remainder; the CN
-            default, Interim Measures art. 17) or ``priority`` in ``tender_priority`` order.
+            default, Interim Measures art. 14(2)) or ``priority`` in ``tender_priority`` order.
         restore_coupon_on_full_return: Give the coupon back when the whole order comes back and it
             is still valid (Interim Measures art. 15); it is never paid out in cash.
         premium_delivery: ``standard_only``: when the customer chose a premium delivery
             (`csdesk.models.Order.standard_shipping_fee` set), a return the shop is not at fault
             for refunds at most the cheapest standard delivery (CRD art. 13(2), CCR
             reg. 34(7)); ``refund``: the delivery as paid.
+        threshold_discounts: ``settle_at_price``: when a return leaves the goods kept below the
+            order's `csdesk.models.Order.discount_threshold` (a "300 off 50" the rest no longer
+            reaches), the goods kept are settled at their price without the order discount, and
+            the refund is that much smaller (CN Interim Measures art. 17(2)); ``keep``: they keep
+            their share of it.
+        free_shipping_deduction: Whether a return the customer chose (not the shop's fault)
+            that leaves the goods kept below the order's
+            `csdesk.models.Order.free_shipping_threshold` deducts the shipping it had waived
+            (CN Interim Measures art. 18(2)): once, when the goods kept first fall below it.
     """
 
     shipping: Literal["none", "proportional", "full_if_last_item"]
@@ -117,6 +126,8 @@ class RefundPolicy(Policy):
     tender_priority: tuple[PaymentMethod, ...] = ()
     restore_coupon_on_full_return: bool = True
     premium_delivery: Literal["refund", "standard_only"] = "refund"
+    threshold_discounts: Literal["keep", "settle_at_price"] = "keep"
+    free_shipping_deduction: bool = False
 
     @field_validator("restocking_fee_percent", mode="before")
     @classmethod
@@ -140,8 +151,10 @@ class LineRefund(CsdeskModel):
         list_price: The units' share of the list price.
         line_discount: Their share of the line's own discount.
         coupon_share: Their share of order-level discounts: kept, never paid out in cash.
-        tax: The tax in (or on) the amount.
+        tax: The tax in (or on) the goods' amount (the shipping's tax is the quote's
+            ``shipping_tax``).
         amount: What the customer gets back for the goods.
+        tax_percent: The line's tax rate, when the order knows it.
     """
 
     line_id: str
@@ -153,6 +166,21 @@ class LineRefund(CsdeskModel):
     tax: Money
     shipping_share: Money
     amount: Money
+    tax_percent: Decimal | None = None
+
+
+class TaxShare(CsdeskModel):
+    """The tax in a refund's goods and shipping at one rate (a credit note's tax line).
+
+    Attributes:
+        percent: The rate (``None``: the order does not say).
+        net: The amount refunded at that rate, without the tax.
+        tax: The tax in it (or on it, with tax-exclusive prices).
+    """
+
+    percent: Decimal | None
+    net: Money
+    tax: Money
 
 
 class TenderShare(CsdeskModel):
@@ -170,6 +198,12 @@ class RefundQuote(Decided):
     Attributes:
         goods: The lines' amounts together.
         shipping: Outbound shipping refunded with this refund.
+        shipping_tax: The tax in that shipping (with tax-exclusive prices: on it, and refunded
+            with it).
+        discount_lost: Deducted: the order discount the goods kept no longer earn
+            (``threshold_discounts``).
+        waived_shipping: Deducted: the shipping a free-shipping threshold had waived
+            (``free_shipping_deduction``).
         restocking_fee: Deducted; zero on statutory returns and seller faults.
         label_fee: Deducted for a prepaid return label; same exemptions.
         coupon_retained: The coupon value of these units, kept by the shop (not cash).
@@ -177,6 +211,8 @@ class RefundQuote(Decided):
         total: What goes back to the customer's tenders.
         maximum_refundable: What the tenders have left to refund, before this quote.
         tenders: The total split over the tenders.
+        taxes: The tax in the goods and shipping refunded, per rate (deductions are not split
+            by rate).
     """
 
     answer_field: ClassVar[str] = "total"
@@ -195,6 +231,10 @@ class RefundQuote(Decided):
     total: Money
     maximum_refundable: Money
     tenders: tuple[TenderShare, ...]
+    shipping_tax: Money | None = None
+    discount_lost: Money | None = None
+    waived_shipping: Money | None = None
+    taxes: tuple[TaxShare, ...] = ()
 
     @property
     def units(self) -> dict[str, int]:
@@ -267,7 +307,7 @@ def _units(order: Order, lines: Mapping[str, int], refunded: Mapping[str, int]) 
         line = by_id.get(line_id) or order.line(line_id)
         if isinstance(units, bool) or not isinstance(units, int) or units < 0:
             raise QuantityError(f"units for line {line_id} must be an int >= 0, got {units!r}")
-        done = refunded.get(line_id, 0) + order.canceled_units.get(line_id, 0)
+        done = refunded.get(line_id, 0)  # counts the cancellations (`_history` checks)
         if done + units > line.quantity:
             raise QuantityError(
                 f"line {line_id} has {line.quantity - done} unit(s) left to refund, not {units}"
@@ -284,7 +324,7 @@ def _line_refunds(
     result: list[LineRefund] = []
     for line_id, units in wanted.items():
         line = by_id[line_id]
-        already = refunded.get(line_id, 0) + order.canceled_units.get(line_id, 0)
+        already = refunded.get(line_id, 0)
         ld, od, ship, tax, goods = line.split.prorated_parts(
             quantity=line.quantity, already=already, units=units
         )
@@ -300,6 +340,7 @@ def _line_refunds(
                 tax=tax,
                 shipping_share=ship,
                 amount=amount,
+                tax_percent=line.tax_percent,
             )
         )
     goods_total = sum((line.amount for line in result), Money.zero(order.currency))
@@ -317,9 +358,7 @@ def _line_refunds(
 
 def _is_full_return(order: Order, wanted: Mapping[str, int], refunded: Mapping[str, int]) -> bool:
     return all(
-        refunded.get(line.id, 0) + order.canceled_units.get(line.id, 0) + wanted.get(line.id, 0)
-        == line.quantity
-        for line in order.lines
+        refunded.get(line.id, 0) + wanted.get(line.id, 0) == line.quantity for line in order.lines
     )
 
 
@@ -363,6 +402,118 @@ def _shipping(
         )
     )
     return amount
+
+
+def _shipping_tax(order: Order, shipping: Money, already: Money) -> Money:
+    """The tax in ``shipping`` refunded after ``already``.
+
+    The order's shipping tax, prorated by the fee in minor units (cumulative rounding: every cent
+    of it once, in any sequence).
+    """
+    total, fee = order.shipping_tax, order.shipping_fee
+    if total.is_zero or shipping.is_zero or fee.is_zero:
+        return Money.zero(order.currency)
+    (share,) = prorate_many(
+        (total,),
+        quantity=fee.minor_units,
+        already=min(already.minor_units, fee.minor_units - shipping.minor_units),
+        units=shipping.minor_units,
+    )
+    return share
+
+
+def _kept(order: Order, refunded: Mapping[str, int], *, before_discount: bool) -> Money:
+    """The goods kept when ``refunded`` units per line have come back.
+
+    ``before_discount``: at their price after line discounts, on the lines the order discount
+    applied to (what a full-reduction threshold measures); else at what was paid for them after
+    every discount, on every line (what a free-shipping threshold measures).
+    """
+    kept = Money.zero(order.currency)
+    for line in order.lines:
+        split = line.split
+        if before_discount and split.order_discount.is_zero:
+            continue
+        price = split.list_price - split.line_discount
+        if not before_discount:
+            price = price - split.order_discount
+        (gone,) = prorate_many(
+            (price,), quantity=line.quantity, already=0, units=refunded.get(line.id, 0)
+        )
+        kept = kept + price - gone
+    return kept
+
+
+def _discount_kept(order: Order, refunded: Mapping[str, int]) -> Money:
+    """The order discount on the goods kept: what they lose below the threshold."""
+    zero = Money.zero(order.currency)
+    threshold = order.discount_threshold
+    if threshold is None or _kept(order, refunded, before_discount=True) >= threshold:
+        return zero
+    lost = zero
+    for line in order.lines:
+        (gone,) = prorate_many(
+            (line.split.order_discount,),
+            quantity=line.quantity,
+            already=0,
+            units=refunded.get(line.id, 0),
+        )
+        lost = lost + line.split.order_discount - gone
+    return lost
+
+
+def _thresholds(
+    order: Order,
+    policy: RefundPolicy,
+    before: Mapping[str, int],
+    wanted: Mapping[str, int],
+    fault: bool,
+    trace: list[Step],
+) -> tuple[Money, Money]:
+    """What the goods kept lose with this return.
+
+    The order discount a full-reduction threshold no longer grants (negative: given back, as
+    goods that had lost it come back), and the shipping a free-shipping threshold no longer
+    waives.
+    """
+    zero = Money.zero(order.currency)
+    after = dict(before)
+    for line_id, units in wanted.items():
+        after[line_id] = after.get(line_id, 0) + units
+    lost = zero
+    if policy.threshold_discounts == "settle_at_price" and order.discount_threshold is not None:
+        lost = _discount_kept(order, after) - _discount_kept(order, before)
+        if not lost.is_zero:
+            trace.append(step("thresholds", "refund.discount_lost", given_back=lost < zero,
+                              threshold=order.discount_threshold, amount=abs(lost)))  # fmt: skip
+    waived = zero
+    threshold = order.free_shipping_threshold
+    if policy.free_shipping_deduction and threshold is not None and not fault and wanted:
+        was = _kept(order, before, before_discount=False)
+        now = _kept(order, after, before_discount=False)
+        if was >= threshold > now and order.waived_shipping is not None:
+            waived = order.waived_shipping
+            trace.append(step("thresholds", "refund.waived_shipping", threshold=threshold,
+                              kept=now, amount=waived))  # fmt: skip
+    return lost, waived
+
+
+def _tax_shares(
+    order: Order, lines: Sequence[LineRefund], shipping: Money, shipping_tax: Money
+) -> tuple[TaxShare, ...]:
+    groups: dict[Decimal | None, tuple[Money, Money]] = {}
+
+    def add(percent: Decimal | None, net: Money, tax: Money) -> None:
+        known = groups.get(percent)
+        groups[percent] = (net, tax) if known is None else (known[0] + net, known[1] + tax)
+
+    for line in lines:
+        add(line.tax_percent, line.amount - line.tax, line.tax)
+    if not shipping.is_zero:
+        net = shipping - shipping_tax if order.tax_included else shipping
+        add(order.shipping_tax_percent, net, shipping_tax)
+    ordered = sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or 0))
+    return tuple(TaxShare(percent=rate, net=net, tax=tax) for rate, (net, tax) in ordered)
 
 
 def _fees(
@@ -537,14 +688,25 @@ def quote_refund(
     shipping = _shipping(
         order, policy, why, refunds, full, shipping_refunded or zero, trace, ground
     )
-    restocking, label = _fees(policy, why, ground, goods, goods + shipping, trace)
+    shipping_tax = _shipping_tax(order, shipping, shipping_refunded or zero)
+    shipping_paid = shipping if order.tax_included else shipping + shipping_tax
+    restocking, label = _fees(policy, why, ground, goods, goods + shipping_paid, trace)
+    fault = why.seller_fault or ground.is_nonconformity
+    lost, waived = _thresholds(order, policy, done, wanted, fault, trace)
     coupon_retained = sum((line.coupon_share for line in refunds), zero)
     coupon_restored = zero
     if full and policy.restore_coupon_on_full_return and not order.order_discount.is_zero:
         coupon_restored = order.order_discount if coupon_valid else zero
         code = "refund.coupon_restored" if coupon_valid else "refund.coupon_expired"
         trace.append(step("coupon", code, amount=coupon_restored))
-    total = goods + shipping - restocking - label
+    before_deductions = goods + shipping_paid - restocking - label
+    deducted = lost + waived
+    if deducted > before_deductions:  # never below zero: the rest is not collected here
+        trace.append(step("thresholds", "refund.deduction_capped", asked=deducted,
+                          amount=before_deductions))  # fmt: skip
+        waived = min(waived, before_deductions)
+        lost = before_deductions - waived
+    total = before_deductions - lost - waived
     room = _refundable(order, ledgers)
     maximum = sum(room.values(), zero)
     trace.append(
@@ -552,13 +714,13 @@ def quote_refund(
             "total",
             "refund.total",
             goods=goods,
-            shipping=shipping,
-            fees=restocking + label,
+            shipping=shipping_paid,
+            fees=restocking + label + lost + waived,
             maximum=maximum,
             amount=total,
         )
     )
-    if total > maximum or (total.is_zero and not refunds):
+    if total > maximum or (total.is_zero and not refunds) or total < zero:
         raise OverRefundError(f"order {order.id}", requested=total, refundable=maximum)
     tenders = _tenders(order, total, policy, room, trace) if not total.is_zero else []
     return RefundQuote.made(
@@ -576,6 +738,10 @@ def quote_refund(
         total=total,
         maximum_refundable=maximum,
         tenders=tuple(tenders),
+        shipping_tax=shipping_tax,
+        discount_lost=lost,
+        waived_shipping=waived,
+        taxes=_tax_shares(order, refunds, shipping, shipping_tax),
         trace=trace,
         policy=policy.ref,
         decided_at=now,

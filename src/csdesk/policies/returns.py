@@ -92,7 +92,7 @@ class ReturnPolicy(Policy):
         excluded_categories: Goods categories never returnable without reason, with the rule
             that says so.
         confirmed_exclusions: Whether goods the customer confirmed as non-returnable at purchase
-            are excluded (CN Interim Measures art. 7 and 10).
+            are excluded (CN Interim Measures art. 7 and art. 20(2)).
         time_zone: The zone days are counted in when the caller does not give one.
     """
 

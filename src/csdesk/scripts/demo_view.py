@@ -43,7 +43,7 @@ def _split_row(label: str, quantity: str, split: PaidSplit) -> list[str]:
         _num(-split.line_discount),
         _num(-split.order_discount),
         _num(split.shipping),
-        _num(split.tax),
+        _num(split.tax + split.shipping_tax_amount),
         _num(split.paid),
     ]
 
@@ -350,6 +350,6 @@ def _split_json(split: PaidSplit) -> dict[str, str]:
         "line_discount": str(split.line_discount.amount),
         "order_discount": str(split.order_discount.amount),
         "shipping": str(split.shipping.amount),
-        "tax": str(split.tax.amount),
+        "tax": str((split.tax + split.shipping_tax_amount).amount),
         "paid": str(split.paid.amount),
     }

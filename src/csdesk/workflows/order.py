@@ -398,6 +398,11 @@ class OrderWorkflow(Workflow[Order]):
                 order_discount=order.order_discount,
                 tax=order.tax,
                 tax_included=order.tax_included,
+                standard_shipping_fee=order.standard_shipping_fee,
+                shipping_tax_percent=order.shipping_tax_percent,
+                discount_threshold=order.discount_threshold,
+                free_shipping_threshold=order.free_shipping_threshold,
+                waived_shipping=order.waived_shipping,
             )
             order.lines = replaced.lines
             changes.update(total_before=before, total_after=order.total)
