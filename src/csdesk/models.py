@@ -533,6 +533,8 @@ class AfterSaleCase(CsdeskModel):
             a condition finding or a recorded exclusion.
         finding: The condition finding a rejection rests on, if any.
         exclusion: The recorded exclusion a rejection rests on, if any.
+        shipped_before: Whether the order had shipped when the case was filed (``None``: not
+            known); a platform answers a refund-only request for unshipped goods sooner.
     """
 
     model_config = ConfigDict(frozen=False, validate_assignment=True)
@@ -550,6 +552,7 @@ class AfterSaleCase(CsdeskModel):
     finding: str | None = None
     exclusion: str | None = None
     escalated_at: AwareDatetime | None = None
+    shipped_before: bool | None = None
     return_tracking: str | None = None
     return_shipped_at: AwareDatetime | None = None
     received_at: AwareDatetime | None = None

@@ -378,7 +378,46 @@ BRUSSELS, LONDON, SHANGHAI = (ZoneInfo(z) for z in ("Europe/Brussels", "Europe/L
                                                     "Asia/Shanghai"))  # fmt: skip
 
 # (preset, timer, events on the case, due at, rule)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TAOBAO_RECENT = "Taobao recent rules (chinashoppingguide.com, read 2026-08-21)"
+
 TIMER_CASES = [
+    (
+        "cn_platform", "respond_by",
+        {"type": "refund_only", "shipped_before": False,
+         "requested_at": datetime(2026, 3, 2, 10, tzinfo=SHANGHAI)},
+        datetime(2026, 3, 3, 10, tzinfo=SHANGHAI),
+        f"{TAOBAO_RECENT}: a refund before shipment is answered within 24 hours",
+    ),
+    (
+        "cn_platform", "respond_by",
+        {"type": "refund_only", "shipped_before": True,
+         "requested_at": datetime(2026, 3, 2, 10, tzinfo=SHANGHAI)},
+        datetime(2026, 3, 3, 22, tzinfo=SHANGHAI),
+        f"{TAOBAO_RECENT}: a refund only after shipment, 36 hours",
+    ),
+    (
+        "cn_platform", "respond_by",
+        {"type": "return_and_refund", "shipped_before": True,
+         "requested_at": datetime(2026, 3, 2, 10, tzinfo=SHANGHAI)},
+        datetime(2026, 3, 7, 10, tzinfo=SHANGHAI),
+        f"{TAOBAO_RECENT}: a return and refund, 5 days",
+    ),
+    (
+        "cn_platform", "ship_back_by",
+        {"requested_at": datetime(2026, 3, 2, 10, tzinfo=SHANGHAI), "state": "awaiting_return",
+         "approved_at": datetime(2026, 3, 3, 9, tzinfo=SHANGHAI)},
+        datetime(2026, 3, 10, 9, tzinfo=SHANGHAI),
+        "Taobao (izhixiu.com, read 2026-08-21): the buyer ships back within 7 days of approval",
+    ),
+    (
+        "cn_platform", "receive_by",
+        {"requested_at": datetime(2026, 3, 2, 10, tzinfo=SHANGHAI), "state": "return_in_transit",
+         "approved_at": datetime(2026, 3, 3, 9, tzinfo=SHANGHAI),
+         "return_shipped_at": datetime(2026, 3, 4, 18, tzinfo=SHANGHAI)},
+        datetime(2026, 3, 14, 18, tzinfo=SHANGHAI),
+        "Taobao (izhixiu.com, read 2026-08-21): the seller confirms an express return in 10 days",
+    ),
     (
         "eu_crd", "refund_by",
         {"requested_at": datetime(2026, 3, 2, 10, tzinfo=BRUSSELS),
@@ -644,3 +683,28 @@ def test_canceled_units_are_counted_once() -> None:
     order = paid_order("SO-C").model_copy(update={"canceled_units": {"2": 1}})
     both = _quote(order, {"2": 2}, "cn_default", reason="no_reason", basis="cn_7day")
     assert both.units == {"2": 2}
+
+
+def test_a_platform_may_count_168_hours_from_the_sign_off_itself() -> None:
+    """Taobao counts 168 hours from 00:00 on the day after sign-off (the preset's choice, with
+    its source); ``counts_from = "anchor"`` is the other reading: 168 hours from the sign-off's
+    own instant. Signed Tue 2026-03-03 15:00 in Shanghai: 03-11 00:00 against 03-10 15:00."""
+    from csdesk.errors import PolicyError
+    from csdesk.policies.returns import ReturnPolicy
+
+    policy = return_policy("cn_platform")
+    assert policy.counts_from == "next_day"
+    signed = datetime(2026, 3, 3, 15, tzinfo=SHANGHAI)
+    assert window_end(signed, policy, zone=SHANGHAI) == datetime(2026, 3, 11, tzinfo=SHANGHAI)
+    hours = policy.model_copy(update={"counts_from": "anchor"})
+    assert window_end(signed, hours, zone=SHANGHAI) == datetime(2026, 3, 10, 15, tzinfo=SHANGHAI)
+    order = new_order().model_copy(update={"signed_at": signed})
+    window = return_window(order, "1", policy=hours, now=signed + timedelta(hours=167))
+    assert (window.status.value, window.starts_at, window.last_day) == (
+        "open",
+        signed,
+        date(2026, 3, 10),
+    )
+    data = policy.model_dump(mode="json") | {"counts_from": "anchor", "roll_over": "cn_statutory"}
+    with pytest.raises(PolicyError, match="counts_from"):
+        ReturnPolicy.from_data(data, source="test")

@@ -31,13 +31,13 @@ Examples:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
@@ -78,6 +78,11 @@ class ReturnPolicy(Policy):
         anchor: What starts the period: ``sign_off`` (CN), ``possession`` of the last item
             (EU, UK) or ``delivery``.
         days: The period's length in whole days, counted from the day after the anchor.
+        counts_from: ``next_day``: whole days from 00:00 on the day after the anchor (the law's
+            count: CN Interim Measures art. 10, Regulation 1182/71 art. 3(1); Taobao's 168 hours
+            "from 00:00 the day after sign-off" too); ``anchor``: ``days`` × 24 hours from the
+            anchor's instant (a platform that counts from the sign-off itself), with no
+            roll-over and no extension.
         not_informed_extension_months: Extra months when the customer was not told of the right
             (EU art. 10, UK reg. 31: 12).
         informed_late_days: When the information comes late, the period ends this many days after
@@ -99,6 +104,7 @@ class ReturnPolicy(Policy):
     basis: StatutoryBasis
     anchor: Literal["sign_off", "possession", "delivery"]
     days: int = Field(gt=0, le=3650)
+    counts_from: Literal["next_day", "anchor"] = "next_day"
     not_informed_extension_months: int = Field(default=0, ge=0, le=24)
     informed_late_days: int | None = Field(default=None, gt=0)
     roll_over: Literal["none", "cn_statutory", "public_holidays"] = "none"
@@ -107,6 +113,18 @@ class ReturnPolicy(Policy):
     excluded_categories: dict[str, str] = Field(default_factory=dict)
     confirmed_exclusions: bool = False
     time_zone: str | None = None
+
+
+    @model_validator(mode="after")
+    def _hours_alone(self) -> Self:
+        if self.counts_from == "anchor" and (
+            self.roll_over != "none" or self.not_informed_extension_months
+        ):
+            raise ValueError(
+                "counts_from = 'anchor' counts hours from the anchor: it takes roll_over = "
+                "'none' and no not_informed_extension_months"
+            )
+        return self
 
 
 class ReturnWindow(Decided):
@@ -220,6 +238,9 @@ def _window(
     informed_at: datetime | None,
     rest: RestDays | None,
 ) -> _End:
+    if policy.counts_from == "anchor":  # days × 24 real hours from the instant
+        end = (anchor.astimezone(UTC) + timedelta(hours=24 * policy.days)).astimezone(zone)
+        return _End(end, (end - timedelta(microseconds=1)).date(), None, False)
     first_day = anchor.astimezone(zone).date() + timedelta(days=1)
     last_day, rolled, estimated = _roll(first_day + timedelta(days=policy.days - 1), rest)
     end = _midnight(last_day + timedelta(days=1), zone)
@@ -341,6 +362,8 @@ def return_window(
         trace.append(step("window", "returns.not_started"))
         return ReturnWindow.made(status=WindowStatus.NOT_STARTED, trace=trace, **envelope)
     starts = _midnight(anchor.astimezone(tz).date() + timedelta(days=1), tz)
+    if policy.counts_from == "anchor":
+        starts = anchor.astimezone(tz)
     counted = _window(anchor, policy, tz, informed, informed_at, rest)
     ends = counted.ends
     trace.append(step("window", "returns.anchor", anchor=policy.anchor, at=anchor.astimezone(tz)))

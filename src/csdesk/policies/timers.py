@@ -83,8 +83,9 @@ class TimerPreset(Policy):
     """The timers of one market or platform, as data (section 8.7 of the research).
 
     ``respond_by_return`` overrides ``respond_by`` for cases that send goods back (a platform
-    gives the seller longer to answer a return than a refund-only request). A timer left out
-    does not run.
+    gives the seller longer to answer a return than a refund-only request), and
+    ``respond_by_unshipped`` for refund-only requests filed before the order shipped (a platform
+    answers those sooner). A timer left out does not run.
     """
 
     time_zone: str = "UTC"
@@ -94,6 +95,7 @@ class TimerPreset(Policy):
     after_sale: TimerSpec | None = None
     respond_by: TimerSpec | None = None
     respond_by_return: TimerSpec | None = None
+    respond_by_unshipped: TimerSpec | None = None
     revise_by: TimerSpec | None = None
     ship_back_by: TimerSpec | None = None
     receive_by: TimerSpec | None = None

@@ -517,6 +517,7 @@ def open_case(
         statutory_basis=basis,
         lines=tuple(CaseLine(line_id=line_id, requested=units) for line_id, units in lines.items()),
         requested_at=now,
+        shipped_before=bool(order.shipments),
         version=1,
     )
     common: dict[str, Any] = {

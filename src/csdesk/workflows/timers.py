@@ -188,6 +188,12 @@ def case_deadlines(
     respond = preset.respond_by
     if case.type in {CaseType.RETURN_AND_REFUND, CaseType.EXCHANGE} and preset.respond_by_return:
         respond = preset.respond_by_return
+    elif (
+        case.type == CaseType.REFUND_ONLY
+        and case.shipped_before is False
+        and preset.respond_by_unshipped is not None
+    ):
+        respond = preset.respond_by_unshipped
     received_or_proof = min(
         (t for t in (case.received_at, case.return_shipped_at) if t is not None), default=None
     )
