@@ -114,7 +114,6 @@ class ReturnPolicy(Policy):
     confirmed_exclusions: bool = False
     time_zone: str | None = None
 
-
     @model_validator(mode="after")
     def _hours_alone(self) -> Self:
         if self.counts_from == "anchor" and (
