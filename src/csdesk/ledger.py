@@ -53,13 +53,21 @@ _RELEASES = {
 
 
 class LedgerEntry(CsdeskModel):
-    """One money event; amounts are positive, the kind gives the direction."""
+    """One money event; amounts are positive, the kind gives the direction.
+
+    Attributes:
+        destination: On a requested refund, where its money goes when not back to this tender
+            (``store_credit``, ``gift_card``, ``other_method:<method>``).
+        consent: The evidence of the customer's consent to that destination.
+    """
 
     kind: LedgerEntryKind
     amount: Money
     at: AwareDatetime
     refund_id: str | None = None
     reference: str | None = None
+    destination: str | None = None
+    consent: str | None = None
 
 
 class PaymentLedger(CsdeskModel):
@@ -181,9 +189,19 @@ class PaymentLedger(CsdeskModel):
 
     @checked
     def reserve(
-        self, refund_id: str, amount: Money, *, at: datetime, allow_over_refund: bool = False
+        self,
+        refund_id: str,
+        amount: Money,
+        *,
+        at: datetime,
+        allow_over_refund: bool = False,
+        destination: str | None = None,
+        consent: str | None = None,
     ) -> PaymentLedger:
         """Reserve ``amount`` for a refund (requested or retried).
+
+        ``destination`` and ``consent`` record where the money goes when not back to this tender,
+        and the customer's agreement to it.
 
         A refund id reserves again only after a failure or a cancellation, for the same amount;
         one that already paid never reserves again.
@@ -218,7 +236,12 @@ class PaymentLedger(CsdeskModel):
             )
         return self._append(
             LedgerEntry(
-                kind=LedgerEntryKind.REFUND_REQUESTED, amount=amount, at=at, refund_id=refund_id
+                kind=LedgerEntryKind.REFUND_REQUESTED,
+                amount=amount,
+                at=at,
+                refund_id=refund_id,
+                destination=destination,
+                consent=consent,
             )
         )
 

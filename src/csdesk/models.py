@@ -50,6 +50,7 @@ __all__ = [
     "CaseType",
     "Channel",
     "Condition",
+    "Consent",
     "Customer",
     "CustomerTier",
     "LineDraft",
@@ -60,6 +61,7 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "Refund",
+    "RefundDestination",
     "RefundDue",
     "RefundState",
     "Shipment",
@@ -228,6 +230,54 @@ class PaymentMethod(StrEnum):
     GIFT_CARD = "gift_card"
     POINTS = "points"
     CASH_ON_DELIVERY = "cash_on_delivery"
+
+
+class RefundDestination(StrEnum):
+    """Where a refund's money goes.
+
+    ``original``: back to the tender it came from (原路退回; the EU's "same means of payment").
+    The others need the customer's recorded `Consent` (CRD art. 13(1): "unless the consumer has
+    expressly agreed otherwise").
+    """
+
+    ORIGINAL = "original"
+    STORE_CREDIT = "store_credit"
+    GIFT_CARD = "gift_card"
+    OTHER_METHOD = "other_method"
+
+    @property
+    def immediate(self) -> bool:
+        """Whether the money is there as soon as the refund succeeds (the shop's own balance)."""
+        return self in {RefundDestination.STORE_CREDIT, RefundDestination.GIFT_CARD}
+
+
+class Consent(CsdeskModel):
+    """A customer's recorded agreement to be refunded other than to the tender that paid.
+
+    Attributes:
+        customer_id: Who agreed: the order's customer.
+        destination: What they agreed to.
+        method: For ``other_method``, which one (a bank transfer when the card is closed).
+        given_at: When.
+        channel: Where (``chat``, ``phone``, ``email``, ``app``…).
+        evidence: The message, call recording or form that shows it; kept with the refund and on
+            the ledger.
+    """
+
+    customer_id: Id
+    destination: RefundDestination
+    method: PaymentMethod | None = None
+    given_at: AwareDatetime
+    channel: str = Field(min_length=1, max_length=40)
+    evidence: str = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _method_when_other(self) -> Self:
+        if self.destination is RefundDestination.ORIGINAL:
+            raise ValueError("no consent is needed to refund the original tender")
+        if (self.destination is RefundDestination.OTHER_METHOD) != (self.method is not None):
+            raise ValueError("give method with destination other_method, and only then")
+        return self
 
 
 class Payment(CsdeskModel):
@@ -584,6 +634,9 @@ class Refund(CsdeskModel):
         lines: Units per line id the request refunds (the same on each tender's refund).
         reason: A `csdesk.policies.refunds.RefundReason` value; goodwill refunds say so.
         over_refund_reason: Set when the refund exceeds what is refundable; needs an approver.
+        destination: Where the money goes (`RefundDestination`): the tender that paid, unless
+            the customer agreed otherwise (``consent``).
+        consent: The customer's recorded agreement, for any destination but ``original``.
     """
 
     model_config = ConfigDict(frozen=False, validate_assignment=True)
@@ -603,6 +656,8 @@ class Refund(CsdeskModel):
     requested_at: AwareDatetime
     approved_by: str | None = None
     over_refund_reason: str | None = None
+    destination: RefundDestination = RefundDestination.ORIGINAL
+    consent: Consent | None = None
     provider_reference: str | None = None
     failure_reason: str | None = None
     attempts: Annotated[int, Strict(), Field(ge=0)] = 0
@@ -613,6 +668,19 @@ class Refund(CsdeskModel):
     reversed_at: AwareDatetime | None = None
     state: RefundState = RefundState.REQUESTED
     version: Annotated[int, Strict(), Field(ge=0)] = 0
+
+    def arrival_method(self, paid_with: PaymentMethod | str) -> str:
+        """The method whose typical times say when this refund arrives.
+
+        For `csdesk.policies.estimate_arrival`: the tender's (``paid_with``), or the
+        destination's when the customer agreed to another (store credit and gift cards are
+        immediate).
+        """
+        if self.destination is RefundDestination.ORIGINAL:
+            return str(paid_with)
+        if self.destination is RefundDestination.OTHER_METHOD and self.consent is not None:
+            return str(self.consent.method)
+        return self.destination.value
 
     @field_validator("amount")
     @classmethod

@@ -35,7 +35,7 @@ from csdesk.errors import (
 )
 from csdesk.events import Actor, DomainEvent
 from csdesk.ledger import PaymentLedger
-from csdesk.models import AfterSaleCase, Order, Refund, RefundState
+from csdesk.models import AfterSaleCase, Consent, Order, Refund, RefundDestination, RefundState
 from csdesk.money import Money
 from csdesk.policies.refunds import Refunded, RefundPolicy, RefundQuote, quote_refund
 from csdesk.storage import SqlStore
@@ -92,8 +92,14 @@ class RefundDesk:
         goodwill: Money | None = None,
         coupon_valid: bool = True,
         over_refund_reason: str | None = None,
+        destination: RefundDestination | str = RefundDestination.ORIGINAL,
+        consent: Consent | None = None,
     ) -> tuple[RefundQuote, list[Refund]]:
         """Quote a refund and create one refund per tender, reserving each amount.
+
+        The money goes back to the tenders that paid unless ``destination`` names store credit,
+        a gift card or another method, with the customer's recorded ``consent``
+        (`csdesk.workflows.refund.request_refunds`).
 
         Raises:
             IdempotencyConflictError: the key was used before with other parameters.
@@ -113,6 +119,8 @@ class RefundDesk:
             "coupon_valid": coupon_valid,
             "over_refund_reason": over_refund_reason,
             "policy": policy.policy_hash,
+            "destination": str(destination),
+            "consent": None if consent is None else consent.model_dump(mode="json"),
         }
         with self.store.transaction("refund request") as connection:
             order = self.store.load_in(connection, Order, order_id, lock=True)
@@ -147,6 +155,8 @@ class RefundDesk:
                 now=now,
                 case=case,
                 over_refund_reason=over_refund_reason,
+                destination=destination,
+                consent=consent,
             )
             for refund in made.refunds:
                 events = [e for e in made.events if e.aggregate.id == refund.id]

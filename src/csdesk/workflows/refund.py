@@ -28,11 +28,20 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 from statemachine import State
 
-from csdesk._checks import checked
+from csdesk._checks import checked, parse_enum
 from csdesk.errors import TransitionRejectedError
 from csdesk.events import Actor, ActorKind, DomainEvent
 from csdesk.ledger import PaymentLedger
-from csdesk.models import AfterSaleCase, CaseState, Order, OrderState, Refund, RefundState
+from csdesk.models import (
+    AfterSaleCase,
+    CaseState,
+    Consent,
+    Order,
+    OrderState,
+    Refund,
+    RefundDestination,
+    RefundState,
+)
 from csdesk.money import Money
 from csdesk.policies.refunds import RefundQuote, RefundReason
 from csdesk.workflows._engine import Command, Workflow, creation_event
@@ -243,7 +252,16 @@ def apply_to_ledger(ledger: PaymentLedger, events: Sequence[DomainEvent]) -> Pay
         if event.type == "refund.requested":
             amount = Money.from_dict(event.payload["amount"])  # type: ignore[arg-type]
             over = bool(event.payload.get("over_refund_reason"))
-            ledger = ledger.reserve(refund_id, amount, at=at, allow_over_refund=over)
+            destination = event.payload.get("destination")
+            consent = event.payload.get("consent")
+            ledger = ledger.reserve(
+                refund_id,
+                amount,
+                at=at,
+                allow_over_refund=over,
+                destination=str(destination) if destination not in (None, "original") else None,
+                consent=str(consent["evidence"]) if isinstance(consent, dict) else None,
+            )
         elif event.type == "refund.retried":
             amount = Money.from_dict(event.payload["amount"])  # type: ignore[arg-type]
             ledger = ledger.reserve(refund_id, amount, at=at, allow_over_refund=True)
@@ -259,6 +277,27 @@ def apply_to_ledger(ledger: PaymentLedger, events: Sequence[DomainEvent]) -> Pay
         elif event.type == "refund.reversed":
             ledger = ledger.reverse(refund_id, at=at)
     return ledger.model_copy(update={"version": ledger.version + 1}) if events else ledger
+
+
+def _consent_problem(
+    order: Order, where: RefundDestination, consent: Consent | None, now: datetime
+) -> str | None:
+    """Why a refund may not go to ``where`` on ``consent``, if it may not."""
+    if where is RefundDestination.ORIGINAL:
+        return None if consent is None else "a refund to the tenders that paid needs no consent"
+    law = (
+        "a refund goes back to the tenders that paid unless the customer expressly agreed "
+        "otherwise (CRD art. 13(1); 原路退回)"
+    )
+    if consent is None:
+        return f"a refund to {where.value} needs the customer's recorded consent: {law}"
+    if consent.destination is not where:
+        return f"the consent is to {consent.destination.value}, not {where.value}"
+    if consent.customer_id != order.customer.id:
+        return f"the consent is {consent.customer_id}'s, not the order's customer's"
+    if consent.given_at > now:
+        return f"the consent is dated {consent.given_at.isoformat()}, after {now.isoformat()}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -281,12 +320,19 @@ def request_refunds(
     now: datetime,
     case: AfterSaleCase | None = None,
     over_refund_reason: str | None = None,
+    destination: RefundDestination | str = RefundDestination.ORIGINAL,
+    consent: Consent | None = None,
 ) -> RefundsRequested:
     """Create one refund per tender of ``quote`` and reserve each amount on its ledger.
 
+    The money goes back to the tenders that paid (原路退回), unless ``destination`` says
+    otherwise, which takes the customer's recorded ``consent`` to it (CRD art. 13(1): "the same
+    means of payment ... unless the consumer has expressly agreed otherwise").
+
     Raises:
         TransitionRejectedError: the order (or case) is not in a state that allows a refund, the
-            quote is for another order, or the key is empty.
+            quote is for another order, the key is empty, or a destination other than the
+            tenders has no consent from the order's customer, given by ``now``.
         OverRefundError: a tender cannot refund its share (unless ``over_refund_reason``, which
             sends the refund to approval).
     """
@@ -312,6 +358,10 @@ def request_refunds(
         )
     if case is not None and case.state != CaseState.RESOLVING:
         raise refuse(f"case {case.id} is {case.state}; a case is refunded once it is resolving")
+    where = parse_enum(RefundDestination, destination, "refund destination")
+    problem = _consent_problem(order, where, consent, now)
+    if problem is not None:
+        raise refuse(problem)
     refunds: list[Refund] = []
     updated = dict(ledgers)
     events: list[DomainEvent] = []
@@ -331,6 +381,8 @@ def request_refunds(
             requested_by=actor.id,
             requested_at=now,
             over_refund_reason=over_refund_reason,
+            destination=where,
+            consent=consent,
             version=1,
         )
         event = creation_event(
@@ -348,6 +400,8 @@ def request_refunds(
                 "basis": quote.basis,
                 "over_refund_reason": over_refund_reason,
                 "quote_total": quote.total,
+                "destination": where,
+                "consent": None if consent is None else consent.model_dump(mode="json"),
             },
             idempotency_key=refund.idempotency_key,
             policy_version=quote.policy.version if quote.policy else None,
