@@ -181,12 +181,12 @@ def _print_refund(console: Console, life: Lifecycle) -> None:
 
 def _print_support(console: Console, support: Support) -> None:
     ticket = support.ticket
-    table = Table(
-        title=f"5. Ticket {ticket.id}, the eve of National Day ({support.now:%m-%d %H:%M})",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
+    console.rule(f"5. Ticket {ticket.id}", align="left", style="")
+    console.print(
+        f"Opened {ticket.created_at:%m-%d %H:%M}, the eve of National Day; the clocks as of "
+        f"{support.now:%m-%d %H:%M}:"
     )
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for name in ("Metric", "Target", "Deadline", "State"):
         table.add_column(name, no_wrap=True)
     for status in support.report.statuses:

@@ -117,10 +117,24 @@ def render_command(
                 known = ", ".join(sorted(catalogue))
                 raise BadInput(f"no built-in template {template_name!r}; they are {known}")
             template = catalogue[template_name]
+        needs = ", ".join(v.name for v in template.variables if v.required) or "none"
         if context_path == "-" and sys.stdin.isatty():
-            raise BadInput("give the template's variables with --context FILE, or pipe JSON in")
+            raise BadInput(
+                "give the template's variables with --context FILE, or pipe a JSON object in "
+                f"(variables it needs: {needs})"
+            )
         with open_input(context_path) as stream:
-            raw = json.load(stream)
+            text = stream.read()
+        where = "stdin" if context_path == "-" else context_path
+        if not text.strip():
+            raise BadInput(
+                f"the context on {where} is empty: give a JSON object of the template's "
+                f"variables (it needs: {needs})"
+            )
+        try:
+            raw = json.loads(text)
+        except ValueError as error:
+            raise BadInput(f"the context on {where} is not JSON ({error})") from None
         if not isinstance(raw, dict):
             raise BadInput(f"{context_path}: the context is a JSON object of variables")
         kinds = {v.name: v.type for v in template.variables}

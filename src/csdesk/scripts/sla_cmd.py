@@ -100,9 +100,10 @@ def due_command(
 ) -> None:
     """Deadlines and overdue metrics of TICKETS (JSONL; - for stdin).
 
-    Each line is a ticket ({"id": …, "category": …, "created_at": …}) or {"ticket": {…},
-    "events": [{…}, …]} with the events the ticket workflow produced (replies, status changes),
-    which the clocks need to know what was answered and what is paused.
+    Each line is a ticket (required: {"id": …, "customer_id": …, "category": …, "created_at":
+    "2026-03-02T09:00:00+08:00"}) or {"ticket": {…}, "events": [{…}, …]} with the events the
+    ticket workflow produced (replies, status changes), which the clocks need to know what was
+    answered and what is paused.
 
     Exit codes: 0 done; 2 a policy or a ticket line is invalid (the message names the line).
     """
