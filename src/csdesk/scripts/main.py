@@ -19,9 +19,10 @@ from typing import Any
 try:
     import click
     import rich  # noqa: F401 - only to say which extra is missing
-except ImportError as error:  # pragma: no cover - exercised only without the extra
-    raise SystemExit(
-        "the csdesk command needs the 'cli' extra: pip install 'csdesk[cli]'"
+except ImportError as error:
+    raise ImportError(
+        "the csdesk command needs the 'cli' extra (click and rich): from a checkout of csdesk, "
+        f"pip install -e '.[cli]' ({error})"
     ) from error
 
 from csdesk._version import __version__
@@ -52,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "replies": ("csdesk.scripts.replies_cmd:replies", "Reply templates."),
     "sla": ("csdesk.scripts.sla_cmd:sla", "SLA deadlines on business calendars."),
+    "testing": (
+        "csdesk.scripts.testing_cmd:testing",
+        "A test shop API to try refund batches and integrations against.",
+    ),
 }
 """The command groups, imported only when one runs (``csdesk --help`` stays fast)."""
 

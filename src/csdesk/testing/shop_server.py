@@ -33,18 +33,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+try:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+    from starlette.types import Receive, Scope, Send
+except ImportError as error:
+    raise ImportError(
+        "csdesk.testing.shop_server needs the 'testing' extra (Starlette and uvicorn): from a "
+        f"checkout of csdesk, pip install -e '.[testing]' ({error})"
+    ) from error
 
 from csdesk.integrations.sqlitedb import connect, transaction
 from csdesk.models import Order
 from csdesk.money import Money
 
-__all__ = ["FAULT_KINDS", "ODD_ANSWERS", "Faults", "ShopBackend", "create_app", "serve"]
+__all__ = [
+    "FAULT_KINDS",
+    "ODD_ANSWERS",
+    "Faults",
+    "ShopBackend",
+    "create_app",
+    "read_orders",
+    "serve",
+]
 
 FAULT_KINDS = (
     "error_500",
@@ -453,3 +467,112 @@ def serve(app: Starlette, *, host: str = "127.0.0.1", port: int = 0) -> Iterator
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def read_orders(path: str | Path, *, now: datetime | None = None) -> list[Order]:
+    """Orders to serve, from a CSV, JSON or JSONL file; each placed and paid if not already.
+
+    * JSON (a list, or ``{"orders": [...]}``) and JSONL (one per line): each item is an order in
+      csdesk's schema (as ``GET /orders/{id}`` answers), or a draft ``{"id", "customer_id",
+      "lines": [{"sku", "name", "quantity", "unit_price"}], "currency", "shipping_fee",
+      "paid_with"}`` with prices as strings;
+    * CSV: one row per line, grouped by ``order_id``, with the columns ``order_id``,
+      ``customer_id``, ``sku``, ``name``, ``quantity``, ``unit_price``, ``currency`` and the
+      optional ``shipping_fee`` and ``paid_with`` (read from an order's first row).
+
+    A draft is placed at ``now`` (default: the current time) and paid in full by ``paid_with``
+    (default ``alipay``).
+
+    Raises:
+        InvalidInputError: the file cannot be read; the message names the line and what is wrong.
+    """
+    import csv
+
+    from csdesk.errors import CsdeskError, InvalidInputError
+
+    file = Path(path)
+    at = now or datetime.now(UTC)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(f"cannot read {file}: {error}") from None
+    items: list[tuple[int, dict[str, Any]]] = []
+    try:
+        if file.suffix.lower() == ".csv":
+            grouped: dict[str, tuple[int, dict[str, Any]]] = {}
+            for number, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+                key = (row.get("order_id") or "").strip()
+                if not key:
+                    raise InvalidInputError(f"{file.name} line {number}: no order_id")
+                line = {k: row.get(k) for k in ("sku", "name", "quantity", "unit_price")}
+                if key not in grouped:
+                    draft: dict[str, Any] = {
+                        "id": key,
+                        "customer_id": row.get("customer_id"),
+                        "currency": row.get("currency"),
+                        "lines": [],
+                        "shipping_fee": row.get("shipping_fee") or None,
+                        "paid_with": row.get("paid_with") or None,
+                    }
+                    grouped[key] = (number, draft)
+                grouped[key][1]["lines"].append(line)
+            items = list(grouped.values())
+        elif file.suffix.lower() == ".jsonl":
+            items = [
+                (n, json.loads(raw)) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()
+            ]
+        else:
+            data = json.loads(text)
+            listed = data.get("orders") if isinstance(data, dict) else data
+            if not isinstance(listed, list):
+                raise InvalidInputError(
+                    f'{file.name}: a JSON list of orders, or {{"orders": [...]}}'
+                )
+            items = [(n, item) for n, item in enumerate(listed, start=1)]
+    except ValueError as error:
+        raise InvalidInputError(
+            f"{file.name}: not valid {file.suffix[1:] or 'JSON'}: {error}"
+        ) from None
+    orders = []
+    for number, item in items:
+        try:
+            orders.append(_order_from_item(item, at))
+        except (CsdeskError, KeyError, TypeError, ValueError) as error:
+            raise InvalidInputError(f"{file.name} item {number}: {error}") from None
+    return orders
+
+
+def _order_from_item(item: Any, at: datetime) -> Order:
+    from csdesk.events import Actor
+    from csdesk.models import Customer, LineDraft, Payment
+    from csdesk.workflows import PayOrder, run
+
+    if not isinstance(item, dict):
+        raise TypeError("an order is a JSON object")
+    lines = item.get("lines") or []
+    if lines and isinstance(lines[0], dict) and "split" in lines[0]:
+        return Order.model_validate(item)
+    currency = str(item.get("currency") or "CNY")
+    shipping = item.get("shipping_fee")
+    for value in [shipping, *(line.get("unit_price") for line in lines)]:
+        if isinstance(value, float):
+            raise ValueError(f"{value!r} is a JSON number: write amounts as strings ('5.50')")
+    order = Order.place(
+        id=str(item["id"]),
+        customer=Customer(id=str(item.get("customer_id") or "C-test")),
+        placed_at=at,
+        lines=[
+            LineDraft(
+                sku=str(line["sku"]),
+                name=str(line.get("name") or line["sku"]),
+                quantity=int(line["quantity"]),
+                unit_price=Money(str(line["unit_price"]), currency),
+            )
+            for line in lines
+        ],
+        shipping_fee=Money(str(shipping), currency) if shipping else None,
+    )
+    paid = Payment(id="P-1", method=str(item.get("paid_with") or "alipay"),
+                   captured=order.total, captured_at=at)  # fmt: skip
+    run(order, PayOrder(payments=[paid]), actor=Actor(kind="customer"), now=at)
+    return order
