@@ -45,6 +45,7 @@ MODULES = [
     "csdesk.integrations.batch_files",
     "csdesk.integrations.batch_journal",
     "csdesk.integrations.transport",
+    "csdesk.schemas",
     "csdesk.storage.host",
     "csdesk.calendars.statutory",
     "csdesk.storage",

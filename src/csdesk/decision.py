@@ -60,6 +60,7 @@ __all__ = [
     "load_policy",
     "preset_names",
     "step",
+    "without_schema_key",
 ]
 
 PolicyT = TypeVar("PolicyT", bound="Policy")
@@ -129,6 +130,7 @@ class Policy(ConfigModel):
             raise PolicyError(
                 f"a {cls.__name__} is a table of keys, got {type(data).__name__}", source=source
             )
+        data = without_schema_key(data, source)
         try:
             return cls.model_validate(data)
         except PolicyError as error:
@@ -140,6 +142,19 @@ class Policy(ConfigModel):
                 source=source,
                 errors=error.errors,
             ) from None
+
+
+def without_schema_key(data: dict[str, Any], source: str | None = None) -> dict[str, Any]:
+    """``data`` without a top-level ``$schema`` (an editor's pointer to `csdesk.schemas`).
+
+    Raises:
+        PolicyError: ``$schema`` is there but is not a string.
+    """
+    if "$schema" not in data:
+        return data
+    if not isinstance(data["$schema"], str):
+        raise PolicyError("$schema is the schema's location, a string", source=source)
+    return {key: value for key, value in data.items() if key != "$schema"}
 
 
 @checked

@@ -37,7 +37,7 @@ from pydantic import ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel
-from csdesk.decision import PolicyRef, step
+from csdesk.decision import PolicyRef, step, without_schema_key
 from csdesk.errors import PolicyError, TemplateError
 from csdesk.money import Money
 from csdesk.replies.engine import RenderLimits, RenderResult, render_string
@@ -140,6 +140,8 @@ def load_template(source: str | Path | Mapping[str, Any]) -> ReplyTemplate:
                 f"cannot read template {where}: {error} (templates are UTF-8 TOML files)",
                 source=where,
             ) from None
+    if isinstance(data, dict):
+        data = without_schema_key(data, where)
     try:
         return ReplyTemplate.model_validate(data)
     except PolicyError as error:

@@ -45,7 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "policy": (
         "csdesk.scripts.policy_cmd:policy",
-        "Compensation policies: replay history through one, or compare two versions.",
+        "Policies: replay history through a compensation policy, compare two versions, and "
+        "the JSON Schemas of policy and template files.",
     ),
     "refunds": (
         "csdesk.scripts.refunds:refunds",

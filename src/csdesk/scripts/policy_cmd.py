@@ -31,7 +31,11 @@ __all__ = ["policy"]
 
 @click.group()
 def policy() -> None:
-    """Compensation policies: replay history through one, or compare two versions."""
+    """Policies: simulate and compare compensation policies; print file schemas.
+
+    `simulate` replays history through a compensation policy or compares two versions; `schema`
+    prints the JSON Schema of a kind of policy or template file.
+    """
 
 
 def _incidents(path: str) -> Iterator[Incident]:
@@ -153,3 +157,22 @@ def sample_command(count: int, seed: int) -> None:
     """
     for incident in sample_incidents(count, seed=seed):
         click.echo(incident.model_dump_json())
+
+
+@policy.command("schema")
+@click.argument("kind", metavar="KIND")
+def schema_command(kind: str) -> None:
+    """Print the JSON Schema of a kind of csdesk file, for editors and CI checks.
+
+    KIND is one of arrival, compensation, refunds, returns, sla, template, tiering, timers. Save
+    it and name it on the first line of your TOML file (#:schema ./returns.schema.json) for
+    Taplo or Even Better TOML to complete keys and flag mistakes. Exit codes: 0 printed; 2 no
+    such kind.
+    """
+    from csdesk.errors import CsdeskError
+    from csdesk.schemas import render
+
+    try:
+        click.echo(render(kind), nl=False)
+    except CsdeskError as error:
+        raise BadInput(str(error)) from None
