@@ -16,6 +16,7 @@ from csdesk.replies.catalog import (
 from csdesk.replies.engine import MAX_OUTPUT, RenderLimits, RenderResult, render_string
 from csdesk.replies.explain import EXPLAIN_LOCALES, explain, explain_step
 from csdesk.replies.locales import LocaleChain, locale_chain, maximize
+from csdesk.replies.refund_text import refund_reply
 
 __all__ = [
     "EXPLAIN_LOCALES",
@@ -33,6 +34,7 @@ __all__ = [
     "load_template",
     "locale_chain",
     "maximize",
+    "refund_reply",
     "render",
     "render_string",
 ]

@@ -675,6 +675,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 _BUILTIN_FILTERS: Final = tuple(_SIZED)
 
 
+def _nonzero(value: Any) -> bool:
+    """``{% if coupon is nonzero %}``: a Money that is not zero, or any other truthy value."""
+    from csdesk.money import Money
+
+    if isinstance(value, Money):
+        return not value.is_zero
+    return not isinstance(value, jinja2.Undefined) and bool(value)
+
+
 def environment(limits: RenderLimits, filters: Mapping[str, Callable[..., str]]) -> _Sandbox:
     """A sandbox with csdesk's limits, the sized built-in filters and ``filters``."""
     env = _Sandbox(limits)
@@ -687,5 +696,7 @@ def environment(limits: RenderLimits, filters: Mapping[str, Callable[..., str]])
     env.filters.update(filters)
     env.filters.update({LOOP_FILTER: _loop, CONCAT_FILTER: _concat, LITERAL_FILTER: _literal})
     env.tests.clear()
-    env.tests.update({"defined": lambda v: not isinstance(v, jinja2.Undefined)})
+    env.tests.update(
+        {"defined": lambda v: not isinstance(v, jinja2.Undefined), "nonzero": _nonzero}
+    )
     return env
