@@ -46,6 +46,8 @@ MODULES = [
     "csdesk.integrations.batch_journal",
     "csdesk.integrations.transport",
     "csdesk.schemas",
+    "csdesk.replies.po",
+    "csdesk.replies.refund_text",
     "csdesk.storage.host",
     "csdesk.calendars.statutory",
     "csdesk.storage",

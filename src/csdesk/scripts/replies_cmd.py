@@ -165,3 +165,80 @@ def render_command(
     if result.unfilled_slots:
         click.echo(f"unfilled slots: {', '.join(result.unfilled_slots)}", err=True)
         raise SystemExit(3)
+
+
+def _templates(folder: Path | None) -> dict[str, Any]:
+    if folder is None:
+        return dict(builtin_templates())
+    found = {}
+    for path in sorted(folder.glob("*.toml")):
+        template = load_template(path)
+        found[template.id] = template
+    if not found:
+        raise BadInput(f"no template files (*.toml) in {folder}")
+    return found
+
+
+@replies.command("export-po")
+@click.option("--locale", required=True, help="The locale to translate into (zh-Hant, ja…).")
+@click.option("--source", default="en", show_default=True, help="The locale to translate from.")
+@click.option(
+    "--templates",
+    "folder",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of template files (default: the built-in catalogue).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The PO file to write (default: stdout).",
+)
+def export_po_command(locale: str, source: str, folder: Path | None, output: Path | None) -> None:
+    """Export reply templates to a PO file for translators (Weblate, Crowdin, Poedit).
+
+    One message per subject, body and variable fallback, keyed by msgctxt (template.field), with
+    the --source text as msgid and the --locale text, if any, as msgstr. Exit codes: 0 written;
+    2 bad folder or template.
+    """
+    from csdesk.replies.po import export_po, po_text
+
+    try:
+        text = po_text(export_po(_templates(folder).values(), locale, source=source))
+    except CsdeskError as error:
+        raise BadInput(str(error)) from None
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@replies.command("import-po")
+@click.argument(
+    "po_file", metavar="PO_FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--locale", required=True, help="The locale the PO file translates into.")
+@click.option(
+    "--templates",
+    "folder",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The folder of template files to update (copy the built-in ones there first to "
+    "translate those).",
+)
+def import_po_command(po_file: Path, locale: str, folder: Path) -> None:
+    """Import a translated PO file into the template files of --templates.
+
+    Translated messages set the locale's variant; untranslated and fuzzy ones change nothing.
+    Every updated template is linted first: any error refuses the whole import and names the
+    messages. Comments and key order in the files are kept. Exit codes: 0 imported; 2 a bad PO
+    file, an unknown template or field, or a translation that fails lint (nothing written).
+    """
+    from csdesk.replies.po import import_po, write_templates
+
+    try:
+        updated = import_po(_templates(folder), po_file, locale)
+        written = write_templates(folder, updated, locale)
+    except CsdeskError as error:
+        raise BadInput(str(error)) from None
+    click.echo(f"{len(written)} template(s) updated in {folder} for {locale}")
