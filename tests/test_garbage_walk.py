@@ -48,6 +48,7 @@ MODULES = [
     "csdesk.schemas",
     "csdesk.replies.po",
     "csdesk.replies.refund_text",
+    "csdesk.telemetry",
     "csdesk.storage.host",
     "csdesk.calendars.statutory",
     "csdesk.storage",

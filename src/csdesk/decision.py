@@ -46,6 +46,7 @@ from pydantic import (
     model_validator,
 )
 
+from csdesk import _telemetry as telemetry
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, build
 from csdesk.errors import PolicyError, UnknownPresetError
@@ -391,6 +392,14 @@ class Decided(CsdeskModel):
         **answer: Any,
     ) -> Self:
         """Build a result from trusted values, without validating them again."""
+        if telemetry.tracing():
+            attributes = {
+                "csdesk.decision": cls.__name__,
+                "csdesk.policy.id": policy.id if policy else None,
+                "csdesk.policy.version": policy.version if policy else None,
+            }
+            with telemetry.span("csdesk.decision", attributes):
+                pass
         return build(
             cls,
             {"_inputs": inputs},

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from csdesk import _telemetry as telemetry
 from csdesk._checks import checked
 from csdesk.errors import (
     CsdeskError,
@@ -578,6 +579,7 @@ class BatchSummary:
 
     def note(self, line: int, outcome: str, code: str, message: str) -> None:
         """Count a row that is not done; keep the first 200 messages."""
+        telemetry.annotate_current({"csdesk.batch.outcome": outcome, "csdesk.error.code": code})
         self.outcomes[outcome] += 1
         self.reasons[(outcome, code)] += 1
         if len(self.problems) < 200:
@@ -980,6 +982,12 @@ class _Run:
         elif refund.status == "succeeded":
             journal.outcome(row.line, "done", refund_id=refund.id)
             summary.done += 1
+            telemetry.annotate_current({"csdesk.batch.outcome": "done"})
+            labels = {"csdesk.currency": refund.amount.currency, "csdesk.reason": row.reason,
+                      "csdesk.command": "batch"}  # fmt: skip
+            telemetry.count("csdesk.refunds", 1, labels)
+            telemetry.count("csdesk.refund.amount", refund.amount.minor_units, labels,
+                            unit="{minor_unit}")  # fmt: skip
             summary.add_refunded(refund.amount)
         elif refund.status in ("pending", "processing"):
             message = f"refund {refund.id} is {refund.status} at the shop"
@@ -1052,15 +1060,17 @@ async def run_batch(
     slots = asyncio.Semaphore(concurrency)
     tasks: set[asyncio.Task[None]] = set()
 
-    async def guarded(coroutine: Any) -> None:
+    async def guarded(coroutine: Any, row: BatchRow) -> None:
         try:
-            await coroutine
+            attributes = {"csdesk.batch.line": row.line, "csdesk.order_id": row.order_id}
+            with telemetry.span("csdesk.batch.row", attributes):
+                await coroutine
         finally:
             slots.release()
             run.tick()
 
-    def start(coroutine: Any) -> None:
-        task = asyncio.ensure_future(guarded(coroutine))
+    def start(coroutine: Any, row: BatchRow) -> None:
+        task = asyncio.ensure_future(guarded(coroutine, row))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
@@ -1072,9 +1082,9 @@ async def run_batch(
             # Re-send the very request and key sent before: the shop deduplicates.
             request = RefundRequest.model_validate(known.request)
             run.reserved.add(item.order_id, item.lines, request.amount, shipping=request.shipping)
-            start(run.send(item, request, reserve=False))
+            start(run.send(item, request, reserve=False), item)
         else:
-            start(run.quote_and_send(item))
+            start(run.quote_and_send(item), item)
         await asyncio.sleep(0)
 
     try:

@@ -44,6 +44,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import CsdeskModel
+from csdesk._telemetry import annotate, span
 from csdesk.errors import (
     CsdeskError,
     InvalidInputError,
@@ -228,6 +229,10 @@ class _CookielessClient(httpx.AsyncClient):
         """Ignored: the client keeps no cookies."""
 
 
+def _attempt(method: str, path: str, attempt: int) -> dict[str, Any]:
+    return {"csdesk.http.method": method, "csdesk.http.path": path, "csdesk.http.attempt": attempt}
+
+
 def _proxied(base_url: str) -> bool:
     """Whether the environment names a proxy for ``base_url`` (which httpx would then use)."""
     url = httpx.URL(base_url)
@@ -376,9 +381,11 @@ class ShopClient(_Base):
         for attempt in range(1, self.retry.attempts + 1):
             hint = None
             try:
-                response = self._http.request(
-                    method, path, json=body, headers=headers, params=params
-                )
+                with span("csdesk.shop.request", _attempt(method, path, attempt)) as current:
+                    response = self._http.request(
+                        method, path, json=body, headers=headers, params=params
+                    )
+                    annotate(current, {"csdesk.http.status": response.status_code})
             except httpx.TransportError as error:
                 last = type(error).__name__
             else:
@@ -524,7 +531,9 @@ class AsyncShopClient(_Base):
                 extensions=self._extensions,
             )
             try:
-                response = await self._http.send(request)
+                with span("csdesk.shop.request", _attempt(method, path, attempt)) as current:
+                    response = await self._http.send(request)
+                    annotate(current, {"csdesk.http.status": response.status_code})
             except httpx.TransportError as error:
                 last = type(error).__name__
             else:

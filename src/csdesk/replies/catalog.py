@@ -37,6 +37,7 @@ from pydantic import ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel
+from csdesk._telemetry import span
 from csdesk.decision import PolicyRef, step, without_schema_key
 from csdesk.errors import PolicyError, TemplateError
 from csdesk.money import Money
@@ -231,6 +232,20 @@ def render(
         raise TemplateError(
             f"render takes a ReplyTemplate (see load_template), got {type(template).__name__}"
         )
+    with span("csdesk.reply.render", {"csdesk.template": template.id, "csdesk.locale": locale}):
+        return _render(template, context, locale, now, default_locale, tz, slots, limits)
+
+
+def _render(
+    template: ReplyTemplate,
+    context: Mapping[str, Any],
+    locale: str,
+    now: datetime,
+    default_locale: str,
+    tz: str | None,
+    slots: Mapping[str, str] | None,
+    limits: RenderLimits | None,
+) -> RenderResult:
     chain = locale_chain(locale, available=template.variants, default=default_locale)
     if chain.text_locale is None:
         raise TemplateError(

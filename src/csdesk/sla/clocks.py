@@ -32,6 +32,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
+from csdesk._telemetry import count
 from csdesk.calendars.business import BusinessCalendar
 from csdesk.decision import Decided, Policy, step
 from csdesk.errors import NotFoundError
@@ -471,6 +472,10 @@ def sla_report(
                 now=now,
             )
         )
+    for status in statuses:
+        if status.breached:
+            count("csdesk.sla.breaches", 1, {"csdesk.metric": status.metric,
+                                             "csdesk.category": str(ticket.category)})  # fmt: skip
     return SlaReport.model_construct(
         ticket_id=ticket.id,
         policy_id=policy.id,

@@ -36,6 +36,7 @@ from statemachine.orderedset import OrderedSet
 
 from csdesk._checks import checked
 from csdesk._model import CsdeskModel, build, require_aware
+from csdesk._telemetry import annotate, span
 from csdesk.decision import Policy
 from csdesk.errors import (
     CorruptStateError,
@@ -447,9 +448,18 @@ def run(
         )
     if model.state not in _states(workflow):
         raise _corrupt(workflow, model, command.event)
-    return _send(
-        workflow, model, command, actor, now, (idempotency_key, causation_id, policy_version)
-    )
+    attributes = {
+        "csdesk.workflow": workflow.workflow_name,
+        "csdesk.command": command.event,
+        "csdesk.entity_id": getattr(model, "id", None),
+        "csdesk.state.from": str(model.state),
+    }
+    with span("csdesk.workflow.command", attributes) as current:
+        events = _send(
+            workflow, model, command, actor, now, (idempotency_key, causation_id, policy_version)
+        )
+        annotate(current, {"csdesk.state.to": str(model.state)})
+    return events
 
 
 @checked

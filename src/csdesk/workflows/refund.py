@@ -29,6 +29,7 @@ from pydantic import Field
 from statemachine import State
 
 from csdesk._checks import checked, parse_enum
+from csdesk._telemetry import count
 from csdesk.errors import TransitionRejectedError
 from csdesk.events import Actor, ActorKind, DomainEvent
 from csdesk.ledger import PaymentLedger
@@ -279,6 +280,13 @@ def apply_to_ledger(ledger: PaymentLedger, events: Sequence[DomainEvent]) -> Pay
     return ledger.model_copy(update={"version": ledger.version + 1}) if events else ledger
 
 
+def _counted(amount: Money, reason: str, how: str) -> None:
+    """The refund metrics: one refund, and its amount in minor units, per currency."""
+    labels = {"csdesk.currency": amount.currency, "csdesk.reason": reason, "csdesk.command": how}
+    count("csdesk.refunds", 1, labels)
+    count("csdesk.refund.amount", amount.minor_units, labels, unit="{minor_unit}")
+
+
 def _consent_problem(
     order: Order, where: RefundDestination, consent: Consent | None, now: datetime
 ) -> str | None:
@@ -410,6 +418,7 @@ def request_refunds(
         if ledger is None:
             raise refuse(f"no ledger for payment {share.payment_id}")
         updated[share.payment_id] = apply_to_ledger(ledger, [event])
+        _counted(refund.amount, quote.reason.value, "request")
         refunds.append(refund)
         events.append(event)
     return RefundsRequested(tuple(refunds), updated, tuple(events))

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
+from csdesk._telemetry import count
 from csdesk.decision import Decided, PolicyRef
 from csdesk.errors import ApprovalRequiredError, InvalidInputError
 from csdesk.money import Money
@@ -153,6 +154,12 @@ def _draft(
 def _decision(draft: stages.Draft) -> Decision:
     assert draft.status is not None
     granted = draft.status not in (Status.REJECTED, Status.STATUTORY)
+    if granted:
+        for offer in draft.offers:
+            count("csdesk.compensation.granted", offer.value.minor_units,
+                  {"csdesk.instrument": offer.instrument.value, "csdesk.currency":
+                   offer.value.currency, "csdesk.category": str(draft.incident.kind)},
+                  unit="{minor_unit}")  # fmt: skip
     return Decision.made(
         incident_id=draft.incident.id,
         kind=draft.incident.kind,
