@@ -748,6 +748,7 @@ class Ticket(CsdeskModel):
     subject: str = ""
     tags: tuple[str, ...] = ()
     assignee: str | None = None
+    group: str | None = Field(default=None, min_length=1, max_length=64)
     created_at: AwareDatetime
     solved_at: AwareDatetime | None = None
     state: TicketState = TicketState.NEW

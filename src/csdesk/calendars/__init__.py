@@ -26,6 +26,7 @@ from csdesk.calendars.china import (
     china_days,
     load_china_year,
 )
+from csdesk.calendars.statutory import country_calendar
 
 __all__ = [
     "CHINA_CALENDAR_ENV",
@@ -40,6 +41,7 @@ __all__ = [
     "china_calendar",
     "china_coverage",
     "china_days",
+    "country_calendar",
     "load_china_year",
     "provisional",
 ]

@@ -27,16 +27,18 @@ Examples:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
 from csdesk._checks import checked
+from csdesk.calendars.business import BusinessCalendar
 from csdesk.calendars.china import china_days
 from csdesk.errors import InvalidInputError
 
-__all__ = ["RestDays", "china_rest_days", "public_holidays"]
+__all__ = ["RestDays", "china_rest_days", "country_calendar", "public_holidays"]
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -154,4 +156,39 @@ def public_holidays(country: str, subdivision: str | None = None) -> RestDays:
             f"public holidays of {where} (the holidays package)"
         ),
         _reason=reason,
+    )
+
+
+@checked
+def country_calendar(
+    *,
+    tz: str,
+    weekly: Mapping[str, Sequence[tuple[str, str]]],
+    country: str,
+    subdivision: str | None = None,
+    years: tuple[int, int],
+    name: str | None = None,
+) -> BusinessCalendar:
+    """A `csdesk.calendars.BusinessCalendar` closed on the public holidays of ``country``.
+
+    For a team outside China (the China pack is `csdesk.calendars.china_calendar`): the weekly
+    hours in ``tz``, and the public holidays of ``country`` (and ``subdivision``) from the
+    ``holidays`` package for each year of ``years`` (first, last). Asking about a date outside
+    those years raises `csdesk.errors.CalendarCoverageError` rather than guessing.
+
+    Raises:
+        InvalidInputError: an unknown country or subdivision, or ``years`` not (first, last).
+    """
+    import holidays as holidays_package
+
+    public_holidays(country, subdivision)  # checks the country and subdivision
+    first, last = years
+    if not (isinstance(first, int) and isinstance(last, int)) or not 1900 < first <= last < 2200:
+        raise InvalidInputError(f"years is (first, last), such as (2025, 2027), got {years!r}")
+    days = holidays_package.country_holidays(
+        country.strip().upper(), subdiv=subdivision, years=range(first, last + 1)
+    )
+    label = name or f"{country.upper()}{'-' + subdivision if subdivision else ''} public holidays"
+    return BusinessCalendar(
+        tz=tz, weekly=weekly, holidays=sorted(days), coverage=(first, last), name=label
     )

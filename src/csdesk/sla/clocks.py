@@ -22,7 +22,7 @@ target ran out is late). `SlaStatus` also carries the business time elapsed, so 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -35,7 +35,7 @@ from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk._telemetry import count
 from csdesk.calendars.business import BusinessCalendar
 from csdesk.decision import Decided, Policy, step
-from csdesk.errors import NotFoundError
+from csdesk.errors import InvalidInputError, NotFoundError
 from csdesk.events import DomainEvent
 from csdesk.models import Ticket, TicketPriority
 
@@ -79,13 +79,19 @@ class SlaTarget(ConfigModel):
 
 
 class Escalation(ConfigModel):
-    """Freshdesk-style escalation: ``after_minutes`` past the breach, tell ``notify``."""
+    """Freshdesk-style escalation: ``after_minutes`` past the breach, tell ``notify``.
+
+    ``business_hours``: the minutes are counted on the team's business calendar (an escalation
+    due at 17:50 with 30 minutes to go reaches the supervisor at 09:20 the next working day, not
+    at 18:20 when nobody is there); else on the wall clock.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     level: int = Field(ge=1, le=4)
     after_minutes: int = Field(ge=0)
     notify: str = Field(min_length=1)
+    business_hours: bool = False
 
 
 class SlaPolicy(Policy):
@@ -93,7 +99,8 @@ class SlaPolicy(Policy):
 
     Attributes:
         conditions: Field → accepted values; all must hold (``tags``: any tag in the list).
-            Fields: ``priority``, ``category``, ``channel``, ``customer_tier``, ``tags``.
+            Fields: ``priority``, ``category``, ``channel``, ``customer_tier``, ``tags`` and
+            ``group`` (the team handling the ticket: a group SLA).
         targets: Per priority, the targets of the metrics the policy measures.
         pauses: Per status-based metric, the ticket states that pause it (Zendesk's defaults).
         warn_before_minutes: A running metric warns this long before its deadline.
@@ -252,6 +259,7 @@ def _status(
     segments: Sequence[tuple[datetime, datetime, bool]],
     clock: _Clock,
     now: datetime,
+    business: _Clock,
 ) -> SlaStatus:
     """``segments``: (start, end, running) pieces from ``started`` to ``fulfilled`` or ``now``."""
     goal = timedelta(minutes=target.minutes)
@@ -278,7 +286,9 @@ def _status(
     escalation = 0
     if breached and fulfilled is None and deadline is not None:
         for level in policy.escalations:
-            if now >= deadline + timedelta(minutes=level.after_minutes):
+            wait = timedelta(minutes=level.after_minutes)
+            due = business.add(deadline, wait) if level.business_hours else deadline + wait
+            if now >= due:
                 escalation = max(escalation, level.level)
     warning = (
         not breached
@@ -400,23 +410,44 @@ def _policy_changes(
     return changes
 
 
+def _team_calendar(
+    ticket: Ticket, calendar: BusinessCalendar | Mapping[str, BusinessCalendar]
+) -> BusinessCalendar:
+    if isinstance(calendar, BusinessCalendar):
+        return calendar
+    found = calendar.get(ticket.group or "*") or calendar.get("*")
+    if not isinstance(found, BusinessCalendar):
+        known = ", ".join(sorted(calendar))
+        raise InvalidInputError(
+            f"no business calendar for ticket {ticket.id}'s group {ticket.group!r}: the "
+            f"calendars are for {known}; add one for it or a '*' default"
+        )
+    return found
+
+
 @checked
 def sla_report(
     ticket: Ticket,
     events: Iterable[DomainEvent],
     *,
     policies: Sequence[SlaPolicy],
-    calendar: BusinessCalendar,
+    calendar: BusinessCalendar | Mapping[str, BusinessCalendar],
     now: datetime,
 ) -> SlaReport:
     """Every SLA metric instance of ``ticket`` at ``now``, from its events.
 
     Args:
-        ticket: The ticket as it is now (its fields choose the policy).
+        ticket: The ticket as it is now (its fields choose the policy; ``group`` chooses a
+            group SLA and the team's calendar).
         events: The ticket's events (``open_ticket`` and every `fire` on it), in any order.
         policies: Ordered policies; the first that matches applies.
-        calendar: The shop's business calendar, for business-hours targets.
+        calendar: The business calendar for business-hours targets and escalations: one for
+            the shop, or one per team (``{"after_sales": …, "logistics": …, "*": …}``; ``"*"``
+            serves a group that has none).
         now: The current time, timezone-aware.
+
+    Raises:
+        InvalidInputError: calendars per team without one for the ticket's group or a ``"*"``.
     """
     require_aware(now, "now")
     log = sorted(
@@ -424,6 +455,7 @@ def sla_report(
         key=lambda e: (e.occurred_at, e.aggregate.version),
     )
     history = _history(ticket, log)
+    calendar = _team_calendar(ticket, calendar)
     policy = _select_policy(ticket, policies)
     changes = _policy_changes(ticket, log, policies)
     if policy is None:
@@ -453,6 +485,7 @@ def sla_report(
                         segments=segments,
                         clock=clock,
                         now=now,
+                        business=clocks[True],
                     )
                 )
             continue
@@ -470,6 +503,7 @@ def sla_report(
                 segments=segments,
                 clock=clock,
                 now=now,
+                business=clocks[True],
             )
         )
     for status in statuses:
