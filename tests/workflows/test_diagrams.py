@@ -27,3 +27,11 @@ def test_the_workflows_page_includes_both_diagrams() -> None:
 def test_the_refunds_page_includes_its_diagram() -> None:
     page = (DOCS / "refunds.md").read_text(encoding="utf-8")
     assert '--8<-- "docs/diagrams/refund.mmd"' in page
+
+
+def test_diagrams_show_no_private_names() -> None:
+    # Issue 19: the order diagram showed csdesk's private callbacks (`_record_modify`).
+    for workflow in (OrderWorkflow, AfterSaleWorkflow, RefundWorkflow):
+        diagram = mermaid(workflow)
+        assert " _" not in diagram
+        assert "_record" not in diagram
