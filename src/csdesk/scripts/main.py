@@ -45,8 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "policy": (
         "csdesk.scripts.policy_cmd:policy",
-        "Policies: replay history through a compensation policy, compare two versions, and "
-        "the JSON Schemas of policy and template files.",
+        "Policies: simulate and compare compensation policies; print file schemas.",
     ),
     "refunds": (
         "csdesk.scripts.refunds:refunds",
@@ -56,7 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sla": ("csdesk.scripts.sla_cmd:sla", "SLA deadlines on business calendars."),
     "testing": (
         "csdesk.scripts.testing_cmd:testing",
-        "A test shop API to try refund batches and integrations against.",
+        "A test shop API to try refund batches and integrations against, with faults.",
     ),
 }
 """The command groups, imported only when one runs (``csdesk --help`` stays fast)."""

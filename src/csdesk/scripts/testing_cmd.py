@@ -14,9 +14,10 @@ __all__ = ["testing"]
 
 @click.group()
 def testing() -> None:
-    """A test shop API (the shop contract of `csdesk refunds run`), with faults on demand.
+    """A test shop API to try refund batches and integrations against, with faults.
 
-    Needs the 'testing' extra (Starlette and uvicorn).
+    It speaks the shop contract of `csdesk refunds run`. Needs the 'testing' extra (Starlette
+    and uvicorn).
     """
 
 
