@@ -49,6 +49,7 @@ MODULES = [
     "csdesk.replies.po",
     "csdesk.replies.refund_text",
     "csdesk.telemetry",
+    "csdesk.sla.satisfaction",
     "csdesk.storage.host",
     "csdesk.calendars.statutory",
     "csdesk.storage",

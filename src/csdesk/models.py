@@ -64,6 +64,7 @@ __all__ = [
     "RefundDestination",
     "RefundDue",
     "RefundState",
+    "Satisfaction",
     "Shipment",
     "StatutoryBasis",
     "Ticket",
@@ -729,6 +730,39 @@ class Channel(StrEnum):
     PLATFORM = "platform"
 
 
+class Satisfaction(CsdeskModel):
+    """What the customer said of a solved ticket (满意度).
+
+    Attributes:
+        score: On the shop's scale, 1 to ``scale``.
+        scale: The scale's top (5 for five stars, 10 for NPS-style, 2 for thumbs).
+        comment: The customer's words; customer data, shown masked.
+        channel: Where they said it.
+        at: When.
+    """
+
+    score: Annotated[int, Strict(), Field(ge=1)]
+    scale: Annotated[int, Strict(), Field(ge=2, le=10)] = 5
+    comment: str | None = Field(default=None, max_length=2000)
+    channel: Channel = Channel.CHAT
+    at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _on_the_scale(self) -> Self:
+        if self.score > self.scale:
+            raise ValueError(f"score {self.score} is above the scale's top, {self.scale}")
+        return self
+
+    @property
+    def satisfied(self) -> bool:
+        """Top-two-box: 4 or 5 of 5 (the top fifth and the next of any scale)."""
+        return self.score * 5 >= self.scale * 4
+
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            yield key, (scrub(value) if key == "comment" and value else value)
+
+
 class Ticket(CsdeskModel):
     """A customer-service ticket (工单). `csdesk.workflows.TicketWorkflow` moves it.
 
@@ -749,6 +783,9 @@ class Ticket(CsdeskModel):
     tags: tuple[str, ...] = ()
     assignee: str | None = None
     group: str | None = Field(default=None, min_length=1, max_length=64)
+    follow_up_at: AwareDatetime | None = None
+    followed_up_at: AwareDatetime | None = None
+    satisfaction: Satisfaction | None = None
     created_at: AwareDatetime
     solved_at: AwareDatetime | None = None
     state: TicketState = TicketState.NEW

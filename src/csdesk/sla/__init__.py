@@ -22,6 +22,7 @@ from csdesk.sla.clocks import (
 )
 from csdesk.sla.metrics import Attainment, ServiceMetrics, service_metrics
 from csdesk.sla.promises import Promise, promise
+from csdesk.sla.satisfaction import Csat, RepeatContacts, csat, repeat_contacts
 
 __all__ = [
     "CHINA_CALENDAR_ENV",
@@ -31,8 +32,10 @@ __all__ = [
     "BusinessCalendar",
     "ChinaCoverage",
     "ChinaYear",
+    "Csat",
     "Escalation",
     "Promise",
+    "RepeatContacts",
     "ServiceMetrics",
     "SlaPolicy",
     "SlaReport",
@@ -41,8 +44,10 @@ __all__ = [
     "china_calendar",
     "china_coverage",
     "china_days",
+    "csat",
     "load_china_year",
     "promise",
+    "repeat_contacts",
     "select_policy",
     "service_metrics",
     "sla_report",

@@ -21,8 +21,8 @@ from the ticket's event log alone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -30,8 +30,16 @@ from statemachine import State
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
+from csdesk.errors import CsdeskError
 from csdesk.events import Actor, ActorKind, DomainEvent
-from csdesk.models import Channel, Ticket, TicketCategory, TicketPriority, TicketState
+from csdesk.models import (
+    Channel,
+    Satisfaction,
+    Ticket,
+    TicketCategory,
+    TicketPriority,
+    TicketState,
+)
 from csdesk.workflows._engine import Command, Workflow, creation_event
 
 __all__ = [
@@ -39,13 +47,16 @@ __all__ = [
     "ChangeTicket",
     "CloseTicket",
     "CustomerMessage",
+    "FollowUp",
     "HoldTicket",
     "PostReply",
+    "RateTicket",
     "ReopenTicket",
     "ResumeTicket",
     "SolveTicket",
     "TicketWorkflow",
     "WaitForCustomer",
+    "follow_ups_due",
     "open_ticket",
 ]
 
@@ -90,9 +101,31 @@ class ResumeTicket(Command[Ticket]):
 
 
 class SolveTicket(Command[Ticket]):
-    """The ticket is solved (the customer may still write back and reopen it)."""
+    """The ticket is solved (the customer may still write back and reopen it).
+
+    ``follow_up_in`` schedules a follow-up (回访) that long after the solve: the ticket's
+    ``follow_up_at``, which `follow_ups_due` finds.
+    """
 
     event = "solve"
+    follow_up_in: timedelta | None = None
+
+
+class FollowUp(Command[Ticket]):
+    """The follow-up is done (回访): the customer was contacted after the solve."""
+
+    event = "follow_up"
+    note: str | None = None
+
+
+class RateTicket(Command[Ticket]):
+    """Record the customer's satisfaction with a solved ticket (满意度)."""
+
+    event = "rate"
+    score: int
+    scale: int = 5
+    comment: str | None = None
+    channel: Channel | str = Channel.CHAT
 
 
 class ReopenTicket(Command[Ticket]):
@@ -136,6 +169,8 @@ class TicketWorkflow(Workflow[Ticket]):
         "reopen": "ticket.reopened",
         "close": "ticket.closed",
         "change": "ticket.changed",
+        "follow_up": "ticket.followed_up",
+        "rate": "ticket.rated",
     }
     commands = (
         PostReply,
@@ -148,6 +183,8 @@ class TicketWorkflow(Workflow[Ticket]):
         ReopenTicket,
         CloseTicket,
         ChangeTicket,
+        FollowUp,
+        RateTicket,
     )
 
     new = State(value=TicketState.NEW, initial=True)
@@ -187,6 +224,9 @@ class TicketWorkflow(Workflow[Ticket]):
         | on_hold.to(solved, on="_record_solve")
     )
     reopen = solved.to(open, on="_record_reopen")
+    follow_up = solved.to(solved, internal=True, validators="_check_follow_up",
+                          on="_record_follow_up")  # fmt: skip
+    rate = solved.to(solved, internal=True, on="_record_rating")
     close = solved.to(closed)
     change = (
         new.to(new, internal=True, validators="_check_change", on="_record_change")
@@ -202,8 +242,39 @@ class TicketWorkflow(Workflow[Ticket]):
                 "a public reply comes from an agent (staff or bot); customers send messages"
             )
 
-    def _record_solve(self, now: datetime) -> None:
+    def _record_solve(self, command: SolveTicket, now: datetime) -> None:
         self.model.solved_at = now
+        if command.follow_up_in is not None:
+            if command.follow_up_in <= timedelta(0):
+                self.refuse("follow_up_in must be a positive duration")
+            self.model.follow_up_at = now + command.follow_up_in
+            self.model.followed_up_at = None
+            self.detail(follow_up_at=self.model.follow_up_at)
+
+    def _check_follow_up(self) -> None:
+        if self.model.follow_up_at is None:
+            self.refuse("no follow-up is scheduled on this ticket (solve it with follow_up_in)")
+        if self.model.followed_up_at is not None:
+            self.refuse(f"the follow-up was done at {self.model.followed_up_at.isoformat()}")
+
+    def _record_follow_up(self, now: datetime) -> None:
+        self.model.followed_up_at = now
+        self.detail(due=self.model.follow_up_at, late=now > (self.model.follow_up_at or now))
+
+    def _record_rating(self, command: RateTicket, now: datetime) -> None:
+        try:
+            rating = Satisfaction(
+                score=command.score,
+                scale=command.scale,
+                comment=command.comment,
+                channel=command.channel,
+                at=now,
+            )
+        except CsdeskError as error:
+            self.refuse(f"the rating does not fit its scale: {error}")
+        self.model.satisfaction = rating
+        self.detail(score=rating.score, scale=rating.scale, satisfied=rating.satisfied,
+                    channel=rating.channel)  # fmt: skip
 
     def _record_reopen(self) -> None:
         self.model.solved_at = None
@@ -261,3 +332,18 @@ def open_ticket(
         },
     )
     return ticket, [created]
+
+
+@checked
+def follow_ups_due(tickets: Iterable[Ticket], now: datetime) -> list[Ticket]:
+    """The tickets whose follow-up (回访) is due at ``now`` and not done, most overdue first."""
+    require_aware(now, "now")
+    due = [
+        ticket
+        for ticket in tickets
+        if ticket.follow_up_at is not None
+        and ticket.followed_up_at is None
+        and ticket.follow_up_at <= now
+        and ticket.state == TicketState.SOLVED
+    ]
+    return sorted(due, key=lambda ticket: (ticket.follow_up_at, ticket.id))

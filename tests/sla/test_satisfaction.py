@@ -1,0 +1,104 @@
+"""Follow-up and satisfaction (回访, 满意度): issue 20 item 3."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from csdesk import Actor, InvalidTransitionError, Ticket, TransitionRejectedError
+from csdesk.sla import csat, repeat_contacts
+from csdesk.workflows import (
+    FollowUp,
+    PostReply,
+    RateTicket,
+    ReopenTicket,
+    SolveTicket,
+    follow_ups_due,
+    open_ticket,
+    run,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+AT = datetime(2026, 3, 2, 10, tzinfo=SHANGHAI)
+AGENT = Actor(kind="staff", id="agent-07")
+CUSTOMER = Actor(kind="customer", id="C-1")
+
+
+def solved(ticket_id: str, *, customer: str = "C-1", group: str | None = "after_sales",
+           at: datetime = AT, follow_up: timedelta | None = None) -> Ticket:  # fmt: skip
+    ticket, _ = open_ticket(id=ticket_id, category="order_problem", customer_id=customer,
+                            actor=Actor(kind="customer", id=customer), now=at, group=group,
+                            assignee="agent-07")  # fmt: skip
+    run(ticket, PostReply(body="查到了"), actor=AGENT, now=at + timedelta(minutes=5))
+    run(ticket, SolveTicket(follow_up_in=follow_up), actor=AGENT, now=at + timedelta(hours=1))
+    return ticket
+
+
+def test_a_solve_schedules_a_follow_up_the_sweep_finds() -> None:
+    ticket = solved("T-1", follow_up=timedelta(days=3))
+    due_at = AT + timedelta(hours=1, days=3)
+    assert ticket.follow_up_at == due_at
+    others = [solved("T-2"), solved("T-3", follow_up=timedelta(days=5))]
+    assert follow_ups_due([ticket, *others], due_at - timedelta(seconds=1)) == []
+    assert [t.id for t in follow_ups_due([*others, ticket], due_at)] == ["T-1"]
+    events = run(
+        ticket, FollowUp(note="客户表示已解决"), actor=AGENT, now=due_at + timedelta(hours=2)
+    )
+    assert events[0].type == "ticket.followed_up"
+    assert events[0].payload["late"] is True
+    assert follow_ups_due([ticket], due_at + timedelta(days=1)) == []
+    with pytest.raises(TransitionRejectedError, match="was done at"):
+        run(ticket, FollowUp(), actor=AGENT, now=due_at + timedelta(days=1))
+    with pytest.raises(TransitionRejectedError, match="no follow-up is scheduled"):
+        run(others[0], FollowUp(), actor=AGENT, now=due_at)
+    reopened = solved("T-4", follow_up=timedelta(days=1))
+    run(reopened, ReopenTicket(), actor=AGENT, now=AT + timedelta(hours=2))
+    assert follow_ups_due([reopened], AT + timedelta(days=3)) == []  # open again: no follow-up
+
+
+def test_satisfaction_is_recorded_on_the_shops_scale() -> None:
+    ticket = solved("T-1")
+    events = run(ticket, RateTicket(score=4, comment="客服很耐心 13812345678", channel="app"),
+                 actor=CUSTOMER, now=AT + timedelta(hours=3))  # fmt: skip
+    assert events[0].payload["satisfied"] is True
+    assert ticket.satisfaction is not None
+    assert ticket.satisfaction.score == 4
+    assert "13812345678" not in repr(ticket.satisfaction)
+    before = ticket.model_copy(deep=True)
+    with pytest.raises(TransitionRejectedError, match="above the scale's top"):
+        run(ticket, RateTicket(score=6), actor=CUSTOMER, now=AT + timedelta(hours=4))
+    assert ticket == before  # a refused command changes nothing
+    fresh, _ = open_ticket(id="T-9", category="order_problem", customer_id="C-1",
+                           actor=CUSTOMER, now=AT)  # fmt: skip
+    with pytest.raises(InvalidTransitionError):
+        run(fresh, RateTicket(score=5), actor=CUSTOMER, now=AT)
+
+
+def test_csat_by_group_agent_category_and_month_and_repeat_contacts() -> None:
+    tickets = []
+    for index, (score, scale, group) in enumerate(
+        [(5, 5, "after_sales"), (4, 5, "after_sales"), (2, 5, "after_sales"),
+         (9, 10, "pre_sales"), (6, 10, "pre_sales")]
+    ):  # fmt: skip
+        ticket = solved(f"T-{index}", customer=f"C-{index}", group=group)
+        run(ticket, RateTicket(score=score, scale=scale), actor=CUSTOMER,
+            now=AT + timedelta(days=30 * (index % 2), hours=2))  # fmt: skip
+        tickets.append(ticket)
+    tickets.append(solved("T-unrated", customer="C-9"))
+    by_group = csat(tickets, by="group")
+    assert {k: (v.responses, v.satisfied, v.percent) for k, v in by_group.items()} == {
+        "after_sales": (3, 2, Decimal("66.7")), "pre_sales": (2, 1, Decimal("50.0"))}  # fmt: skip
+    assert csat(tickets, by="assignee")["agent-07"].responses == 5
+    assert list(csat(tickets, by="month")) == ["2026-03", "2026-04"]
+    assert csat(tickets, by="category")["order_problem"].satisfied == 3
+    again = [solved("R-1", customer="C-1"), solved("R-2", customer="C-2")]
+    back, _ = open_ticket(id="R-3", category="order_problem", customer_id="C-1",
+                          actor=CUSTOMER, now=AT + timedelta(days=3))  # fmt: skip
+    later, _ = open_ticket(id="R-4", category="order_problem", customer_id="C-2",
+                           actor=CUSTOMER, now=AT + timedelta(days=30))  # fmt: skip
+    found = repeat_contacts([*again, back, later], within=timedelta(days=7))
+    assert (found.solved, found.repeated, found.ticket_ids) == (2, 1, ("R-1",))
+    assert found.percent == Decimal("50.0")
