@@ -786,6 +786,7 @@ class Ticket(CsdeskModel):
     follow_up_at: AwareDatetime | None = None
     followed_up_at: AwareDatetime | None = None
     satisfaction: Satisfaction | None = None
+    escalation_level: Annotated[int, Strict(), Field(ge=0, le=4)] = 0
     created_at: AwareDatetime
     solved_at: AwareDatetime | None = None
     state: TicketState = TicketState.NEW

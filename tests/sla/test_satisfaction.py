@@ -102,3 +102,38 @@ def test_csat_by_group_agent_category_and_month_and_repeat_contacts() -> None:
     found = repeat_contacts([*again, back, later], within=timedelta(days=7))
     assert (found.solved, found.repeated, found.ticket_ids) == (2, 1, ("R-1",))
     assert found.percent == Decimal("50.0")
+
+
+def test_sla_escalations_become_ticket_events() -> None:
+    # Issue 20 item 2: the log shows who escalated what, when and why.
+    from csdesk.sla import SlaPolicy, china_calendar, sla_report
+    from csdesk.workflows import EscalateTicket, escalation_commands
+
+    policy = SlaPolicy.from_data({
+        "id": "standard", "version": "1", "as_of": "2026-03-01", "source": "test",
+        "targets": {"p2": [{"metric": "first_reply", "minutes": 30, "business_hours": False}]},
+        "escalations": [{"level": 1, "after_minutes": 0, "notify": "after-sales lead"},
+                        {"level": 2, "after_minutes": 60, "notify": "supervisor"}],
+    })  # fmt: skip
+    calendar = china_calendar(weekly={"mon": [("09:00", "18:00")]})
+    ticket, events = open_ticket(id="T-E", category="order_problem", priority="p2",
+                                 customer_id="C-1", actor=CUSTOMER, now=AT)  # fmt: skip
+    late = AT + timedelta(minutes=45)
+    report = sla_report(ticket, events, policies=[policy], calendar=calendar, now=late)
+    commands = escalation_commands(ticket, report, [policy])
+    assert [(c.level, c.to, c.metric) for c in commands] == [(1, "after-sales lead", "first_reply")]
+    system = Actor(kind="system", id="sla-sweep")
+    for command in commands:
+        events += run(ticket, command, actor=system, now=late)
+    escalated = events[-1]
+    assert escalated.type == "ticket.escalated"
+    assert escalated.payload["escalated_to"] == "after-sales lead"
+    assert "first_reply breached" in str(escalated.payload["reason"])
+    assert escalated.actor.id == "sla-sweep"
+    assert escalation_commands(ticket, report, [policy]) == []  # nothing new
+    much_later = AT + timedelta(minutes=95)
+    report = sla_report(ticket, events, policies=[policy], calendar=calendar, now=much_later)
+    assert [c.level for c in escalation_commands(ticket, report, [policy])] == [2]
+    with pytest.raises(TransitionRejectedError, match="not higher"):
+        run(ticket, EscalateTicket(level=1, to="lead", reason="again"), actor=system, now=late)
+    assert ticket.escalation_level == 1

@@ -40,6 +40,7 @@ from csdesk.models import (
     TicketPriority,
     TicketState,
 )
+from csdesk.sla.clocks import SlaPolicy, SlaReport
 from csdesk.workflows._engine import Command, Workflow, creation_event
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "ChangeTicket",
     "CloseTicket",
     "CustomerMessage",
+    "EscalateTicket",
     "FollowUp",
     "HoldTicket",
     "PostReply",
@@ -56,6 +58,7 @@ __all__ = [
     "SolveTicket",
     "TicketWorkflow",
     "WaitForCustomer",
+    "escalation_commands",
     "follow_ups_due",
     "open_ticket",
 ]
@@ -109,6 +112,21 @@ class SolveTicket(Command[Ticket]):
 
     event = "solve"
     follow_up_in: timedelta | None = None
+
+
+class EscalateTicket(Command[Ticket]):
+    """Escalate the ticket to a level (1 to 4) and a person or team, with why.
+
+    From an SLA breach (`escalation_commands` makes these from an SLA report) or a tiering
+    decision; the event records who escalated, to whom, why and the clock that triggered it.
+    """
+
+    event = "escalate"
+    level: int = Field(ge=1, le=4)
+    to: str = Field(min_length=1, max_length=120)
+    reason: str = Field(min_length=1, max_length=500)
+    metric: str | None = None
+    deadline: datetime | None = None
 
 
 class FollowUp(Command[Ticket]):
@@ -171,6 +189,7 @@ class TicketWorkflow(Workflow[Ticket]):
         "change": "ticket.changed",
         "follow_up": "ticket.followed_up",
         "rate": "ticket.rated",
+        "escalate": "ticket.escalated",
     }
     commands = (
         PostReply,
@@ -185,6 +204,7 @@ class TicketWorkflow(Workflow[Ticket]):
         ChangeTicket,
         FollowUp,
         RateTicket,
+        EscalateTicket,
     )
 
     new = State(value=TicketState.NEW, initial=True)
@@ -227,6 +247,14 @@ class TicketWorkflow(Workflow[Ticket]):
     follow_up = solved.to(solved, internal=True, validators="_check_follow_up",
                           on="_record_follow_up")  # fmt: skip
     rate = solved.to(solved, internal=True, on="_record_rating")
+    escalate = (
+        new.to(new, internal=True, validators="_check_escalation", on="_record_escalation")
+        | open.to(open, internal=True, validators="_check_escalation", on="_record_escalation")
+        | pending.to(pending, internal=True, validators="_check_escalation",
+                     on="_record_escalation")
+        | on_hold.to(on_hold, internal=True, validators="_check_escalation",
+                     on="_record_escalation")
+    )  # fmt: skip
     close = solved.to(closed)
     change = (
         new.to(new, internal=True, validators="_check_change", on="_record_change")
@@ -250,6 +278,18 @@ class TicketWorkflow(Workflow[Ticket]):
             self.model.follow_up_at = now + command.follow_up_in
             self.model.followed_up_at = None
             self.detail(follow_up_at=self.model.follow_up_at)
+
+    def _check_escalation(self, command: EscalateTicket) -> None:
+        if command.level <= self.model.escalation_level:
+            self.refuse(
+                f"the ticket is at escalation level {self.model.escalation_level} already; "
+                f"level {command.level} is not higher"
+            )
+
+    def _record_escalation(self, command: EscalateTicket) -> None:
+        self.model.escalation_level = command.level
+        self.detail(level=command.level, escalated_to=command.to, reason=command.reason,
+                    metric=command.metric, deadline=command.deadline)  # fmt: skip
 
     def _check_follow_up(self) -> None:
         if self.model.follow_up_at is None:
@@ -347,3 +387,35 @@ def follow_ups_due(tickets: Iterable[Ticket], now: datetime) -> list[Ticket]:
         and ticket.state == TicketState.SOLVED
     ]
     return sorted(due, key=lambda ticket: (ticket.follow_up_at, ticket.id))
+
+
+@checked
+def escalation_commands(
+    ticket: Ticket, report: SlaReport, policies: Sequence[SlaPolicy]
+) -> list[EscalateTicket]:
+    """The escalations an SLA report calls for that the ticket has not recorded yet.
+
+    One `EscalateTicket` per level reached (`csdesk.sla.SlaStatus.escalation_level`) above the
+    ticket's ``escalation_level``, to the policy's ``notify`` for that level, naming the metric
+    and the deadline that was missed. Run them (as the system) and the log says who was told,
+    when and why; a second sweep finds nothing new.
+    """
+    policy = next((p for p in policies if p.id == report.policy_id), None)
+    if policy is None:
+        return []
+    reached: dict[int, tuple[str, datetime | None]] = {}
+    for status in report.statuses:
+        for level in policy.escalations:
+            if ticket.escalation_level < level.level <= status.escalation_level:
+                reached.setdefault(level.level, (status.metric, status.deadline))
+    commands = []
+    for level in sorted(policy.escalations, key=lambda item: item.level):
+        if level.level in reached:
+            metric, deadline = reached[level.level]
+            missed = deadline.isoformat() if deadline else "its deadline"
+            commands.append(
+                EscalateTicket(level=level.level, to=level.notify, metric=metric,
+                               deadline=deadline,
+                               reason=f"{metric} breached ({missed}) under SLA {policy.id}")
+            )  # fmt: skip
+    return commands
