@@ -81,6 +81,7 @@ if _typing.TYPE_CHECKING:  # the names, eagerly, for type checkers and IDEs
         TicketCategory,
         TicketPriority,
         TicketState,
+        Transfer,
     )
     from csdesk.money import Money, allocate, currency_digits, prorate, sum_money
 
@@ -148,6 +149,7 @@ _EXPORTS: dict[str, str] = {
     "TicketCategory": "csdesk.models",
     "TicketPriority": "csdesk.models",
     "TicketState": "csdesk.models",
+    "Transfer": "csdesk.models",
     "TransitionRejectedError": "csdesk.errors",
     "UnknownCurrencyError": "csdesk.errors",
     "UnknownLocaleError": "csdesk.errors",
@@ -235,6 +237,7 @@ __all__ = [
     "TicketCategory",
     "TicketPriority",
     "TicketState",
+    "Transfer",
     "TransitionRejectedError",
     "UnknownCurrencyError",
     "UnknownLocaleError",

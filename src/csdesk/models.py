@@ -71,6 +71,7 @@ __all__ = [
     "TicketCategory",
     "TicketPriority",
     "TicketState",
+    "Transfer",
 ]
 
 Id = Annotated[str, Field(min_length=1, max_length=128)]
@@ -763,6 +764,27 @@ class Satisfaction(CsdeskModel):
             yield key, (scrub(value) if key == "comment" and value else value)
 
 
+class Transfer(CsdeskModel):
+    """A ticket handed from one team to another (售前 → 售后, 售后 → 物流…).
+
+    Attributes:
+        from_group: The team that had it (None: no team yet).
+        to_group: The team that has it now.
+        reason: Why, in the agent's words.
+        by: Who transferred it.
+        at: When.
+        ping_pong: The ticket was being sent back to a team it had left within the window, so
+            it went to ``to_group`` (the escalation team) instead.
+    """
+
+    from_group: str | None
+    to_group: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+    by: str | None = None
+    at: AwareDatetime
+    ping_pong: bool = False
+
+
 class Ticket(CsdeskModel):
     """A customer-service ticket (工单). `csdesk.workflows.TicketWorkflow` moves it.
 
@@ -787,6 +809,7 @@ class Ticket(CsdeskModel):
     followed_up_at: AwareDatetime | None = None
     satisfaction: Satisfaction | None = None
     escalation_level: Annotated[int, Strict(), Field(ge=0, le=4)] = 0
+    transfers: tuple[Transfer, ...] = ()
     created_at: AwareDatetime
     solved_at: AwareDatetime | None = None
     state: TicketState = TicketState.NEW

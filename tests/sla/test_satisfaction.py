@@ -137,3 +137,31 @@ def test_sla_escalations_become_ticket_events() -> None:
     with pytest.raises(TransitionRejectedError, match="not higher"):
         run(ticket, EscalateTicket(level=1, to="lead", reason="again"), actor=system, now=late)
     assert ticket.escalation_level == 1
+
+
+def test_transfers_record_who_has_it_and_ping_pong_escalates() -> None:
+    # Issue 20 item 1: a transfer records from, to and why; sending a ticket back to a team it
+    # left within the window escalates it to a supervisor instead.
+    from csdesk.workflows import TransferTicket
+
+    ticket, _ = open_ticket(id="T-P", category="order_problem", customer_id="C-1",
+                            actor=CUSTOMER, now=AT, group="pre_sales")  # fmt: skip
+    events = run(ticket, TransferTicket(to_group="after_sales", reason="a return question",
+                                        assignee="agent-12"),
+                 actor=AGENT, now=AT + timedelta(minutes=10))  # fmt: skip
+    assert events[0].type == "ticket.transferred"
+    assert (ticket.group, ticket.assignee, len(ticket.transfers)) == ("after_sales", "agent-12", 1)
+    assert events[0].payload["from_group"] == "pre_sales"
+    back = run(ticket, TransferTicket(to_group="pre_sales", reason="not ours"),
+               actor=AGENT, now=AT + timedelta(hours=2))  # fmt: skip
+    assert back[0].payload["ping_pong"] is True
+    assert (ticket.group, ticket.escalation_level) == ("supervisor", 1)
+    assert ticket.transfers[-1].ping_pong
+    with pytest.raises(TransitionRejectedError, match="with supervisor already"):
+        run(ticket, TransferTicket(to_group="supervisor", reason="x"), actor=AGENT, now=AT)
+    later, _ = open_ticket(id="T-Q", category="order_problem", customer_id="C-2",
+                           actor=CUSTOMER, now=AT, group="pre_sales")  # fmt: skip
+    run(later, TransferTicket(to_group="logistics", reason="carrier"), actor=AGENT, now=AT)
+    run(later, TransferTicket(to_group="pre_sales", reason="done"), actor=AGENT,
+        now=AT + timedelta(days=2))  # fmt: skip
+    assert (later.group, later.transfers[-1].ping_pong) == ("pre_sales", False)  # past the window

@@ -39,6 +39,7 @@ from csdesk.models import (
     TicketCategory,
     TicketPriority,
     TicketState,
+    Transfer,
 )
 from csdesk.sla.clocks import SlaPolicy, SlaReport
 from csdesk.workflows._engine import Command, Workflow, creation_event
@@ -57,6 +58,7 @@ __all__ = [
     "ResumeTicket",
     "SolveTicket",
     "TicketWorkflow",
+    "TransferTicket",
     "WaitForCustomer",
     "escalation_commands",
     "follow_ups_due",
@@ -129,6 +131,22 @@ class EscalateTicket(Command[Ticket]):
     deadline: datetime | None = None
 
 
+class TransferTicket(Command[Ticket]):
+    """Hand the ticket to another team, with why; optionally to an agent of it.
+
+    No ping-pong: sent back to a team it left less than ``ping_pong_window`` ago, the ticket goes
+    to ``escalate_to`` (a supervisor team) instead, one escalation level up, and the transfer is
+    flagged ``ping_pong``.
+    """
+
+    event = "transfer"
+    to_group: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+    assignee: str | None = Field(default=None, min_length=1)
+    ping_pong_window: timedelta = timedelta(hours=24)
+    escalate_to: str = Field(default="supervisor", min_length=1, max_length=64)
+
+
 class FollowUp(Command[Ticket]):
     """The follow-up is done (回访): the customer was contacted after the solve."""
 
@@ -190,6 +208,7 @@ class TicketWorkflow(Workflow[Ticket]):
         "follow_up": "ticket.followed_up",
         "rate": "ticket.rated",
         "escalate": "ticket.escalated",
+        "transfer": "ticket.transferred",
     }
     commands = (
         PostReply,
@@ -205,6 +224,7 @@ class TicketWorkflow(Workflow[Ticket]):
         FollowUp,
         RateTicket,
         EscalateTicket,
+        TransferTicket,
     )
 
     new = State(value=TicketState.NEW, initial=True)
@@ -247,6 +267,12 @@ class TicketWorkflow(Workflow[Ticket]):
     follow_up = solved.to(solved, internal=True, validators="_check_follow_up",
                           on="_record_follow_up")  # fmt: skip
     rate = solved.to(solved, internal=True, on="_record_rating")
+    transfer = (
+        new.to(new, internal=True, validators="_check_transfer", on="_record_transfer")
+        | open.to(open, internal=True, validators="_check_transfer", on="_record_transfer")
+        | pending.to(pending, internal=True, validators="_check_transfer", on="_record_transfer")
+        | on_hold.to(on_hold, internal=True, validators="_check_transfer", on="_record_transfer")
+    )
     escalate = (
         new.to(new, internal=True, validators="_check_escalation", on="_record_escalation")
         | open.to(open, internal=True, validators="_check_escalation", on="_record_escalation")
@@ -278,6 +304,29 @@ class TicketWorkflow(Workflow[Ticket]):
             self.model.follow_up_at = now + command.follow_up_in
             self.model.followed_up_at = None
             self.detail(follow_up_at=self.model.follow_up_at)
+
+    def _check_transfer(self, command: TransferTicket) -> None:
+        if command.to_group == self.model.group:
+            self.refuse(f"the ticket is with {command.to_group} already")
+
+    def _record_transfer(self, command: TransferTicket, actor: Actor, now: datetime) -> None:
+        ticket = self.model
+        left_recently = any(
+            t.from_group == command.to_group and now - t.at < command.ping_pong_window
+            for t in ticket.transfers
+        )
+        to = command.escalate_to if left_recently else command.to_group
+        made = Transfer(from_group=ticket.group, to_group=to, reason=command.reason,
+                        by=actor.id, at=now, ping_pong=left_recently)  # fmt: skip
+        ticket.transfers = (*ticket.transfers, made)
+        ticket.group = to
+        if command.assignee is not None and not left_recently:
+            ticket.assignee = command.assignee
+        if left_recently:
+            ticket.escalation_level = min(ticket.escalation_level + 1, 4)
+        self.detail(from_group=made.from_group, to_group=to, reason=command.reason,
+                    ping_pong=left_recently, asked_for=command.to_group,
+                    transfers=len(ticket.transfers))  # fmt: skip
 
     def _check_escalation(self, command: EscalateTicket) -> None:
         if command.level <= self.model.escalation_level:
