@@ -206,3 +206,50 @@ def test_every_refund_pair(state: str) -> None:
                 successes += check(RefundWorkflow, model, event, arguments, SIGNED, actor)
     if allowed_events(RefundWorkflow, state):
         assert successes, f"no event succeeded from {state}"
+
+
+def ticket_in(state: str) -> Any:
+    """A ticket in ``state``, solved ones with a follow-up scheduled (issue 20's new events)."""
+    from csdesk.workflows import TicketWorkflow, open_ticket
+
+    ticket, _ = open_ticket(id="T-1", category="order_problem", customer_id="C-1",
+                            actor=SYSTEM, now=PLACED, group="pre_sales")  # fmt: skip
+    steps: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "new": [],
+        "open": [("reply", {"body": "hi"})],
+        "pending": [("wait_for_customer", {})],
+        "on_hold": [("hold", {})],
+        "solved": [("solve", {"follow_up_in": timedelta(days=2)})],
+        "closed": [("solve", {}), ("close", {})],
+    }
+    for event, arguments in steps[state]:
+        fire(TicketWorkflow, ticket, event, actor=STAFF, now=PLACED, **arguments)
+    return ticket
+
+
+TICKET_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "reply": {"body": "hello"},
+    "customer_message": {"body": "any news?"},
+    "note": {"body": "called the carrier"},
+    "solve": {"follow_up_in": timedelta(days=1)},
+    "change": {"priority": "P2"},
+    "follow_up": {"note": "all good"},
+    "rate": {"score": 4},
+    "escalate": {"level": 1, "to": "supervisor", "reason": "first reply breached"},
+    "transfer": {"to_group": "after_sales", "reason": "a return question"},
+}
+
+
+@pytest.mark.parametrize("state", ["new", "open", "pending", "on_hold", "solved", "closed"])
+def test_every_ticket_pair(state: str) -> None:
+    from csdesk.workflows import TicketWorkflow
+
+    successes = 0
+    for event in events(TicketWorkflow):
+        for arguments in (TICKET_ARGUMENTS.get(event, {}), {}, {"bogus": 1}):
+            for now in (SIGNED, LATER):
+                model = ticket_in(state)
+                assert model.state == state
+                successes += check(TicketWorkflow, model, event, arguments, now)
+    if allowed_events(TicketWorkflow, state):
+        assert successes, f"no event succeeded from {state}"
