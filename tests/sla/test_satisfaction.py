@@ -165,3 +165,31 @@ def test_transfers_record_who_has_it_and_ping_pong_escalates() -> None:
     run(later, TransferTicket(to_group="pre_sales", reason="done"), actor=AGENT,
         now=AT + timedelta(days=2))  # fmt: skip
     assert (later.group, later.transfers[-1].ping_pong) == ("pre_sales", False)  # past the window
+
+
+def test_the_first_team_follows_the_route_and_the_vip_lane_and_transfers_are_counted() -> None:
+    from csdesk import Customer
+    from csdesk.policies import Complaint, assess, first_group, tiering_policy
+    from csdesk.sla import transfer_stats
+    from csdesk.workflows import TransferTicket
+
+    seeds = tiering_policy("seeds")
+    calm = assess(Complaint(id="CP-1", received_at=AT, text="快递还没到"), policy=seeds, now=AT)
+    angry = assess(Complaint(id="CP-2", received_at=AT, text="再不处理我就打12315投诉！",
+                             days_late=3), policy=seeds, now=AT)  # fmt: skip
+    gold = Customer(id="C-1", tier="gold")
+    assert first_group(calm) == "after_sales"
+    assert first_group(calm, gold, vip_group="vip") == "vip"
+    assert first_group(angry, gold, vip_group="vip") == "supervisor"  # the route wins
+    tickets = []
+    for index in range(3):
+        ticket, _ = open_ticket(id=f"T-{index}", category="order_problem", customer_id="C-1",
+                                actor=CUSTOMER, now=AT, group=first_group(calm))  # fmt: skip
+        tickets.append(ticket)
+    run(tickets[0], TransferTicket(to_group="logistics", reason="carrier"), actor=AGENT, now=AT)
+    run(tickets[0], TransferTicket(to_group="after_sales", reason="back"), actor=AGENT, now=AT)
+    run(tickets[1], TransferTicket(to_group="logistics", reason="carrier"), actor=AGENT, now=AT)
+    stats = transfer_stats(iter(tickets))
+    assert (stats.tickets, stats.transferred, stats.transfers, stats.ping_pong, stats.most) == (
+        3, 2, 3, 1, 2)  # fmt: skip
+    assert stats.per_ticket == Decimal("1.00")

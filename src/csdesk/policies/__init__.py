@@ -34,6 +34,7 @@ from csdesk.policies.tiering import (
     TierAssessment,
     TieringPolicy,
     assess,
+    first_group,
     tiering_policy,
 )
 from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
@@ -67,6 +68,7 @@ __all__ = [
     "arrival_preset",
     "assess",
     "estimate_arrival",
+    "first_group",
     "load_policy",
     "quote_refund",
     "refund_policy",

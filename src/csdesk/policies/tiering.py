@@ -27,7 +27,7 @@ Examples:
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from functools import cache
@@ -39,10 +39,12 @@ from csdesk._checks import checked
 from csdesk._model import ConfigModel, CsdeskModel, require_aware
 from csdesk.calendars import WorkingDayCalendar, provisional
 from csdesk.decision import Decided, Policy, Step, load_policy, step
+from csdesk.errors import InvalidInputError
 from csdesk.models import Customer, CustomerTier, Order, TicketCategory, TicketPriority
 from csdesk.money import Money
 
 __all__ = [
+    "ROUTE_GROUPS",
     "Complaint",
     "KeywordRule",
     "PublicChannel",
@@ -52,6 +54,7 @@ __all__ = [
     "TierAssessment",
     "TieringPolicy",
     "assess",
+    "first_group",
     "normalise",
     "tiering_policy",
 ]
@@ -448,3 +451,39 @@ def assess(
         decided_at=now,
         inputs=(complaint, customer, None if order is None else order.id, [h.id for h in history]),
     )
+
+
+ROUTE_GROUPS: Mapping[Route, str] = {
+    Route.AGENT: "after_sales",
+    Route.SUPERVISOR: "supervisor",
+    Route.DIRECTOR: "director",
+}
+"""The team each route starts a ticket in, by default (售后, 主管, the director's task force)."""
+
+
+@checked
+def first_group(
+    assessment: TierAssessment,
+    customer: Customer | None = None,
+    *,
+    groups: Mapping[Route, str] | None = None,
+    vip_group: str | None = None,
+    vip_tiers: Sequence[CustomerTier] = (CustomerTier.GOLD, CustomerTier.DIAMOND),
+) -> str:
+    """The team a complaint's ticket starts in: its route's, or the VIP lane's.
+
+    A customer of a ``vip_tiers`` tier goes to ``vip_group`` (the VIP lane, when the shop has
+    one), unless the route already asks for a supervisor or the director. Pass the result as
+    ``open_ticket(..., group=first_group(assessment, customer))``.
+
+    Raises:
+        InvalidInputError: ``groups`` has no team for the assessment's route.
+    """
+    table = ROUTE_GROUPS if groups is None else groups
+    if assessment.route not in table:
+        raise InvalidInputError(f"no team for route {assessment.route.value!r} in groups")
+    lane = customer is not None and customer.tier in vip_tiers and vip_group is not None
+    if lane and assessment.route is Route.AGENT:
+        assert vip_group is not None
+        return vip_group
+    return table[assessment.route]

@@ -22,7 +22,14 @@ from csdesk.sla.clocks import (
 )
 from csdesk.sla.metrics import Attainment, ServiceMetrics, service_metrics
 from csdesk.sla.promises import Promise, promise
-from csdesk.sla.satisfaction import Csat, RepeatContacts, csat, repeat_contacts
+from csdesk.sla.satisfaction import (
+    Csat,
+    RepeatContacts,
+    TransferStats,
+    csat,
+    repeat_contacts,
+    transfer_stats,
+)
 
 __all__ = [
     "CHINA_CALENDAR_ENV",
@@ -41,6 +48,7 @@ __all__ = [
     "SlaReport",
     "SlaStatus",
     "SlaTarget",
+    "TransferStats",
     "china_calendar",
     "china_coverage",
     "china_days",
@@ -51,4 +59,5 @@ __all__ = [
     "select_policy",
     "service_metrics",
     "sla_report",
+    "transfer_stats",
 ]

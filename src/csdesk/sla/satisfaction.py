@@ -19,7 +19,15 @@ from csdesk._zones import get_zone
 from csdesk.errors import InvalidInputError
 from csdesk.models import Ticket
 
-__all__ = ["Csat", "RepeatContacts", "csat", "repeat_contacts"]
+__all__ = ["Csat", "RepeatContacts", "TransferStats", "csat", "repeat_contacts", "transfer_stats"]
+
+
+def _tickets(items: Iterable[Ticket]) -> list[Ticket]:
+    listed = list(items)
+    for item in listed:
+        if not isinstance(item, Ticket):
+            raise InvalidInputError(f"expected tickets, got a {type(item).__name__}")
+    return listed
 
 
 def _share(part: int, whole: int) -> Decimal | None:
@@ -65,7 +73,7 @@ def csat(
         raise InvalidInputError(f"by is group, assignee, category or month, got {by!r}")
     tz = get_zone(zone)
     counts: dict[str, list[int]] = {}
-    for ticket in tickets:
+    for ticket in _tickets(tickets):
         rating = ticket.satisfaction
         if rating is None:
             continue
@@ -109,7 +117,7 @@ def repeat_contacts(tickets: Iterable[Ticket], *, within: timedelta) -> RepeatCo
     """
     if within <= timedelta(0):
         raise InvalidInputError(f"within must be a positive duration, got {within}")
-    listed = list(tickets)
+    listed = _tickets(tickets)
     opened: dict[str, list[Ticket]] = {}
     for ticket in listed:
         opened.setdefault(ticket.customer_id, []).append(ticket)
@@ -124,3 +132,44 @@ def repeat_contacts(tickets: Iterable[Ticket], *, within: timedelta) -> RepeatCo
         ):
             repeated.append(ticket.id)
     return RepeatContacts(len(solved), len(repeated), tuple(sorted(repeated)))
+
+
+@dataclass(frozen=True)
+class TransferStats:
+    """How often tickets changed hands.
+
+    Attributes:
+        tickets: Tickets counted.
+        transferred: Of those, transferred at least once.
+        transfers: Transfers in all.
+        ping_pong: Transfers that sent a ticket back to a team it had just left (escalated).
+        most: The highest number of transfers of one ticket.
+    """
+
+    tickets: int
+    transferred: int
+    transfers: int
+    ping_pong: int
+    most: int
+
+    @property
+    def per_ticket(self) -> Decimal | None:
+        """Transfers per ticket (two decimals), or None without tickets."""
+        if not self.tickets:
+            return None
+        return (Decimal(self.transfers) / self.tickets).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+@checked
+def transfer_stats(tickets: Iterable[Ticket]) -> TransferStats:
+    """Transfers per ticket, ping-pong included (a count the seeds ask to keep low)."""
+    listed = _tickets(tickets)
+    counted = [len(ticket.transfers) for ticket in listed]
+    bounced = sum(1 for ticket in listed for transfer in ticket.transfers if transfer.ping_pong)
+    return TransferStats(
+        tickets=len(counted),
+        transferred=sum(1 for n in counted if n),
+        transfers=sum(counted),
+        ping_pong=bounced,
+        most=max(counted, default=0),
+    )
