@@ -50,6 +50,7 @@ MODULES = [
     "csdesk.replies.refund_text",
     "csdesk.telemetry",
     "csdesk.sla.satisfaction",
+    "csdesk.sla.handover",
     "csdesk.storage.host",
     "csdesk.calendars.statutory",
     "csdesk.storage",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -193,3 +194,47 @@ def test_the_first_team_follows_the_route_and_the_vip_lane_and_transfers_are_cou
     assert (stats.tickets, stats.transferred, stats.transfers, stats.ping_pong, stats.most) == (
         3, 2, 3, 1, 2)  # fmt: skip
     assert stats.per_ticket == Decimal("1.00")
+
+
+def test_the_shift_handover_from_the_data() -> None:
+    # Issue 20 item 7: open tickets with their SLA state and next deadline, follow-ups due,
+    # tickets waiting on the customer; words from the handover template, and JSON.
+    from csdesk.sla import SlaPolicy, china_calendar, handover_report
+    from csdesk.workflows import WaitForCustomer
+
+    policy = SlaPolicy.from_data({
+        "id": "standard", "version": "1", "as_of": "2026-03-01", "source": "test",
+        "targets": {"p2": [{"metric": "first_reply", "minutes": 30, "business_hours": False},
+                           {"metric": "resolution", "minutes": 480, "business_hours": False}]},
+    })  # fmt: skip
+    calendar = china_calendar(weekly={"mon": [("09:00", "18:00")]})
+    events: dict[str, list[Any]] = {}
+    tickets = []
+    for index, minutes in enumerate((0, 20, 40)):
+        ticket, log = open_ticket(id=f"T-{index}", category="order_problem", priority="p2",
+                                  customer_id=f"C-{index}", actor=CUSTOMER, group="after_sales",
+                                  now=AT + timedelta(minutes=minutes))  # fmt: skip
+        tickets.append(ticket)
+        events[ticket.id] = log
+    events["T-1"] += run(tickets[1], PostReply(body="查询中"), actor=AGENT,
+                         now=AT + timedelta(minutes=25))  # fmt: skip
+    events["T-2"] += run(tickets[2], WaitForCustomer(), actor=AGENT, now=AT + timedelta(minutes=45))
+    follow = solved("T-F", follow_up=timedelta(hours=10))  # due within the next shift
+    other_team, log = open_ticket(id="T-X", category="order_problem", customer_id="C-9",
+                                  actor=CUSTOMER, now=AT, group="logistics")  # fmt: skip
+    events["T-X"] = log
+    shift_end = AT + timedelta(hours=8)
+    report = handover_report([*tickets, follow, other_team], events, policies=[policy],
+                             calendar=calendar, shift_end=shift_end,
+                             group="after_sales")  # fmt: skip
+    assert [line.ticket_id for line in report.open] == ["T-0", "T-1"]
+    assert report.open[0].breached  # T-0 never got a first reply
+    assert report.open[1].metric == "resolution"
+    assert [line.ticket_id for line in report.waiting] == ["T-2"]
+    assert [line.ticket_id for line in report.follow_ups] == ["T-F"]
+    assert report.to_dict()["open"][0]["ticket_id"] == "T-0"
+    note = report.render(locale="zh-CN", promised="T-1 明早给答复", watch="无")
+    assert note.sendable
+    assert "T-0 P2" in note.text
+    assert "LATE" in note.text
+    assert not report.render(locale="en").sendable  # the agent still has to say what was promised

@@ -20,6 +20,7 @@ from csdesk.sla.clocks import (
     select_policy,
     sla_report,
 )
+from csdesk.sla.handover import HandoverLine, HandoverReport, handover_report
 from csdesk.sla.metrics import Attainment, ServiceMetrics, service_metrics
 from csdesk.sla.promises import Promise, promise
 from csdesk.sla.satisfaction import (
@@ -41,6 +42,8 @@ __all__ = [
     "ChinaYear",
     "Csat",
     "Escalation",
+    "HandoverLine",
+    "HandoverReport",
     "Promise",
     "RepeatContacts",
     "ServiceMetrics",
@@ -53,6 +56,7 @@ __all__ = [
     "china_coverage",
     "china_days",
     "csat",
+    "handover_report",
     "load_china_year",
     "promise",
     "repeat_contacts",
