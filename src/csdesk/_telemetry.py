@@ -100,6 +100,15 @@ def span(name: str, attributes: Mapping[str, Any]) -> Any:
     return _span(name, attributes)
 
 
+def mark(name: str, attributes: Mapping[str, Any]) -> None:
+    """A span that starts and ends at once: a moment worth a trace (a decision taken)."""
+    if _tracing():
+        assert _trace is not None
+        _trace.get_tracer("csdesk", __version__).start_span(
+            name, attributes=_clean(attributes)
+        ).end()
+
+
 def annotate(current: Any, attributes: Mapping[str, Any]) -> None:
     """Add attributes to a span `span` gave (nothing when it gave None)."""
     if current is not None:

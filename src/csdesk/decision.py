@@ -398,8 +398,7 @@ class Decided(CsdeskModel):
                 "csdesk.policy.id": policy.id if policy else None,
                 "csdesk.policy.version": policy.version if policy else None,
             }
-            with telemetry.span("csdesk.decision", attributes):
-                pass
+            telemetry.mark("csdesk.decision", attributes)
         return build(
             cls,
             {"_inputs": inputs},
