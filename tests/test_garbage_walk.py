@@ -51,6 +51,7 @@ MODULES = [
     "csdesk.telemetry",
     "csdesk.sla.satisfaction",
     "csdesk.sla.handover",
+    "csdesk.sla.outage",
     "csdesk.storage.host",
     "csdesk.calendars.statutory",
     "csdesk.storage",

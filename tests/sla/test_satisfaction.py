@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from csdesk import Actor, InvalidTransitionError, Ticket, TransitionRejectedError
+from csdesk import Actor, InvalidInputError, InvalidTransitionError, Ticket, TransitionRejectedError
 from csdesk.sla import csat, repeat_contacts
 from csdesk.workflows import (
     FollowUp,
@@ -238,3 +238,45 @@ def test_the_shift_handover_from_the_data() -> None:
     assert "T-0 P2" in note.text
     assert "LATE" in note.text
     assert not report.render(locale="en").sendable  # the agent still has to say what was promised
+
+
+def test_the_outage_backlog_and_its_apologies() -> None:
+    # Issue 20 item 6: every conversation with customer messages received during the outage and
+    # not answered, and the apology batch in each customer's locale.
+    from csdesk.sla import apology_batch, outage_backlog
+    from csdesk.workflows import CustomerMessage
+
+    start, end = AT + timedelta(hours=1), AT + timedelta(hours=3)
+    events: dict[str, list[Any]] = {}
+    tickets = {}
+    for ticket_id, customer, opened in (
+        ("T-before", "C-1", AT),
+        ("T-during", "C-2", start),
+        ("T-after", "C-3", end),
+        ("T-answered", "C-4", start),
+    ):
+        ticket, log = open_ticket(
+            id=ticket_id,
+            category="order_problem",
+            customer_id=customer,
+            actor=Actor(kind="customer", id=customer),
+            now=opened,
+        )
+        tickets[ticket_id] = ticket
+        events[ticket_id] = log  # fmt: skip
+    events["T-before"] += run(tickets["T-before"], CustomerMessage(body="还在吗"),
+                              actor=Actor(kind="customer", id="C-1"),
+                              now=start + timedelta(minutes=30))  # fmt: skip
+    events["T-answered"] += run(tickets["T-answered"], PostReply(body="在的"), actor=AGENT,
+                                now=start + timedelta(minutes=10))  # fmt: skip
+    backlog = outage_backlog(tickets.values(), events, start=start, end=end)
+    assert [(i.ticket_id, i.messages) for i in backlog] == [("T-during", 1), ("T-before", 2)]
+    assert backlog[1].waiting_since == start + timedelta(minutes=30)
+    when = {"zh-Hans": "今天 18:00 前", "en": "by 6 pm today"}
+    replies = apology_batch(backlog, now=end, locales={"C-2": "en"}, next_update=when)
+    texts = {ticket_id: reply.text for ticket_id, reply in replies}
+    assert texts["T-during"].endswith("we will get back to you by 6 pm today.")
+    assert "今天 18:00 前" in texts["T-before"]
+    assert all(reply.sendable for _, reply in replies)
+    with pytest.raises(InvalidInputError, match="before it starts"):
+        outage_backlog(tickets.values(), events, start=end, end=start)

@@ -22,6 +22,7 @@ from csdesk.sla.clocks import (
 )
 from csdesk.sla.handover import HandoverLine, HandoverReport, handover_report
 from csdesk.sla.metrics import Attainment, ServiceMetrics, service_metrics
+from csdesk.sla.outage import BacklogItem, apology_batch, outage_backlog
 from csdesk.sla.promises import Promise, promise
 from csdesk.sla.satisfaction import (
     Csat,
@@ -37,6 +38,7 @@ __all__ = [
     "CHINA_NOTICES",
     "WEEKDAYS",
     "Attainment",
+    "BacklogItem",
     "BusinessCalendar",
     "ChinaCoverage",
     "ChinaYear",
@@ -52,12 +54,14 @@ __all__ = [
     "SlaStatus",
     "SlaTarget",
     "TransferStats",
+    "apology_batch",
     "china_calendar",
     "china_coverage",
     "china_days",
     "csat",
     "handover_report",
     "load_china_year",
+    "outage_backlog",
     "promise",
     "repeat_contacts",
     "select_policy",
