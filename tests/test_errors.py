@@ -40,7 +40,15 @@ def test_every_error_class_is_exported_and_drawn_in_the_tree() -> None:
 def test_every_error_but_the_root_mixes_in_a_builtin(cls: type[CsdeskError]) -> None:
     if cls is CsdeskError:
         return
-    builtins = (ValueError, LookupError, TypeError, RuntimeError, PermissionError, TimeoutError)
+    builtins = (
+        ValueError,
+        LookupError,
+        TypeError,
+        RuntimeError,
+        PermissionError,
+        TimeoutError,
+        ImportError,
+    )
     assert issubclass(cls, builtins)
 
 

@@ -43,6 +43,7 @@ The tree::
     │   ├── RemoteAnswerError                      remote_answer
     │   ├── RemoteRejectedError                    remote_rejected
     │   └── RemoteUnavailableError                 remote_unavailable
+    ├── MissingDependencyError (ImportError)      missing_dependency
     └── WebhookSignatureError (ValueError)         webhook_signature
 
 Examples:
@@ -85,6 +86,7 @@ __all__ = [
     "InvalidOrderError",
     "InvalidTransitionError",
     "LedgerError",
+    "MissingDependencyError",
     "MoneyError",
     "NaiveDatetimeError",
     "NotFoundError",
@@ -835,6 +837,22 @@ class RemoteUnavailableError(IntegrationError):
         )
         self.attempts = attempts
         self.last = last
+
+
+class MissingDependencyError(CsdeskError, ImportError):
+    """An optional part csdesk needs for this call is not installed.
+
+    Attributes:
+        dependency: What is missing (a Python package or a program, such as ``dot``).
+        install: How to install it (an extra of csdesk, or a system package).
+    """
+
+    code = "missing_dependency"
+
+    def __init__(self, message: str, *, dependency: str, install: str) -> None:
+        super().__init__(message)
+        self.dependency = dependency
+        self.install = install
 
 
 class WebhookSignatureError(CsdeskError, ValueError):

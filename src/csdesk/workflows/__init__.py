@@ -8,6 +8,7 @@ deadlines computed from what happened (`deadlines`, `due_events`, `due_commands`
 scheduler runs them.
 """
 
+from csdesk.workflows._diagram import dot, mermaid, svg
 from csdesk.workflows._engine import (
     Command,
     Stateful,
@@ -16,7 +17,6 @@ from csdesk.workflows._engine import (
     command_types,
     entity_type,
     fire,
-    mermaid,
     run,
 )
 from csdesk.workflows.aftersale import (
@@ -146,6 +146,7 @@ __all__ = [
     "case_deadlines",
     "command_types",
     "deadlines",
+    "dot",
     "due_commands",
     "due_events",
     "entity_type",
@@ -158,4 +159,5 @@ __all__ = [
     "order_deadlines",
     "request_refunds",
     "run",
+    "svg",
 ]

@@ -56,7 +56,6 @@ __all__ = [
     "creation_event",
     "entity_type",
     "fire",
-    "mermaid",
     "run",
 ]
 
@@ -368,22 +367,6 @@ def creation_event(
         payload=dict(payload),
         **fields,
     )
-
-
-@checked
-def mermaid(workflow: type[Workflow[Any]]) -> str:
-    """The workflow's state diagram in Mermaid syntax, generated from the machine itself.
-
-    Internal actions (csdesk's private ``_record_…`` callbacks) are left out: a diagram shows
-    states, events and guards, the names a reader can use.
-    """
-    lines = []
-    for line in format(workflow, "mermaid").splitlines():
-        label, slash, action = line.rpartition(" / ")
-        if slash and action.strip().startswith("_"):
-            line = label
-        lines.append(line)
-    return "\n".join(lines) + "\n"
 
 
 def _corrupt(workflow: type[Workflow[Any]], model: Stateful, event: str) -> CorruptStateError:
