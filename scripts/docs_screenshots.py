@@ -44,6 +44,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "workflows/": ("order", "aftersale"),
     "refunds/": ("refund",),
     "sla/": ("ticket",),
+    "desk/": ("review_case",),
 }
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

@@ -17,6 +17,7 @@ from csdesk.workflows import (
     AfterSaleWorkflow,
     OrderWorkflow,
     RefundWorkflow,
+    ReviewCaseWorkflow,
     TicketWorkflow,
     Workflow,
     svg,
@@ -27,6 +28,7 @@ DIAGRAMS: dict[str, type[Workflow[Any]]] = {
     "aftersale": AfterSaleWorkflow,
     "refund": RefundWorkflow,
     "ticket": TicketWorkflow,
+    "review_case": ReviewCaseWorkflow,
 }
 
 

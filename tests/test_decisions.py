@@ -22,9 +22,12 @@ from csdesk import Customer, LineDraft, Money, Order, Payment
 from csdesk.decision import Decided, PolicyRef, Step
 from csdesk.events import Actor
 from csdesk.policies import (
+    ApprovalRequest,
     Complaint,
     Refunded,
+    approval_policy,
     assess,
+    decide_approval,
     estimate_arrival,
     quote_refund,
     refund_policy,
@@ -114,6 +117,18 @@ def results() -> dict[str, Decided]:
         "ArrivalEstimate": estimate_arrival("card", NOW, calendar, zone="Asia/Shanghai"),
         "Deadline": deadlines(order, timer_preset("cn_platform"))[0],
         "Promise": promise(NOW, timedelta(hours=2), calendar=calendar),
+        "ApprovalDecision": decide_approval(
+            ApprovalRequest(
+                case_type="return_and_refund",
+                reason="no_reason",
+                amount=Money("59.00", "CNY"),
+                customer_tier="gold",
+                orders=5,
+                return_rate="0.1",
+            ),
+            approval_policy("shop_default"),
+            now=NOW,
+        ),
         "RenderResult": render(
             builtin_templates()["late_delivery_apology"],
             {"order_id": "SO-1", "days_late": 3, "coupon": Money("10.00", "CNY")},

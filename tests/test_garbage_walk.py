@@ -35,6 +35,8 @@ MODULES = [
     "csdesk.privacy",
     "csdesk.policies",
     "csdesk.policies.compensation",
+    "csdesk.policies.approval",
+    "csdesk.policies.review_recovery",
     "csdesk.sla",
     "csdesk.replies",
     "csdesk.workflows",

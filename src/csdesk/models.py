@@ -51,8 +51,10 @@ __all__ = [
     "Channel",
     "Condition",
     "Consent",
+    "ContactAttempt",
     "Customer",
     "CustomerTier",
+    "Duty",
     "LineDraft",
     "Order",
     "OrderLine",
@@ -64,6 +66,9 @@ __all__ = [
     "RefundDestination",
     "RefundDue",
     "RefundState",
+    "ReviewCase",
+    "ReviewCaseState",
+    "RootCause",
     "Satisfaction",
     "Shipment",
     "StatutoryBasis",
@@ -729,6 +734,7 @@ class Channel(StrEnum):
     APP = "app"
     SOCIAL = "social"
     PLATFORM = "platform"
+    SMS = "sms"
 
 
 class Satisfaction(CsdeskModel):
@@ -764,6 +770,130 @@ class Satisfaction(CsdeskModel):
             yield key, (scrub(value) if key == "comment" and value else value)
 
 
+class RootCause(StrEnum):
+    """The problem a neutral or negative review revealed, once the desk has confirmed it."""
+
+    DAMAGED = "damaged"
+    WRONG_ITEM = "wrong_item"
+    MISSING_ITEM = "missing_item"
+    LATE_DELIVERY = "late_delivery"
+    QUALITY = "quality"
+    NOT_AS_DESCRIBED = "not_as_described"
+    SERVICE = "service"
+    PRICE = "price"
+    OTHER = "other"
+
+
+class ReviewCaseState(StrEnum):
+    """Where a review-recovery case is (`csdesk.workflows.ReviewCaseWorkflow`)."""
+
+    OPEN = "open"
+    CONTACTING = "contacting"
+    RESOLVED = "resolved"
+    DECLINED = "declined"
+    UNREACHABLE = "unreachable"
+
+
+class ContactAttempt(CsdeskModel):
+    """One attempt to reach a customer about their review: by which channel, when, with what.
+
+    Attributes:
+        channel: Phone first (the seeds' practice), then SMS or chat.
+        at: When.
+        reached: Whether the customer was reached (picked up, answered).
+        by: Who tried.
+        note: What was said, in the agent's words; customer data, shown masked.
+    """
+
+    channel: Channel
+    at: AwareDatetime
+    reached: bool
+    by: str | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            yield key, (scrub(value) if key == "note" and value else value)
+
+
+class ReviewCase(CsdeskModel):
+    """A review-recovery case (中差评处理), opened from a neutral or negative review.
+
+    `csdesk.workflows.open_review_case` opens one; `csdesk.workflows.ReviewCaseWorkflow` moves it:
+    contact attempts within the policy's limits (no harassment), the root cause confirmed,
+    compensation offered only for that cause (never for the review), and an outcome.
+
+    Attributes:
+        rating: 1 or 2 (差评) or 3 (中评) of 5.
+        posted_at: When the review was posted.
+        zone: The customer's time zone: quiet hours are counted in it.
+        attempts: Every contact attempt, in order.
+        root_cause: The problem behind the review, once confirmed.
+        compensation_key: The compensation decision's idempotency key, once offered.
+        outcome_note: How it ended, in the agent's words (a firm refusal is noted, politely).
+    """
+
+    model_config = ConfigDict(frozen=False, validate_assignment=True)
+
+    id: Id
+    review_id: Id
+    order_id: Id
+    customer_id: Id
+    rating: Annotated[int, Strict(), Field(ge=1, le=3)]
+    sku: str | None = Field(default=None, min_length=1)
+    posted_at: AwareDatetime
+    opened_at: AwareDatetime
+    zone: str = "Asia/Shanghai"
+    attempts: tuple[ContactAttempt, ...] = ()
+    root_cause: RootCause | None = None
+    cause_confirmed_at: AwareDatetime | None = None
+    cause_confirmed_by: str | None = None
+    compensation_key: str | None = None
+    outcome_note: str | None = Field(default=None, max_length=2000)
+    ended_at: AwareDatetime | None = None
+    state: ReviewCaseState = ReviewCaseState.OPEN
+    version: Annotated[int, Strict(), Field(ge=0)] = 0
+
+    @field_validator("zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown IANA time zone {zone!r}; use a name such as 'Asia/Shanghai'"
+            ) from None
+        return zone
+
+    @property
+    def negative(self) -> bool:
+        """A rating of 1 or 2 (差评); 3 is neutral (中评)."""
+        return self.rating <= 2
+
+    @property
+    def reached(self) -> bool:
+        """Whether any attempt reached the customer."""
+        return any(attempt.reached for attempt in self.attempts)
+
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            yield key, (scrub(value) if key == "outcome_note" and value else value)
+
+
+class Duty(StrEnum):
+    """The duties of a ticket the seeds name, which a transfer may split between teams.
+
+    首问负责: the team that first took the customer's question keeps answering them unless it
+    hands that duty over too.
+    """
+
+    ACCEPT = "accept"  # 受理
+    HANDLE = "handle"  # 处理
+    ANSWER = "answer"  # 答复客户
+    FOLLOW_UP = "follow_up"  # 跟进
+    RECORD = "record"  # 记录
+
+
 class Transfer(CsdeskModel):
     """A ticket handed from one team to another (售前 → 售后, 售后 → 物流…).
 
@@ -775,6 +905,8 @@ class Transfer(CsdeskModel):
         at: When.
         ping_pong: The ticket was being sent back to a team it had left within the window, so
             it went to ``to_group`` (the escalation team) instead.
+        owners: Who owns each duty after the transfer (every `Duty`, by team).
+        case_id: The after-sale case the transfer hands over with it (pre-sales → after-sales).
     """
 
     from_group: str | None
@@ -783,6 +915,8 @@ class Transfer(CsdeskModel):
     by: str | None = None
     at: AwareDatetime
     ping_pong: bool = False
+    owners: dict[Duty, str] = Field(default_factory=dict)
+    case_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class Ticket(CsdeskModel):
@@ -810,10 +944,20 @@ class Ticket(CsdeskModel):
     satisfaction: Satisfaction | None = None
     escalation_level: Annotated[int, Strict(), Field(ge=0, le=4)] = 0
     transfers: tuple[Transfer, ...] = ()
+    kept_duties: dict[Duty, str] = Field(default_factory=dict)
     created_at: AwareDatetime
     solved_at: AwareDatetime | None = None
     state: TicketState = TicketState.NEW
     version: Annotated[int, Strict(), Field(ge=0)] = 0
+
+    def owner_of(self, duty: Duty | str) -> str | None:
+        """The team that owns ``duty`` now: one that kept it at a transfer, else ``group``."""
+        return self.kept_duties.get(Duty(duty), self.group)
+
+    @property
+    def owners(self) -> dict[Duty, str | None]:
+        """Every duty and the team that owns it now."""
+        return {duty: self.owner_of(duty) for duty in Duty}
 
     def __repr_args__(self) -> Any:
         # The subject is the customer's own words: phones and e-mails in it show masked.

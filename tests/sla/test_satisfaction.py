@@ -280,3 +280,34 @@ def test_the_outage_backlog_and_its_apologies() -> None:
     assert all(reply.sendable for _, reply in replies)
     with pytest.raises(InvalidInputError, match="before it starts"):
         outage_backlog(tickets.values(), events, start=end, end=start)
+
+
+def test_a_transfer_says_who_owns_each_duty_and_carries_the_case() -> None:
+    # 首问负责: pre-sales keeps answering the customer while after-sales handles the return.
+    from csdesk import Duty
+    from csdesk.workflows import TransferTicket
+
+    ticket, _ = open_ticket(id="T-9", category="order_problem", customer_id="C-1",
+                            actor=CUSTOMER, now=AT, group="pre_sales")  # fmt: skip
+    assert ticket.owners == dict.fromkeys(Duty, "pre_sales")
+    events = run(ticket, TransferTicket(to_group="after_sales", reason="a return question",
+                                        keep=("answer", "record"), case_id="AS-1"),
+                 actor=AGENT, now=AT + timedelta(minutes=10))  # fmt: skip
+    transfer = ticket.transfers[-1]
+    assert transfer.case_id == "AS-1"
+    assert transfer.owners[Duty.ANSWER] == "pre_sales"
+    assert transfer.owners[Duty.HANDLE] == "after_sales"
+    assert ticket.owner_of("answer") == "pre_sales"
+    assert ticket.owner_of(Duty.FOLLOW_UP) == "after_sales"
+    assert events[0].payload["kept"] == {"answer": "pre_sales", "record": "pre_sales"}
+    # on to logistics: the duties pre-sales kept stay with pre-sales; the rest move on
+    run(ticket, TransferTicket(to_group="logistics", reason="parcel lost", keep=("answer",)),
+        actor=AGENT, now=AT + timedelta(minutes=20))  # fmt: skip
+    assert ticket.owner_of("answer") == "pre_sales"
+    assert ticket.owner_of("record") == "logistics"
+    assert ticket.owner_of("handle") == "logistics"
+    before = ticket.model_dump()
+    with pytest.raises(TransitionRejectedError, match="the duties are"):
+        run(ticket, TransferTicket(to_group="after_sales", reason="x", keep=("sleep",)),
+            actor=AGENT, now=AT + timedelta(minutes=30))  # fmt: skip
+    assert ticket.model_dump() == before

@@ -22,7 +22,7 @@ from csdesk import (
     Shipment,
     TicketState,
 )
-from csdesk.models import AfterSaleCase, Order, Refund, Ticket
+from csdesk.models import AfterSaleCase, Order, Refund, ReviewCase, ReviewCaseState, Ticket
 from csdesk.policies import timer_preset
 from csdesk.workflows import (
     AfterSaleWorkflow,
@@ -35,6 +35,7 @@ from csdesk.workflows import (
     OrderWorkflow,
     PayOrder,
     RefundWorkflow,
+    ReviewCaseWorkflow,
     TicketWorkflow,
     Workflow,
     command_types,
@@ -61,6 +62,7 @@ WORKFLOWS: dict[type[Workflow[Any]], tuple[type[Any], type[Any]]] = {
     AfterSaleWorkflow: (AfterSaleCase, CaseState),
     RefundWorkflow: (Refund, RefundState),
     TicketWorkflow: (Ticket, TicketState),
+    ReviewCaseWorkflow: (ReviewCase, ReviewCaseState),
 }
 
 

@@ -11,6 +11,7 @@ from csdesk.workflows import (
     AfterSaleWorkflow,
     OrderWorkflow,
     RefundWorkflow,
+    ReviewCaseWorkflow,
     TicketWorkflow,
     Workflow,
     dot,
@@ -25,6 +26,7 @@ WORKFLOWS: list[type[Workflow[Any]]] = [
     AfterSaleWorkflow,
     RefundWorkflow,
     TicketWorkflow,
+    ReviewCaseWorkflow,
 ]
 
 needs_graphviz = pytest.mark.skipif(
@@ -96,6 +98,7 @@ def test_diagram_of_garbage_is_refused(garbage: Any) -> None:
         ("workflows.md", "aftersale"),
         ("refunds.md", "refund"),
         ("sla.md", "ticket"),
+        ("desk.md", "review_case"),
     ],
 )
 def test_the_pages_show_the_drawn_diagrams(page: str, name: str) -> None:
@@ -110,7 +113,13 @@ def test_the_docs_hook_draws_every_diagram_the_pages_use() -> None:
         import mkdocs_diagrams
     finally:
         sys.path.remove(str(ROOT / "scripts"))
-    assert set(mkdocs_diagrams.DIAGRAMS) == {"order", "aftersale", "refund", "ticket"}
+    assert set(mkdocs_diagrams.DIAGRAMS) == {
+        "order",
+        "aftersale",
+        "refund",
+        "ticket",
+        "review_case",
+    }
     config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert "hooks:\n  - scripts/mkdocs_diagrams.py" in config
     assert "mermaid" not in config

@@ -237,6 +237,7 @@ TICKET_ARGUMENTS: dict[str, dict[str, Any]] = {
     "rate": {"score": 4},
     "escalate": {"level": 1, "to": "supervisor", "reason": "first reply breached"},
     "transfer": {"to_group": "after_sales", "reason": "a return question"},
+    "outage": {"start": PLACED, "end": SIGNED, "reason": "IM system down"},
 }
 
 
@@ -252,4 +253,83 @@ def test_every_ticket_pair(state: str) -> None:
                 assert model.state == state
                 successes += check(TicketWorkflow, model, event, arguments, now)
     if allowed_events(TicketWorkflow, state):
+        assert successes, f"no event succeeded from {state}"
+
+
+def review_in(state: str) -> Any:
+    """A review-recovery case in ``state`` (issue 20 item 4)."""
+    from csdesk.policies.review_recovery import review_recovery_policy
+    from csdesk.workflows import ReviewCaseWorkflow, open_review_case
+
+    policy = review_recovery_policy("seeds")
+    case, _ = open_review_case(id="RV-1", review_id="R-1", order_id="SO-1", customer_id="C-1",
+                               rating=2, posted_at=PLACED, actor=SYSTEM, now=PLACED)  # fmt: skip
+    steps: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "open": [],
+        "contacting": [("contact", {"policy": policy, "channel": "phone", "reached": True})],
+        "resolved": [
+            ("contact", {"policy": policy, "channel": "phone", "reached": True}),
+            ("resolve", {}),
+        ],
+        "declined": [
+            ("contact", {"policy": policy, "channel": "phone", "reached": True}),
+            ("decline", {"note": "no thanks"}),
+        ],
+        "unreachable": [("give_up", {"policy": policy})],
+    }
+    at = PLACED + timedelta(days=4)  # 10:00 in Shanghai: not the quiet hours
+    for event, arguments in steps[state]:
+        fire(ReviewCaseWorkflow, case, event, actor=STAFF, now=at, **arguments)
+    return case
+
+
+def review_arguments() -> dict[str, dict[str, Any]]:
+    from csdesk.policies.compensation import CustomerSnapshot, OrderSnapshot, decide
+    from csdesk.policies.compensation import compensation_policy as comp
+    from csdesk.policies.review_recovery import review_recovery_policy
+    from csdesk.workflows import review_incident
+    from tests.policies.compensation_helpers import AGENT
+
+    policy = review_recovery_policy("seeds")
+    case = review_in("open")
+    case.root_cause = "damaged"
+    order = OrderSnapshot.model_validate(
+        {
+            "id": "SO-1",
+            "paid_total": {"amount": "100.00", "currency": "CNY"},
+            "item_paid": {"amount": "100.00", "currency": "CNY"},
+            "shipping_paid": {"amount": "0.00", "currency": "CNY"},
+        }
+    )
+    customer = CustomerSnapshot.model_validate(
+        {"id": "C-1", "received": {"30": {"amount": {"amount": "0", "currency": "CNY"}}}}
+    )
+    incident = review_incident(case, order=order, customer=customer)
+    decision = decide(incident, policy=comp("shop_standard"), agent=AGENT, now=PLACED)
+    assert decision.offers
+    return {
+        "contact": {"policy": policy, "channel": "phone", "reached": True},
+        "confirm_cause": {"root_cause": "damaged"},
+        "offer": {"decision": decision},
+        "resolve": {"note": "sorted"},
+        "decline": {"note": "declined politely"},
+        "give_up": {"policy": policy},
+    }
+
+
+@pytest.mark.parametrize("state", ["open", "contacting", "resolved", "declined", "unreachable"])
+def test_every_review_case_pair(state: str) -> None:
+    from csdesk.workflows import ReviewCaseWorkflow
+
+    valid = review_arguments()
+    successes = 0
+    for event in events(ReviewCaseWorkflow):
+        for arguments in (valid.get(event, {}), {}, {"bogus": 1}):
+            for now in (PLACED + timedelta(days=4), LATER):
+                model = review_in(state)
+                if event == "offer" and model.state == "contacting":
+                    model.root_cause = "damaged"
+                assert model.state == state
+                successes += check(ReviewCaseWorkflow, model, event, arguments, now)
+    if allowed_events(ReviewCaseWorkflow, state):
         assert successes, f"no event succeeded from {state}"

@@ -7,6 +7,7 @@ exactly one to the version, or raises a csdesk error and leaves the model exactl
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 from hypothesis import settings
@@ -15,7 +16,18 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from csdesk import Actor, CsdeskError, LineDraft, Payment, Shipment
 from csdesk.policies import timer_preset
-from csdesk.workflows import AfterSaleWorkflow, OrderWorkflow, allowed_events, command_types, fire
+from csdesk.policies.review_recovery import review_recovery_policy
+from csdesk.workflows import (
+    AfterSaleWorkflow,
+    OrderWorkflow,
+    ReviewCaseWorkflow,
+    TicketWorkflow,
+    allowed_events,
+    command_types,
+    fire,
+    open_review_case,
+    open_ticket,
+)
 from tests.factories import PLACED, cny, new_case, new_order
 
 SUCCESSES: set[tuple[str, str, str]] = set()
@@ -182,10 +194,107 @@ class CaseMachine(Driver):
             assert 0 <= line.received <= line.requested
 
 
+TICKET_OPTIONS: dict[str, st.SearchStrategy[Any]] = {
+    "body": st.sampled_from(["hello", None]),
+    "follow_up_in": st.sampled_from([None, timedelta(days=2), timedelta(0)]),
+    "priority": st.sampled_from(["P2", "P9", None]),
+    "assignee": st.sampled_from(["agent-1", None]),
+    "note": st.sampled_from(["called back", None]),
+    "score": st.sampled_from([1, 4, 5, 11]),
+    "level": st.sampled_from([1, 2, 5]),
+    "to": st.sampled_from(["supervisor", ""]),
+    "reason": st.sampled_from(["first reply breached", ""]),
+    "to_group": st.sampled_from(["after_sales", "pre_sales", "logistics", ""]),
+    "ping_pong_window": st.just(timedelta(hours=24)),
+    "start": st.sampled_from([PLACED, PLACED + timedelta(days=30)]),
+    "end": st.sampled_from([PLACED + timedelta(hours=1), PLACED]),
+}
+
+
+class TicketMachine(Driver):
+    """Issue 20: transfers (with ping-pong), escalations, follow-ups and ratings in any order."""
+
+    workflow = TicketWorkflow
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model, _ = open_ticket(
+            id="T-1",
+            category="order_problem",
+            customer_id="C-1",
+            actor=Actor.system(),
+            now=PLACED,
+            group="pre_sales",
+        )
+
+    @rule(actor=ACTORS, hours=st.sampled_from([0, 1, 30]), data=st.data())
+    def send(self, actor: Actor, hours: int, data: st.DataObject) -> None:
+        event = data.draw(pick_event(TicketWorkflow, self.model.state, ["teleport"]))
+        self.step(event, actor, data.draw(payload(TicketWorkflow, event, TICKET_OPTIONS)), hours)
+
+    @invariant()
+    def transfers_and_escalations_add_up(self) -> None:
+        ticket = self.model
+        assert 0 <= ticket.escalation_level <= 4
+        if ticket.transfers:
+            assert ticket.group == ticket.transfers[-1].to_group
+        for earlier, later in pairwise(ticket.transfers):
+            assert later.from_group == earlier.to_group
+        if ticket.followed_up_at is not None:
+            assert ticket.follow_up_at is not None
+
+
+REVIEW_POLICY = review_recovery_policy("seeds")
+REVIEW_OPTIONS: dict[str, st.SearchStrategy[Any]] = {
+    "policy": st.just(REVIEW_POLICY),
+    "channel": st.sampled_from(["phone", "phone", "sms", "email", "pigeon"]),
+    "reached": st.booleans(),
+    "note": st.sampled_from(["客户表示理解", "", None]),
+    "root_cause": st.sampled_from(["damaged", "late_delivery", "aliens"]),
+}
+
+
+class ReviewMachine(Driver):
+    """Issue 20 item 4: contact attempts never break the policy's limits, whatever the order."""
+
+    workflow = ReviewCaseWorkflow
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model, _ = open_review_case(id="RV-1", review_id="R-1", order_id="SO-1",
+                                         customer_id="C-1", rating=1, posted_at=PLACED,
+                                         actor=Actor.system(), now=PLACED)  # fmt: skip
+
+    @rule(actor=ACTORS, minutes=st.sampled_from([0, 30, 150, 60 * 11, 60 * 24 * 3]),
+          data=st.data())  # fmt: skip
+    def send(self, actor: Actor, minutes: int, data: st.DataObject) -> None:
+        event = data.draw(pick_event(ReviewCaseWorkflow, self.model.state, ["teleport"]))
+        arguments = data.draw(payload(ReviewCaseWorkflow, event, REVIEW_OPTIONS))
+        self.step(event, actor, arguments, 0)
+        self.now += timedelta(minutes=minutes)
+
+    @invariant()
+    def no_harassment(self) -> None:
+        attempts = self.model.attempts
+        assert len(attempts) <= REVIEW_POLICY.max_attempts
+        if attempts:
+            assert attempts[0].channel == "phone"
+        for earlier, later in pairwise(attempts):
+            assert later.at - earlier.at >= timedelta(minutes=REVIEW_POLICY.min_gap_minutes)
+        for attempt in attempts:
+            assert not REVIEW_POLICY.quiet(attempt.at, self.model.zone)
+        if self.model.state in {"resolved", "declined"}:
+            assert self.model.reached
+
+
 TestOrderWorkflow = OrderMachine.TestCase
 TestOrderWorkflow.settings = settings(max_examples=100, stateful_step_count=20, deadline=None)
 TestAfterSaleWorkflow = CaseMachine.TestCase
 TestAfterSaleWorkflow.settings = settings(max_examples=100, stateful_step_count=20, deadline=None)
+TestTicketWorkflow = TicketMachine.TestCase
+TestTicketWorkflow.settings = settings(max_examples=50, stateful_step_count=25, deadline=None)
+TestReviewCaseWorkflow = ReviewMachine.TestCase
+TestReviewCaseWorkflow.settings = settings(max_examples=50, stateful_step_count=20, deadline=None)
 
 
 def test_the_random_walks_reach_most_transitions() -> None:
@@ -193,7 +302,14 @@ def test_the_random_walks_reach_most_transitions() -> None:
     if not SUCCESSES:  # run alone (-k): walk first
         TestOrderWorkflow("runTest").runTest()
         TestAfterSaleWorkflow("runTest").runTest()
+        TestTicketWorkflow("runTest").runTest()
+        TestReviewCaseWorkflow("runTest").runTest()
     order = {(s, e) for w, s, e in SUCCESSES if w == "order"}
     case = {(s, e) for w, s, e in SUCCESSES if w == "aftersale"}
+    ticket = {(s, e) for w, s, e in SUCCESSES if w == "ticket"}
+    review = {(s, e) for w, s, e in SUCCESSES if w == "review_case"}
     assert len(order) >= 5, sorted(order)
     assert len(case) >= 6, sorted(case)
+    assert len(ticket) >= 15, sorted(ticket)
+    assert {e for _, e in ticket} >= {"transfer", "escalate", "follow_up", "rate"}, sorted(ticket)
+    assert len(review) >= 5, sorted(review)

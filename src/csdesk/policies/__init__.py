@@ -6,6 +6,15 @@ name the offending key, versioned and hashable. Built-in presets ship as TOML fi
 """
 
 from csdesk.decision import Policy, load_policy
+from csdesk.policies.approval import (
+    ApprovalDecision,
+    ApprovalOutcome,
+    ApprovalPolicy,
+    ApprovalRequest,
+    approval_policy,
+    decide_approval,
+    express_overdue,
+)
 from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_preset, estimate_arrival
 from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy, IncidentChange
 from csdesk.policies.refunds import (
@@ -26,6 +35,7 @@ from csdesk.policies.returns import (
     return_policy,
     return_window,
 )
+from csdesk.policies.review_recovery import ReviewRecoveryPolicy, review_recovery_policy
 from csdesk.policies.tiering import (
     Complaint,
     PublicChannel,
@@ -40,6 +50,10 @@ from csdesk.policies.tiering import (
 from csdesk.policies.timers import TimerPreset, TimerSpec, timer_preset
 
 __all__ = [
+    "ApprovalDecision",
+    "ApprovalOutcome",
+    "ApprovalPolicy",
+    "ApprovalRequest",
     "ArrivalEstimate",
     "ArrivalPreset",
     "Complaint",
@@ -56,6 +70,7 @@ __all__ = [
     "Refunded",
     "ReturnPolicy",
     "ReturnWindow",
+    "ReviewRecoveryPolicy",
     "Route",
     "TenderShare",
     "Tier",
@@ -65,15 +80,19 @@ __all__ = [
     "TimerSpec",
     "WindowStatus",
     "WorkingDayCalendar",
+    "approval_policy",
     "arrival_preset",
     "assess",
+    "decide_approval",
     "estimate_arrival",
+    "express_overdue",
     "first_group",
     "load_policy",
     "quote_refund",
     "refund_policy",
     "return_policy",
     "return_window",
+    "review_recovery_policy",
     "tiering_policy",
     "timer_preset",
 ]

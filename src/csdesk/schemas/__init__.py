@@ -23,10 +23,12 @@ from csdesk.errors import InvalidInputError
 __all__ = ["KINDS", "json_schema", "shipped_schema"]
 
 KINDS: dict[str, str] = {
+    "approval": "csdesk.policies.approval:ApprovalPolicy",
     "arrival": "csdesk.policies.arrival:ArrivalPreset",
     "compensation": "csdesk.policies.compensation.policy:CompensationPolicy",
     "refunds": "csdesk.policies.refunds:RefundPolicy",
     "returns": "csdesk.policies.returns:ReturnPolicy",
+    "review_recovery": "csdesk.policies.review_recovery:ReviewRecoveryPolicy",
     "sla": "csdesk.sla.clocks:SlaPolicy",
     "template": "csdesk.replies.catalog:ReplyTemplate",
     "tiering": "csdesk.policies.tiering:TieringPolicy",

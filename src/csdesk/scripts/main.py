@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "csdesk.scripts.db_cmd:db",
         "Create or upgrade csdesk's tables in your database, and say where they are.",
     ),
+    "desk": (
+        "csdesk.scripts.desk_cmd:desk",
+        "The desk's daily work on a csdesk database: the shift handover.",
+    ),
     "outbox": (
         "csdesk.scripts.outbox_cmd:outbox",
         "The outbox of a csdesk database: deliver its events as signed webhooks.",

@@ -105,6 +105,10 @@ class SlaPolicy(Policy):
         pauses: Per status-based metric, the ticket states that pause it (Zendesk's defaults).
         warn_before_minutes: A running metric warns this long before its deadline.
         escalations: Up to four levels after a breach.
+        outage: What an outage recorded on a ticket (`csdesk.workflows.RecordOutage`) does to
+            its clocks: ``pause`` (the window's time does not count), ``excuse`` (a metric
+            instance that ran during the window and was breached is reported ``excused``, not
+            breached) or ``count`` (nothing).
     """
 
     conditions: dict[str, list[str]] = Field(default_factory=dict)
@@ -112,6 +116,7 @@ class SlaPolicy(Policy):
     pauses: dict[str, list[str]] = Field(default_factory=lambda: dict(_ZENDESK_PAUSES))
     warn_before_minutes: int = Field(default=30, ge=0)
     escalations: list[Escalation] = Field(default_factory=list, max_length=4)
+    outage: Literal["pause", "excuse", "count"] = "pause"
 
     def matches(self, ticket: Ticket) -> bool:
         """Whether every condition holds for ``ticket``."""
@@ -149,6 +154,8 @@ class SlaStatus(Decided):
         provisional: The business time crossed days whose holidays are estimates, not official
             data (a calendar with ``provisional=True``); the deadline may move when the
             notice is published.
+        excused: Breached, but it ran during an outage the policy excuses (``outage =
+            "excuse"``); ``breached`` is then false.
     """
 
     answer_field: ClassVar[str] = "deadline"
@@ -169,6 +176,7 @@ class SlaStatus(Decided):
     warning: bool
     escalation_level: int
     provisional: bool = False
+    excused: bool = False
 
 
 class SlaReport(CsdeskModel):
@@ -201,6 +209,7 @@ class _History:
     agent_replies: list[datetime] = field(default_factory=list)
     customer_messages: list[datetime] = field(default_factory=list)
     solved_at: datetime | None = None
+    outages: list[tuple[datetime, datetime]] = field(default_factory=list)
 
 
 def _history(ticket: Ticket, events: Iterable[DomainEvent]) -> _History:
@@ -216,6 +225,10 @@ def _history(ticket: Ticket, events: Iterable[DomainEvent]) -> _History:
             history.agent_replies.append(at)
         elif event.type == "ticket.customer_message":
             history.customer_messages.append(at)
+        elif event.type == "ticket.outage":
+            history.outages.append(
+                (_instant(event.payload["start"]), _instant(event.payload["end"]))
+            )
         if target in _DONE and history.solved_at is None:
             history.solved_at = at
         elif isinstance(target, str) and target not in _DONE:
@@ -223,6 +236,32 @@ def _history(ticket: Ticket, events: Iterable[DomainEvent]) -> _History:
     if not history.states:
         history.states.append((ticket.created_at, "new"))
     return history
+
+
+def _instant(value: object) -> datetime:
+    """A payload's instant: a datetime, or its ISO text when the event was read back from JSON."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _without_outages(
+    segments: Sequence[tuple[datetime, datetime, bool]],
+    outages: Sequence[tuple[datetime, datetime]],
+) -> list[tuple[datetime, datetime, bool]]:
+    """``segments`` with the outage windows cut out of them as paused pieces."""
+    cut = list(segments)
+    for start, end in outages:
+        pieces: list[tuple[datetime, datetime, bool]] = []
+        for s, e, running in cut:
+            if not running or e <= start or s >= end:
+                pieces.append((s, e, running))
+                continue
+            if s < start:
+                pieces.append((s, start, True))
+            pieces.append((max(s, start), min(e, end), False))
+            if e > end:
+                pieces.append((end, e, True))
+        cut = pieces
+    return cut
 
 
 class _Clock:
@@ -260,8 +299,14 @@ def _status(
     clock: _Clock,
     now: datetime,
     business: _Clock,
+    outages: Sequence[tuple[datetime, datetime]] = (),
 ) -> SlaStatus:
-    """``segments``: (start, end, running) pieces from ``started`` to ``fulfilled`` or ``now``."""
+    """``segments``: (start, end, running) pieces from ``started`` to ``fulfilled`` or ``now``.
+
+    ``outages``: the ticket's recorded outage windows; the policy says what they do.
+    """
+    if policy.outage == "pause" and outages:
+        segments = _without_outages(segments, outages)
     goal = timedelta(minutes=target.minutes)
     elapsed = paused_for = timedelta(0)
     deadline: datetime | None = None
@@ -283,6 +328,12 @@ def _status(
         deadline = clock.add(segments[-1][1], left) if segments else clock.add(started, goal)
     end = fulfilled or now
     breached = deadline is not None and end > deadline
+    excused = (
+        breached
+        and policy.outage == "excuse"
+        and any(start < until and end > started for start, until in outages)
+    )
+    breached = breached and not excused
     escalation = 0
     if breached and fulfilled is None and deadline is not None:
         for level in policy.escalations:
@@ -296,7 +347,9 @@ def _status(
         and deadline is not None
         and now >= deadline - timedelta(minutes=policy.warn_before_minutes)
     )
-    if fulfilled is not None:
+    if excused:
+        outcome = step("result", "sla.excused", deadline=deadline, at=fulfilled)
+    elif fulfilled is not None:
         outcome = step(
             "result", "sla.fulfilled", at=fulfilled, deadline=deadline, breached=breached
         )
@@ -322,7 +375,7 @@ def _status(
         policy=policy.ref,
         trace=trace,
         decided_at=now,
-        inputs=(metric, instance, started, fulfilled, segments),
+        inputs=(metric, instance, started, fulfilled, segments, outages),
         metric=metric,
         instance=instance,
         target=goal,
@@ -341,6 +394,7 @@ def _status(
         and bool(clock.calendar.provisional_years)
         and clock.calendar.is_provisional(started.date(), (deadline or end).date()),
         escalation_level=escalation,
+        excused=excused,
     )
 
 
@@ -486,6 +540,7 @@ def sla_report(
                         clock=clock,
                         now=now,
                         business=clocks[True],
+                        outages=history.outages,
                     )
                 )
             continue
@@ -504,6 +559,7 @@ def sla_report(
                 clock=clock,
                 now=now,
                 business=clocks[True],
+                outages=history.outages,
             )
         )
     for status in statuses:

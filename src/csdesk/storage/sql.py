@@ -356,6 +356,41 @@ class SqlStore:
         return [cls.model_validate_json(document) for document in rows]
 
     @checked
+    def entities(self, cls: type[EntityT], *, states: Sequence[str] | None = None) -> list[EntityT]:
+        """Every stored aggregate of ``cls`` (in ``states``, when given), by id.
+
+        For desk reports over a shop's open work (`csdesk.sla.handover_report`); it reads every
+        matching row, so give ``states`` to leave the finished ones out.
+        """
+        query = select(entities.c.document).where(entities.c.kind == kind_of(cls))
+        if states is not None:
+            query = query.where(entities.c.state.in_([str(state) for state in states]))
+        with self.transaction("entities") as connection:
+            rows = connection.execute(query.order_by(entities.c.id)).scalars()
+            return [cls.model_validate_json(document) for document in rows]
+
+    @checked
+    def history(self, cls: type[BaseModel], ids: Sequence[str]) -> dict[str, list[DomainEvent]]:
+        """The events of the aggregates ``ids`` of ``cls``, each in version order.
+
+        Read from the outbox, which keeps every event until `purge` deletes delivered ones: SLA
+        clocks read a ticket's whole history, so purge tickets' events only past the longest
+        time a report looks back.
+        """
+        found: dict[str, list[DomainEvent]] = {entity_id: [] for entity_id in ids}
+        with self.transaction("history") as connection:
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                chunk = list(ids[start : start + 500])
+                rows = connection.execute(
+                    select(outbox.c.entity_id, outbox.c.body)
+                    .where(outbox.c.kind == kind_of(cls), outbox.c.entity_id.in_(chunk))
+                    .order_by(outbox.c.entity_id, outbox.c.version, outbox.c.seq)
+                )
+                for entity_id, body in rows:
+                    found[entity_id].append(DomainEvent.model_validate_json(body))
+        return found
+
+    @checked
     def save(self, entity: Any, events: Sequence[DomainEvent], *, expected_version: int) -> None:
         """Write the aggregate and its events if it is still at ``expected_version``.
 

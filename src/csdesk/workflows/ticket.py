@@ -17,6 +17,7 @@ from the ticket's event log alone.
 | `ReopenTicket` (``reopen``) | solved → open |
 | `CloseTicket` (``close``) | solved → closed |
 | `ChangeTicket` (``change``: priority, category, tags, channel, assignee) | any but closed → same |
+| `RecordOutage` (``outage``: the desk could not answer from ``start`` to ``end``) | any but closed → same |
 """  # noqa: E501
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from csdesk.errors import CsdeskError
 from csdesk.events import Actor, ActorKind, DomainEvent
 from csdesk.models import (
     Channel,
+    Duty,
     Satisfaction,
     Ticket,
     TicketCategory,
@@ -54,6 +56,7 @@ __all__ = [
     "HoldTicket",
     "PostReply",
     "RateTicket",
+    "RecordOutage",
     "ReopenTicket",
     "ResumeTicket",
     "SolveTicket",
@@ -137,12 +140,19 @@ class TransferTicket(Command[Ticket]):
     No ping-pong: sent back to a team it left less than ``ping_pong_window`` ago, the ticket goes
     to ``escalate_to`` (a supervisor team) instead, one escalation level up, and the transfer is
     flagged ``ping_pong``.
+
+    Every duty (`csdesk.models.Duty`: accept, handle, answer, follow up, record) moves to the new
+    team unless named in ``keep``: those stay with the team handing over (pre-sales keeps
+    answering the customer while after-sales handles the return). ``case_id`` records the
+    after-sale case handed over with the ticket.
     """
 
     event = "transfer"
     to_group: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=1, max_length=500)
     assignee: str | None = Field(default=None, min_length=1)
+    keep: tuple[Duty | str, ...] = ()
+    case_id: str | None = Field(default=None, min_length=1, max_length=128)
     ping_pong_window: timedelta = timedelta(hours=24)
     escalate_to: str = Field(default="supervisor", min_length=1, max_length=64)
 
@@ -162,6 +172,20 @@ class RateTicket(Command[Ticket]):
     scale: int = 5
     comment: str | None = None
     channel: Channel | str = Channel.CHAT
+
+
+class RecordOutage(Command[Ticket]):
+    """Record that the desk could not answer from ``start`` to ``end`` (a system fault).
+
+    The ticket's SLA policy says what the window does to its clocks (`csdesk.sla.SlaPolicy`'s
+    ``outage``: pause them, excuse a breach, or nothing); the event records the window and why,
+    so a report read later says the same.
+    """
+
+    event = "outage"
+    start: datetime
+    end: datetime
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class ReopenTicket(Command[Ticket]):
@@ -209,6 +233,7 @@ class TicketWorkflow(Workflow[Ticket]):
         "rate": "ticket.rated",
         "escalate": "ticket.escalated",
         "transfer": "ticket.transferred",
+        "outage": "ticket.outage",
     }
     commands = (
         PostReply,
@@ -225,6 +250,7 @@ class TicketWorkflow(Workflow[Ticket]):
         RateTicket,
         EscalateTicket,
         TransferTicket,
+        RecordOutage,
     )
 
     new = State(value=TicketState.NEW, initial=True)
@@ -281,6 +307,13 @@ class TicketWorkflow(Workflow[Ticket]):
         | on_hold.to(on_hold, internal=True, validators="_check_escalation",
                      on="_record_escalation")
     )  # fmt: skip
+    outage = (
+        new.to(new, internal=True, validators="_check_outage", on="_record_outage")
+        | open.to(open, internal=True, validators="_check_outage", on="_record_outage")
+        | pending.to(pending, internal=True, validators="_check_outage", on="_record_outage")
+        | on_hold.to(on_hold, internal=True, validators="_check_outage", on="_record_outage")
+        | solved.to(solved, internal=True, validators="_check_outage", on="_record_outage")
+    )
     close = solved.to(closed)
     change = (
         new.to(new, internal=True, validators="_check_change", on="_record_change")
@@ -308,6 +341,12 @@ class TicketWorkflow(Workflow[Ticket]):
     def _check_transfer(self, command: TransferTicket) -> None:
         if command.to_group == self.model.group:
             self.refuse(f"the ticket is with {command.to_group} already")
+        for duty in command.keep:
+            if duty not in set(Duty):
+                allowed = ", ".join(d.value for d in Duty)
+                self.refuse(f"keep names duty {duty!r}; the duties are {allowed}")
+        if command.keep and self.model.group is None:
+            self.refuse("the ticket has no team yet: there is no one to keep a duty")
 
     def _record_transfer(self, command: TransferTicket, actor: Actor, now: datetime) -> None:
         ticket = self.model
@@ -316,17 +355,26 @@ class TicketWorkflow(Workflow[Ticket]):
             for t in ticket.transfers
         )
         to = command.escalate_to if left_recently else command.to_group
+        kept: dict[Duty, str] = {}
+        for duty in command.keep:
+            team = ticket.owner_of(duty)
+            if team is not None:
+                kept[Duty(duty)] = team
+        owners = {duty: kept.get(duty, to) for duty in Duty}
         made = Transfer(from_group=ticket.group, to_group=to, reason=command.reason,
-                        by=actor.id, at=now, ping_pong=left_recently)  # fmt: skip
+                        by=actor.id, at=now, ping_pong=left_recently, owners=owners,
+                        case_id=command.case_id)  # fmt: skip
         ticket.transfers = (*ticket.transfers, made)
         ticket.group = to
+        ticket.kept_duties = {duty: team for duty, team in kept.items() if team != to}
         if command.assignee is not None and not left_recently:
             ticket.assignee = command.assignee
         if left_recently:
             ticket.escalation_level = min(ticket.escalation_level + 1, 4)
         self.detail(from_group=made.from_group, to_group=to, reason=command.reason,
                     ping_pong=left_recently, asked_for=command.to_group,
-                    transfers=len(ticket.transfers))  # fmt: skip
+                    transfers=len(ticket.transfers), case_id=command.case_id,
+                    kept={d.value: team for d, team in ticket.kept_duties.items()})  # fmt: skip
 
     def _check_escalation(self, command: EscalateTicket) -> None:
         if command.level <= self.model.escalation_level:
@@ -339,6 +387,17 @@ class TicketWorkflow(Workflow[Ticket]):
         self.model.escalation_level = command.level
         self.detail(level=command.level, escalated_to=command.to, reason=command.reason,
                     metric=command.metric, deadline=command.deadline)  # fmt: skip
+
+    def _check_outage(self, command: RecordOutage, now: datetime) -> None:
+        require_aware(command.start, "start")
+        require_aware(command.end, "end")
+        if command.end <= command.start:
+            self.refuse(f"the outage ends ({command.end.isoformat()}) before it starts")
+        if command.start > now:
+            self.refuse("an outage is recorded once it has begun, not ahead of time")
+
+    def _record_outage(self, command: RecordOutage) -> None:
+        self.detail(start=command.start, end=command.end, reason=command.reason)
 
     def _check_follow_up(self) -> None:
         if self.model.follow_up_at is None:

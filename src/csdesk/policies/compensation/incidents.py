@@ -17,7 +17,7 @@ from pydantic import AwareDatetime, ConfigDict, Field, Strict, TypeAdapter, mode
 
 from csdesk._model import CsdeskModel
 from csdesk.errors import InvalidInputError
-from csdesk.models import CustomerTier, Order
+from csdesk.models import CustomerTier, Order, RootCause
 from csdesk.money import Money
 
 __all__ = [
@@ -77,20 +77,6 @@ class Fault(StrEnum):
     CUSTOMER = "customer"
     FORCE_MAJEURE = "force_majeure"
     UNKNOWN = "unknown"
-
-
-class RootCause(StrEnum):
-    """The problem a neutral or negative review revealed, once the desk has confirmed it."""
-
-    DAMAGED = "damaged"
-    WRONG_ITEM = "wrong_item"
-    MISSING_ITEM = "missing_item"
-    LATE_DELIVERY = "late_delivery"
-    QUALITY = "quality"
-    NOT_AS_DESCRIBED = "not_as_described"
-    SERVICE = "service"
-    PRICE = "price"
-    OTHER = "other"
 
 
 class Role(StrEnum):
