@@ -237,3 +237,21 @@ def test_verbose_logs_print_above_the_progress_bar(capsys: Any) -> None:
         logger.removeHandler(handler)
     assert "attempt 1 saw HTTP 503" in screen.getvalue()  # through the bar's console
     assert "attempt 1" not in capsys.readouterr().err  # not straight onto the terminal
+
+
+def test_demo_walks_a_day_at_the_desk() -> None:
+    desk = run_demo().desk
+    assert (desk.transfer.to_group, desk.transfer.ping_pong) == ("supervisor", True)
+    assert desk.owners["answer"] == "pre_sales"  # 首问负责: pre-sales kept answering
+    assert (desk.approval.outcome, desk.approval.express) == ("approve", True)
+    assert desk.review.state == "resolved"
+    assert [str(offer.value) for offer in desk.offer.offers] == ["10.00 CNY"]
+    assert desk.backlog == 1
+    assert (desk.outage_elapsed.total_seconds(), desk.outage_paused.total_seconds()) == (600, 2100)
+    assert [line.ticket_id for line in desk.handover.open] == ["T-501", "T-502"]
+    result = CliRunner().invoke(cli, ["demo"])
+    assert "10. A day at the desk" in result.output
+    assert "ping-pong" in result.output
+    data = json.loads(CliRunner().invoke(cli, ["demo", "--json"]).output)
+    assert data["desk"]["outage"]["paused_minutes"] == 35
+    assert data["desk"]["approval"]["express"] is True

@@ -300,12 +300,26 @@ def test_a_transfer_says_who_owns_each_duty_and_carries_the_case() -> None:
     assert ticket.owner_of("answer") == "pre_sales"
     assert ticket.owner_of(Duty.FOLLOW_UP) == "after_sales"
     assert events[0].payload["kept"] == {"answer": "pre_sales", "record": "pre_sales"}
-    # on to logistics: the duties pre-sales kept stay with pre-sales; the rest move on
-    run(ticket, TransferTicket(to_group="logistics", reason="parcel lost", keep=("answer",)),
+    # on to logistics, after-sales keeping the follow-up: what pre-sales kept stays with it
+    run(ticket, TransferTicket(to_group="logistics", reason="parcel lost", keep=("follow_up",)),
         actor=AGENT, now=AT + timedelta(minutes=20))  # fmt: skip
     assert ticket.owner_of("answer") == "pre_sales"
-    assert ticket.owner_of("record") == "logistics"
+    assert ticket.owner_of("record") == "pre_sales"
+    assert ticket.owner_of("follow_up") == "after_sales"
     assert ticket.owner_of("handle") == "logistics"
+    assert ticket.transfers[-1].owners == {
+        Duty.ACCEPT: "logistics",
+        Duty.HANDLE: "logistics",
+        Duty.ANSWER: "pre_sales",
+        Duty.FOLLOW_UP: "after_sales",
+        Duty.RECORD: "pre_sales",
+    }
+    # back to pre-sales (not within the ping-pong window's reach: pre-sales left 20 minutes ago,
+    # so it IS ping-pong) goes to the supervisor; pre-sales' own duties stay with it
+    run(ticket, TransferTicket(to_group="pre_sales", reason="back?"), actor=AGENT,
+        now=AT + timedelta(minutes=25))  # fmt: skip
+    assert ticket.group == "supervisor"
+    assert ticket.owner_of("answer") == "pre_sales"
     before = ticket.model_dump()
     with pytest.raises(TransitionRejectedError, match="the duties are"):
         run(ticket, TransferTicket(to_group="after_sales", reason="x", keep=("sleep",)),

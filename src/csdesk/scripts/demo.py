@@ -32,10 +32,18 @@ from csdesk.models import (
     PaidSplit,
     Payment,
     Refund,
+    ReviewCase,
     Shipment,
     Ticket,
+    Transfer,
 )
 from csdesk.money import Money, sum_money
+from csdesk.policies.approval import (
+    ApprovalDecision,
+    ApprovalRequest,
+    approval_policy,
+    decide_approval,
+)
 from csdesk.policies.arrival import ArrivalEstimate, estimate_arrival
 from csdesk.policies.compensation import (
     Agent,
@@ -53,26 +61,46 @@ from csdesk.policies.compensation.samples import sample_incidents
 from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy
 from csdesk.policies.refunds import RefundQuote, refund_policy
 from csdesk.policies.returns import ReturnWindow, return_policy, return_window
+from csdesk.policies.review_recovery import review_recovery_policy
 from csdesk.policies.tiering import Complaint, TierAssessment, assess, tiering_policy
 from csdesk.refund_desk import RefundDesk
 from csdesk.replies import RenderResult, builtin_templates, render
-from csdesk.sla import Promise, SlaPolicy, SlaReport, china_calendar, promise, sla_report
+from csdesk.sla import (
+    HandoverReport,
+    Promise,
+    SlaPolicy,
+    SlaReport,
+    apology_batch,
+    china_calendar,
+    handover_report,
+    outage_backlog,
+    promise,
+    sla_report,
+)
 from csdesk.storage import SqlStore
 from csdesk.workflows import (
     ApproveCase,
     Command,
     CompleteCase,
+    ConfirmCause,
     DeliverOrder,
+    LogContact,
     MarkReturnShipped,
+    OfferCompensation,
     PayOrder,
     PostReply,
     ReceiveReturn,
+    RecordOutage,
     ResolveCase,
+    ResolveReview,
     ShipOrder,
     SubmitRefund,
     SucceedRefund,
+    TransferTicket,
     open_case,
+    open_review_case,
     open_ticket,
+    review_incident,
     run,
 )
 
@@ -81,6 +109,7 @@ __all__ = [
     "Compensation",
     "Complaints",
     "DemoResult",
+    "Desk",
     "Lifecycle",
     "RefundStep",
     "Refunded",
@@ -167,6 +196,22 @@ class Replies:
 
 
 @dataclass(frozen=True)
+class Desk:
+    """A day at the desk: ping-pong, approval by rule, a review recovered, an outage, handover."""
+
+    transfer: Transfer
+    owners: dict[str, str | None]
+    approval: ApprovalDecision
+    review: ReviewCase
+    offer: Decision
+    backlog: int
+    apology: str
+    outage_elapsed: timedelta
+    outage_paused: timedelta
+    handover: HandoverReport
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """Everything the demo computed, for printing or for a test to check."""
 
@@ -179,6 +224,7 @@ class DemoResult:
     compensation: Compensation
     replies: Replies
     batch: Batch
+    desk: Desk
 
     @property
     def refunded(self) -> Money:
@@ -242,6 +288,152 @@ def run_demo() -> DemoResult:
         compensation=compensation,
         replies=_replies(compensation.decision),
         batch=_batch(order),
+        desk=_desk(),
+    )
+
+
+def _desk() -> Desk:
+    """Monday at the desk (the seeds' daily work): each step runs the library's own commands."""
+    morning = datetime(2026, 11, 16, 9, 30, tzinfo=SHANGHAI)
+    customer = Actor(kind="customer", id="C-88001")
+    lin, wang, system = (
+        Actor(kind="staff", id="lin"),
+        Actor(kind="staff", id="wang"),
+        Actor.system(),
+    )
+    sla = SlaPolicy.from_data(
+        {
+            "id": "desk",
+            "version": "2026.1",
+            "source": "our service terms",
+            "as_of": "2026-11-01",
+            "targets": {
+                "P3": [
+                    {"metric": "first_reply", "minutes": 30},
+                    {"metric": "resolution", "minutes": 480},
+                ]
+            },
+        }
+    )
+    calendar = china_calendar(weekly=OFFICE_HOURS)
+    ticket, log = open_ticket(
+        id="T-501",
+        category="order_problem",
+        customer_id="C-88001",
+        actor=customer,
+        now=morning,
+        group="pre_sales",
+    )
+    log += run(ticket, PostReply(body="您好"), actor=lin, now=morning + timedelta(minutes=2))
+    log += run(
+        ticket,
+        TransferTicket(
+            to_group="after_sales", reason="a thermos return", keep=("answer",), case_id="AS-2"
+        ),
+        actor=lin,
+        now=morning + timedelta(minutes=5),
+    )
+    log += run(
+        ticket,
+        TransferTicket(to_group="pre_sales", reason="not ours?"),
+        actor=wang,
+        now=morning + timedelta(minutes=30),
+    )
+    approval = decide_approval(
+        ApprovalRequest(
+            case_type="return_and_refund",
+            reason="no_reason",
+            amount=_cny("349.99"),
+            customer_tier="gold",
+            orders=14,
+            refunds=1,
+            return_rate="0.04",
+        ),
+        approval_policy("shop_default"),
+        now=morning + timedelta(minutes=40),
+    )
+    afternoon = morning.replace(hour=15, minute=0)
+    recovery = review_recovery_policy("seeds")
+    review, _ = open_review_case(
+        id="RV-9",
+        review_id="R-88",
+        order_id="SO-20261111-0042",
+        customer_id="C-88001",
+        rating=1,
+        sku="TC-500",
+        posted_at=afternoon - timedelta(hours=3),
+        actor=system,
+        now=afternoon,
+    )
+    run(
+        review,
+        LogContact(policy=recovery, channel="phone", reached=False),
+        actor=lin,
+        now=afternoon,
+    )
+    later = afternoon + timedelta(hours=2)
+    run(review, LogContact(policy=recovery, channel="phone", reached=True), actor=lin, now=later)
+    run(review, ConfirmCause(root_cause="damaged"), actor=lin, now=later)
+    snapshot = OrderSnapshot(
+        id="SO-20261111-0042",
+        paid_total=_cny("349.99"),
+        item_paid=_cny("349.99"),
+        shipping_paid=_cny("0.00"),
+        skus=("TC-500",),
+    )
+    buyer = CustomerSnapshot(id="C-88001", received={30: Received(amount=_cny("0"))})
+    offer = decide(
+        review_incident(review, order=snapshot, customer=buyer),
+        policy=compensation_policy("shop_standard"),
+        agent=Agent(id="lin", role="agent"),
+        now=later,
+    )
+    run(review, OfferCompensation(decision=offer), actor=lin, now=later)
+    run(review, ResolveReview(note="补偿已接受"), actor=lin, now=later + timedelta(minutes=10))
+    start, end = morning.replace(hour=15, minute=10), morning.replace(hour=15, minute=50)
+    waiting, wait_log = open_ticket(
+        id="T-502",
+        category="order_problem",
+        customer_id="C-88002",
+        actor=Actor(kind="customer", id="C-88002"),
+        now=start + timedelta(minutes=5),
+        group="after_sales",
+    )
+    backlog = outage_backlog(
+        [ticket, waiting], {"T-501": log, "T-502": wait_log}, start=start, end=end
+    )
+    for item in backlog:
+        assert item.ticket_id == waiting.id
+        wait_log += run(
+            waiting,
+            RecordOutage(start=start, end=end, reason="chat system down"),
+            actor=system,
+            now=end,
+        )
+    wait_log += run(
+        waiting, PostReply(body="抱歉久等"), actor=wang, now=end + timedelta(minutes=10)
+    )
+    status = sla_report(
+        waiting, wait_log, policies=[sla], calendar=calendar, now=end + timedelta(hours=1)
+    ).status("first_reply")
+    handover = handover_report(
+        [ticket, waiting],
+        {"T-501": log, "T-502": wait_log},
+        policies=[sla],
+        calendar=calendar,
+        shift_end=morning.replace(hour=18, minute=0),
+    )
+    return Desk(
+        transfer=ticket.transfers[-1],
+        owners={duty.value: team for duty, team in ticket.owners.items()},
+        approval=approval,
+        review=review,
+        offer=offer,
+        backlog=len(backlog),
+        apology=apology_batch(backlog, next_update="今天 17:00 前", now=end)[0][1].text,
+        outage_elapsed=status.elapsed,
+        outage_paused=status.paused_for,
+        handover=handover,
     )
 
 
@@ -408,9 +600,11 @@ def _support() -> Support:
         subject="快递三天没动了",
     )
     events += run(
-        ticket, PostReply(body="您好，我马上为您查询物流，请稍等"), actor=agent,
+        ticket,
+        PostReply(body="您好，我马上为您查询物流，请稍等"),
+        actor=agent,
         now=eve + timedelta(minutes=12),
-    )  # fmt: skip
+    )
     now = eve + timedelta(minutes=25)
     report = sla_report(ticket, events, policies=[policy], calendar=calendar, now=now)
     said = promise(eve + timedelta(minutes=20), timedelta(hours=2), calendar=calendar)

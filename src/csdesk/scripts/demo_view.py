@@ -17,6 +17,7 @@ from csdesk.scripts.demo import (
     Compensation,
     Complaints,
     DemoResult,
+    Desk,
     Lifecycle,
     Replies,
     Support,
@@ -58,7 +59,7 @@ def _split_table(title: str, first: str) -> Table:
 
 
 def print_demo(console: Console, result: DemoResult) -> None:
-    """Print the demo's nine sections as tables and sentences (customer data masked)."""
+    """Print the demo's ten sections as tables and sentences (customer data masked)."""
     order = result.order
     customer = order.customer.masked
     console.rule("[bold]csdesk demo[/bold]")
@@ -109,6 +110,7 @@ def print_demo(console: Console, result: DemoResult) -> None:
     _print_compensation(console, result.compensation)
     _print_replies(console, result.replies)
     _print_batch(console, result.batch)
+    _print_desk(console, result.desk)
 
 
 def _print_lifecycle(console: Console, life: Lifecycle) -> None:
@@ -277,6 +279,38 @@ def _print_batch(console: Console, batch: Batch) -> None:
     )
 
 
+def _print_desk(console: Console, desk: Desk) -> None:
+    console.rule("10. A day at the desk", align="left", style="")
+    transfer = desk.transfer
+    console.print(
+        f"09:30 pre-sales hands a return question to after-sales, keeping the customer's answers "
+        f"(首问负责); after-sales sends it back within the hour: ping-pong, so it goes to "
+        f"{transfer.to_group} instead. Answers: {desk.owners['answer']}, handling: "
+        f"{desk.owners['handle']}."
+    )
+    approval = desk.approval
+    first = explain(approval, "en").splitlines()[0]
+    console.print(f"10:10 the thermos return by rule: {first}", markup=False, highlight=False)
+    review = desk.review
+    offers = ", ".join(_fmt(offer.value) for offer in desk.offer.offers)
+    console.print(
+        f"15:00 a one-star review of {review.sku}: {len(review.attempts)} calls two hours apart "
+        f"(phone first, never after 21:00), cause confirmed {review.root_cause}, {offers} offered "
+        f"for the damage (never for the review): {review.state}."
+    )
+    minutes = int(desk.outage_elapsed.total_seconds() // 60)
+    paused = int(desk.outage_paused.total_seconds() // 60)
+    console.print(
+        f"15:10-15:50 the chat system is down: {desk.backlog} customer left unanswered, told "
+        f"「{desk.apology}」; the outage is recorded on the ticket, so its first-reply clock "
+        f"counts {minutes} minutes and pauses the {paused} of the outage.",
+        markup=False,
+        highlight=False,
+    )
+    lines = "; ".join(line.line() for line in desk.handover.open)
+    console.print(f"18:00 handover: {lines}.", markup=False, highlight=False)
+
+
 def demo_json(result: DemoResult) -> dict[str, Any]:
     """The demo's result as JSON-ready data, for machines (``csdesk demo --json``)."""
     order = result.order
@@ -297,6 +331,23 @@ def demo_json(result: DemoResult) -> dict[str, Any]:
         "refunded": result.refunded.to_dict(),
         "replies": {r.format_locale: r.text for r in result.replies.rendered},
         "batch": result.batch.summary.to_dict(),
+        "desk": {
+            "transfer": result.desk.transfer.model_dump(mode="json"),
+            "approval": result.desk.approval.model_dump(mode="json"),
+            "review": {
+                "state": result.desk.review.state,
+                "attempts": len(result.desk.review.attempts),
+                "root_cause": result.desk.review.root_cause,
+                "offers": [o.value.to_dict() for o in result.desk.offer.offers],
+            },
+            "outage": {
+                "backlog": result.desk.backlog,
+                "apology": result.desk.apology,
+                "first_reply_minutes": result.desk.outage_elapsed.total_seconds() // 60,
+                "paused_minutes": result.desk.outage_paused.total_seconds() // 60,
+            },
+            "handover": result.desk.handover.to_dict(),
+        },
         "compensation": {
             "decision": result.compensation.decision.model_dump(mode="json"),
             "comparison": {

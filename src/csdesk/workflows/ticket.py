@@ -141,9 +141,10 @@ class TransferTicket(Command[Ticket]):
     to ``escalate_to`` (a supervisor team) instead, one escalation level up, and the transfer is
     flagged ``ping_pong``.
 
-    Every duty (`csdesk.models.Duty`: accept, handle, answer, follow up, record) moves to the new
-    team unless named in ``keep``: those stay with the team handing over (pre-sales keeps
-    answering the customer while after-sales handles the return). ``case_id`` records the
+    Every duty (`csdesk.models.Duty`: accept, handle, answer, follow up, record) the sending team
+    owns moves to the new team unless named in ``keep``: those stay with the team handing over
+    (pre-sales keeps answering the customer while after-sales handles the return). A duty another
+    team kept earlier stays with that team. ``case_id`` records the
     after-sale case handed over with the ticket.
     """
 
@@ -360,13 +361,16 @@ class TicketWorkflow(Workflow[Ticket]):
             team = ticket.owner_of(duty)
             if team is not None:
                 kept[Duty(duty)] = team
-        owners = {duty: kept.get(duty, to) for duty in Duty}
+        owners = {duty: kept.get(duty, ticket.kept_duties.get(duty, to)) for duty in Duty}
         made = Transfer(from_group=ticket.group, to_group=to, reason=command.reason,
                         by=actor.id, at=now, ping_pong=left_recently, owners=owners,
                         case_id=command.case_id)  # fmt: skip
         ticket.transfers = (*ticket.transfers, made)
         ticket.group = to
-        ticket.kept_duties = {duty: team for duty, team in kept.items() if team != to}
+        # Duties another team kept earlier stay with it; the sender's own move unless kept.
+        held = {duty: team for duty, team in ticket.kept_duties.items() if team != to}
+        held.update({duty: team for duty, team in kept.items() if team != to})
+        ticket.kept_duties = held
         if command.assignee is not None and not left_recently:
             ticket.assignee = command.assignee
         if left_recently:
