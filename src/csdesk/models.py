@@ -592,6 +592,11 @@ class AfterSaleCase(CsdeskModel):
         exclusion: The recorded exclusion a rejection rests on, if any.
         shipped_before: Whether the order had shipped when the case was filed (``None``: not
             known); a platform answers a refund-only request for unshipped goods sooner.
+        express_refund: Approved for express refund (极速退款): the refund is requested when
+            the return ships, not when it arrives.
+        express_refunded_at: When the express refund was requested (the return shipped).
+        keep_goods: Approved as refund only (仅退款): the customer keeps the goods.
+        approval_rule: The approval policy's rule that approved the case, if one did.
     """
 
     model_config = ConfigDict(frozen=False, validate_assignment=True)
@@ -610,6 +615,10 @@ class AfterSaleCase(CsdeskModel):
     exclusion: str | None = None
     escalated_at: AwareDatetime | None = None
     shipped_before: bool | None = None
+    express_refund: bool = False
+    express_refunded_at: AwareDatetime | None = None
+    keep_goods: bool = False
+    approval_rule: str | None = None
     return_tracking: str | None = None
     return_shipped_at: AwareDatetime | None = None
     received_at: AwareDatetime | None = None

@@ -19,10 +19,8 @@ AT = datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI)  # a Monday
 AGENT = Actor(kind="staff", id="agent-07")
 CUSTOMER = Actor(kind="customer", id="C-1")
 SYSTEM = Actor.system()
-OFFICE = BusinessCalendar(
-    tz="Asia/Shanghai",
-    weekly={d: [("09:00", "18:00")] for d in ("mon", "tue", "wed", "thu", "fri")},
-)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
+OFFICE = BusinessCalendar(tz="Asia/Shanghai", weekly={d: [("09:00", "18:00")] for d in WEEKDAYS})
 
 
 def policy(outage: str, business_hours: bool = False) -> SlaPolicy:
@@ -224,3 +222,40 @@ def test_the_backlog_then_the_record_then_the_report() -> None:
     )
     assert report.status("first_reply").elapsed == timedelta(minutes=20)
     assert report.status("first_reply").breached is False
+
+
+def test_the_window_is_instants_whatever_the_zones() -> None:
+    # The outage reported in UTC; customers writing from Shanghai and Berlin; the window's start
+    # is in it, its end is not.
+    from datetime import UTC
+
+    start = datetime(2026, 3, 2, 7, 10, tzinfo=UTC)  # 15:10 in Shanghai, 08:10 in Berlin
+    end = datetime(2026, 3, 2, 7, 50, tzinfo=UTC)
+    berlin = ZoneInfo("Europe/Berlin")
+    opened = {
+        "T-sh-start": datetime(2026, 3, 2, 15, 10, tzinfo=SHANGHAI),  # == start: in
+        "T-be-mid": datetime(2026, 3, 2, 8, 30, tzinfo=berlin),  # 07:30 UTC: in
+        "T-sh-end": datetime(2026, 3, 2, 15, 50, tzinfo=SHANGHAI),  # == end: out
+        "T-be-before": datetime(2026, 3, 2, 8, 9, tzinfo=berlin),  # 07:09 UTC: out
+    }
+    tickets, events = [], {}
+    for ticket_id, at in opened.items():
+        ticket, log = open_ticket(id=ticket_id, category="order_problem", customer_id=ticket_id,
+                                  actor=Actor(kind="customer", id=ticket_id), now=at)  # fmt: skip
+        tickets.append(ticket)
+        events[ticket_id] = log
+    backlog = outage_backlog(tickets, events, start=start, end=end)
+    assert [item.ticket_id for item in backlog] == ["T-sh-start", "T-be-mid"]
+    # Recorded in UTC, the window pauses the Berlin ticket's clock in its own office hours.
+    ticket = tickets[1]
+    log = events["T-be-mid"]
+    log += run(
+        ticket, RecordOutage(start=start, end=end, reason="chat down"), actor=SYSTEM, now=end
+    )
+    log += run(ticket, PostReply(body="Sorry"), actor=AGENT, now=end + timedelta(minutes=5))
+    office = BusinessCalendar(
+        tz="Europe/Berlin", weekly={d: [("08:00", "17:00")] for d in WEEKDAYS}
+    )
+    status = sla_report(ticket, log, policies=[policy("pause", True)], calendar=office,
+                        now=end + timedelta(hours=1)).status("first_reply")  # fmt: skip
+    assert status.elapsed == timedelta(minutes=5)

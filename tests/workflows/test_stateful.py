@@ -93,6 +93,7 @@ def order_options(order: Any) -> dict[str, st.SearchStrategy[Any]]:
 
 CASE_OPTIONS: dict[str, st.SearchStrategy[Any]] = {
     "reason": REASONS,
+    "express": st.booleans(),
     "finding": st.sampled_from(["labels removed", None]),
     "exclusion": st.sampled_from([None, "custom-made"]),
     "tracking_number": st.sampled_from(["YT1", "", None]),
@@ -192,6 +193,13 @@ class CaseMachine(Driver):
     def never_more_received_than_requested(self) -> None:
         for line in self.model.lines:
             assert 0 <= line.received <= line.requested
+
+    @invariant()
+    def an_express_refund_is_never_undone(self) -> None:
+        case = self.model
+        if case.express_refunded_at is not None:
+            assert case.express_refund
+            assert case.state != "canceled"
 
 
 TICKET_OPTIONS: dict[str, st.SearchStrategy[Any]] = {

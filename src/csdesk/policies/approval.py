@@ -20,6 +20,8 @@ whether this case gets it and the trace says why not when it does not. If the go
 arrived ``return_within_days`` after the refund, `express_overdue` finds the case: the host
 escalates it to a person (a carrier claim or a charge to the customer), and while it is open the
 customer has an express refund outstanding, which (with the default limit of one) blocks the next.
+`csdesk.workflows.ApproveCase` takes the decision: a ``refund_only`` outcome lets the customer keep
+the goods, and an express approval requests the refund when the return ships.
 
 Examples:
     >>> from datetime import datetime, timezone
@@ -347,13 +349,18 @@ def decide_approval(
 
 @checked
 def express_overdue(
-    cases: Iterable[AfterSaleCase], refunded_at: dict[str, datetime], *, days: int, now: datetime
+    cases: Iterable[AfterSaleCase], *, days: int, now: datetime
 ) -> list[AfterSaleCase]:
     """The express-refunded cases whose goods have not arrived ``days`` after the refund.
 
-    ``refunded_at`` maps case ids to when their express refund was paid. A case counts while the
-    goods are still expected (awaiting return or in transit), oldest refund first: escalate each
-    to a person (a claim on the carrier, or recovering the money from the customer).
+    A case counts while the goods are still expected (in transit), its express refund requested
+    (``express_refunded_at``, set when the return shipped) at least ``days`` ago; oldest first.
+    Escalate each to a person: a claim on the carrier, or recovering the money from the
+    customer. While it is open the customer has an express refund outstanding (the host counts
+    them in `ApprovalRequest.express_open`), which blocks the next one under the default limit.
+
+    Raises:
+        InvalidInputError: ``days`` is not positive.
     """
     require_aware(now, "now")
     if days <= 0:
@@ -362,11 +369,11 @@ def express_overdue(
     overdue = [
         case
         for case in cases
-        if case.id in refunded_at
+        if case.express_refunded_at is not None
         and case.state in waiting
-        and now - refunded_at[case.id] >= timedelta(days=days)
+        and now - case.express_refunded_at >= timedelta(days=days)
     ]
-    return sorted(overdue, key=lambda case: (refunded_at[case.id], case.id))
+    return sorted(overdue, key=lambda case: (case.express_refunded_at or now, case.id))
 
 
 @checked

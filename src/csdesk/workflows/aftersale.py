@@ -20,7 +20,10 @@ moves it with one command per event, through `csdesk.workflows.run`:
 
 ``resolve`` hands the quantities to the refund step in an ``aftersale.refund_requested`` event
 (received units for returns, requested units otherwise); a case cannot be canceled once it is
-resolving, because a refund may be processing.
+resolving, because a refund may be processing. An express refund (极速退款, `ApproveCase` with
+an express approval) is requested by ``mark_shipped`` instead, for the units on their way back;
+``resolve`` then reports any units that did not arrive in ``aftersale.express_shortfall``, and the
+case cannot be canceled once the money went back.
 """  # noqa: E501
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from csdesk.models import (
     Order,
     StatutoryBasis,
 )
+from csdesk.policies.approval import ApprovalDecision, ApprovalOutcome
 from csdesk.policies.returns import ReturnPolicy, return_window
 from csdesk.policies.timers import TimerPreset
 from csdesk.workflows._engine import Command, Workflow, creation_event
@@ -78,9 +82,17 @@ Found = Condition | str | dict[str, Condition | str]
 
 
 class ApproveCase(Command[AfterSaleCase]):
-    """Approve the case: a return waits for the goods, a refund-only case goes on at once."""
+    """Approve the case: a return waits for the goods, a refund-only case goes on at once.
+
+    ``approval``: the approval policy's decision (`csdesk.policies.decide_approval`), when a rule
+    approved it: ``refund_only`` lets the customer keep the goods (仅退款: the case goes on at
+    once, without a return), and an express approval (极速退款) requests the refund when the
+    return ships. ``express=True`` grants express refund by hand (a return and refund only).
+    """
 
     event = "approve"
+    approval: ApprovalDecision | None = None
+    express: bool = False
 
 
 class AutoApproveCase(Command[AfterSaleCase]):
@@ -159,6 +171,9 @@ class CancelCase(Command[AfterSaleCase]):
     reason: Reason
 
 
+_APPROVING = {ApprovalOutcome.APPROVE, ApprovalOutcome.REFUND_ONLY}
+
+
 def _due(case: AfterSaleCase, kind: str, timers: TimerPreset | None) -> tuple[datetime, str] | None:
     if timers is None:
         return None
@@ -212,11 +227,15 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
     canceled = State(value=CaseState.CANCELED, final=True)
 
     approve = (
-        requested.to(awaiting_return, cond="goods_come_back", on="_record_approval")
-        | requested.to(approved, unless="goods_come_back", on="_record_approval")
-        | escalated.to(awaiting_return, cond="goods_come_back", on="_record_approval")
-        | escalated.to(approved, unless="goods_come_back", on="_record_approval")
-    )
+        requested.to(awaiting_return, cond="goods_come_back", validators="_check_approval",
+                     on="_record_approval")
+        | requested.to(approved, unless="goods_come_back", validators="_check_approval",
+                       on="_record_approval")
+        | escalated.to(awaiting_return, cond="goods_come_back", validators="_check_approval",
+                       on="_record_approval")
+        | escalated.to(approved, unless="goods_come_back", validators="_check_approval",
+                       on="_record_approval")
+    )  # fmt: skip
     auto_approve = requested.to(
         awaiting_return,
         cond="goods_come_back",
@@ -250,16 +269,22 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
         requested.to(canceled, on="_record_cancel")
         | approved.to(canceled, on="_record_cancel")
         | awaiting_return.to(canceled, on="_record_cancel")
-        | return_in_transit.to(canceled, on="_record_cancel")
+        | return_in_transit.to(canceled, validators="_check_no_express", on="_record_cancel")
         | rejected.to(canceled, on="_record_cancel")
         | escalated.to(canceled, on="_record_cancel")
     )
 
     # guards -----------------------------------------------------------------------------------
 
-    def goods_come_back(self) -> bool:
-        """Returns and exchanges wait for the goods; refund-only and replacement do not."""
-        return self.model.type.needs_return
+    def goods_come_back(self, command: Command[AfterSaleCase]) -> bool:
+        """Whether the goods travel back: a return or exchange, unless approved as refund only.
+
+        Refund-only and replacement cases never wait for goods, nor a return the approval policy
+        settled as refund only (the customer keeps the goods).
+        """
+        approval = getattr(command, "approval", None)
+        kept = approval is not None and approval.outcome is ApprovalOutcome.REFUND_ONLY
+        return self.model.type.needs_return and not kept
 
     # approve ----------------------------------------------------------------------------------
 
@@ -272,8 +297,35 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
             self.refuse(f"the seller has until {due[0].isoformat()} to answer")
         self.detail(timers=timers.id, respond_by=due[0])
 
-    def _record_approval(self, now: datetime) -> None:
-        self.model.approved_at = now
+    def _check_approval(self, command: ApproveCase) -> None:
+        case, approval = self.model, command.approval
+        if approval is not None and approval.outcome not in _APPROVING:
+            self.refuse(
+                f"the approval policy said {approval.outcome.value}, not approve: a person "
+                "approves this case (ApproveCase without approval=)"
+            )
+        express = command.express or (approval is not None and approval.express)
+        if express and case.type is not CaseType.RETURN_AND_REFUND:
+            self.refuse(f"express refund is for a return and refund, not a {case.type.value} case")
+        refund_only = approval is not None and approval.outcome is ApprovalOutcome.REFUND_ONLY
+        if refund_only and case.type is not CaseType.RETURN_AND_REFUND:
+            self.refuse(f"refund only (keep the goods) is for a return, not {case.type.value}")
+
+    def _record_approval(self, command: Command[AfterSaleCase], now: datetime) -> None:
+        case = self.model
+        case.approved_at = now
+        approval = getattr(command, "approval", None)
+        express = bool(getattr(command, "express", False)) or (
+            approval is not None and approval.express
+        )
+        case.express_refund = express
+        case.keep_goods = approval is not None and approval.outcome is ApprovalOutcome.REFUND_ONLY
+        case.approval_rule = approval.rule if approval is not None else None
+        if approval is not None or express:
+            self.detail(express_refund=express, keep_goods=case.keep_goods,
+                        approval_rule=case.approval_rule,
+                        approval_policy=approval.policy.id if approval and approval.policy
+                        else None)  # fmt: skip
 
     # reject, revise, escalate -------------------------------------------------------------------
 
@@ -303,8 +355,28 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
     # the goods coming back ----------------------------------------------------------------------
 
     def _record_return_shipment(self, command: MarkReturnShipped, now: datetime) -> None:
-        self.model.return_tracking = command.tracking_number
-        self.model.return_shipped_at = now
+        case = self.model
+        case.return_tracking = command.tracking_number
+        case.return_shipped_at = now
+        if case.express_refund:
+            # 极速退款: the money goes back now, for the units on their way back.
+            case.express_refunded_at = now
+            self.emit(
+                "refund_requested",
+                case_id=case.id,
+                order_id=case.order_id,
+                lines={line.line_id: line.requested for line in case.lines},
+                statutory_basis=case.statutory_basis,
+                reason=case.reason,
+                express=True,
+            )
+
+    def _check_no_express(self) -> None:
+        if self.model.express_refunded_at is not None:
+            self.refuse(
+                "an express refund was paid when the return shipped: receive the goods, or "
+                "escalate the case if they never arrive (express_overdue finds them)"
+            )
 
     def _check_ship_back_timeout(self, command: ShipBackTimeout, now: datetime) -> None:
         timers = command.timers
@@ -380,9 +452,21 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
 
     def _record_resolution(self, now: datetime) -> None:
         case = self.model
-        returned = case.type.needs_return
+        returned = case.type.needs_return and not case.keep_goods
         units = {line.line_id: line.received if returned else line.requested for line in case.lines}
         case.resolved_at = now
+        if case.express_refunded_at is not None:
+            # Refunded when the return shipped: nothing more to refund; what did not arrive is
+            # for a person to recover (a carrier claim, or the customer).
+            short = {
+                line.line_id: line.requested - line.received
+                for line in case.lines
+                if line.received < line.requested
+            }
+            if short:
+                self.emit("express_shortfall", case_id=case.id, order_id=case.order_id,
+                          lines=short)  # fmt: skip
+            return
         if case.type in {CaseType.RETURN_AND_REFUND, CaseType.REFUND_ONLY}:
             self.emit(
                 "refund_requested",
