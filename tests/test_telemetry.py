@@ -55,3 +55,20 @@ def test_spans_metrics_and_no_customer_data() -> None:
     everything = json.dumps(found, ensure_ascii=False)
     for secret in PII:
         assert secret not in everything, secret
+
+
+def test_no_provider_set_costs_nothing() -> None:
+    # The API's default meter provider is a `_ProxyMeterProvider` (with an underscore): it was
+    # taken for a real one, and every decision built attributes and scrubbed them for nothing.
+    import subprocess
+    import sys
+
+    code = (
+        "from csdesk import _telemetry as t\n"
+        "from opentelemetry import metrics\n"
+        "print(type(metrics.get_meter_provider()).__name__ in t._INACTIVE, t.tracing())\n"
+        "t.count('csdesk.x', 1, {})\n"
+        "print(len(t._INSTRUMENTS))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "0"]
