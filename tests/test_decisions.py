@@ -24,11 +24,14 @@ from csdesk.events import Actor
 from csdesk.policies import (
     ApprovalRequest,
     Complaint,
+    PricePoint,
     Refunded,
     approval_policy,
     assess,
+    claim_price_protection,
     decide_approval,
     estimate_arrival,
+    price_protection_policy,
     quote_refund,
     refund_policy,
     return_policy,
@@ -127,6 +130,18 @@ def results() -> dict[str, Decided]:
                 return_rate="0.1",
             ),
             approval_policy("shop_default"),
+            now=NOW,
+        ),
+        "PriceProtectionClaim": claim_price_protection(
+            _order(),
+            "1",
+            prices=[
+                PricePoint(
+                    sku="MUG", price=Money("59.00", "CNY"), at=datetime(2026, 3, 3, tzinfo=UTC)
+                )
+            ],
+            paid_at=datetime(2026, 3, 1, 10, 5, tzinfo=SHANGHAI),
+            policy=price_protection_policy("jd_style"),
             now=NOW,
         ),
         "RenderResult": render(

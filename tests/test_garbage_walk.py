@@ -37,6 +37,7 @@ MODULES = [
     "csdesk.policies.compensation",
     "csdesk.policies.approval",
     "csdesk.policies.review_recovery",
+    "csdesk.policies.price_protection",
     "csdesk.sla",
     "csdesk.replies",
     "csdesk.workflows",

@@ -240,6 +240,22 @@ class TicketMachine(Driver):
         event = data.draw(pick_event(TicketWorkflow, self.model.state, ["teleport"]))
         self.step(event, actor, data.draw(payload(TicketWorkflow, event, TICKET_OPTIONS)), hours)
 
+    @rule(
+        event=st.sampled_from(["solve", "follow_up", "rate", "transfer", "escalate"]),
+        team=st.sampled_from(["after_sales", "logistics", "pre_sales"]),
+        level=st.integers(1, 4),
+    )
+    def valid_command(self, event: str, team: str, level: int) -> None:
+        """Valid arguments for the desk's events, so walks reach them often (by staff)."""
+        valid = {
+            "solve": {"follow_up_in": timedelta(days=1)},
+            "follow_up": {"note": "客户表示满意"},
+            "rate": {"score": 5},
+            "transfer": {"to_group": team, "reason": "its team"},
+            "escalate": {"level": level, "to": "supervisor", "reason": "breached"},
+        }
+        self.step(event, Actor(kind="staff", id="agent-1"), valid[event], 1)
+
     @invariant()
     def transfers_and_escalations_add_up(self) -> None:
         ticket = self.model

@@ -17,6 +17,13 @@ from csdesk.policies.approval import (
 )
 from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_preset, estimate_arrival
 from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy, IncidentChange
+from csdesk.policies.price_protection import (
+    PricePoint,
+    PriceProtectionClaim,
+    PriceProtectionPolicy,
+    claim_price_protection,
+    price_protection_policy,
+)
 from csdesk.policies.refunds import (
     LineRefund,
     Refunded,
@@ -63,6 +70,9 @@ __all__ = [
     "IncidentChange",
     "LineRefund",
     "Policy",
+    "PricePoint",
+    "PriceProtectionClaim",
+    "PriceProtectionPolicy",
     "PublicChannel",
     "RefundPolicy",
     "RefundQuote",
@@ -83,11 +93,13 @@ __all__ = [
     "approval_policy",
     "arrival_preset",
     "assess",
+    "claim_price_protection",
     "decide_approval",
     "estimate_arrival",
     "express_overdue",
     "first_group",
     "load_policy",
+    "price_protection_policy",
     "quote_refund",
     "refund_policy",
     "return_policy",

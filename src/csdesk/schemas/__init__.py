@@ -26,6 +26,7 @@ KINDS: dict[str, str] = {
     "approval": "csdesk.policies.approval:ApprovalPolicy",
     "arrival": "csdesk.policies.arrival:ArrivalPreset",
     "compensation": "csdesk.policies.compensation.policy:CompensationPolicy",
+    "price_protection": "csdesk.policies.price_protection:PriceProtectionPolicy",
     "refunds": "csdesk.policies.refunds:RefundPolicy",
     "returns": "csdesk.policies.returns:ReturnPolicy",
     "review_recovery": "csdesk.policies.review_recovery:ReviewRecoveryPolicy",

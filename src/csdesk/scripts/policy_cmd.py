@@ -164,9 +164,10 @@ def sample_command(count: int, seed: int) -> None:
 def schema_command(kind: str) -> None:
     """Print the JSON Schema of a kind of csdesk file, for editors and CI checks.
 
-    KIND is one of approval, arrival, compensation, refunds, returns, review_recovery, sla,
-    template, tiering, timers. Save it and name it on the first line of your TOML file (#:schema
-    ./returns.schema.json) for Taplo or Even Better TOML to complete keys and flag mistakes.
+    KIND is one of approval, arrival, compensation, price_protection, refunds, returns,
+    review_recovery, sla, template, tiering, timers. Save it and name it on the first line of
+    your TOML file (#:schema ./returns.schema.json) for Taplo or Even Better TOML to complete
+    keys and flag mistakes.
     Exit codes: 0 printed; 2 no such kind.
     """
     from csdesk.errors import CsdeskError

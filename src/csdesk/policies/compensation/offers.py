@@ -41,6 +41,7 @@ class Offer(CsdeskModel):
         points: Points granted, for a points offer.
         upgrade_to: The membership tier, for an upgrade; ``gift_sku`` the gift, for a gift.
         valid_until: When a coupon, free shipping or points stop being usable.
+        protection_days: For extended price protection: the days the window grows by.
         label: The rule's label for the customer.
     """
 
@@ -53,6 +54,7 @@ class Offer(CsdeskModel):
     points: int | None = None
     upgrade_to: str | None = None
     gift_sku: str | None = None
+    protection_days: int | None = None
     valid_until: AwareDatetime | None = None
     label: str = ""
 

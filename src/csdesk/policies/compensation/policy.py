@@ -79,6 +79,11 @@ class Instrument(StrEnum):
     POINTS = "points"
     MEMBERSHIP_UPGRADE = "membership_upgrade"
     GIFT = "gift"
+    PRICE_PROTECTION = "price_protection"  # 延长保价: a longer price-protection window
+
+
+_NO_AMOUNT = frozenset({Instrument.MEMBERSHIP_UPGRADE, Instrument.PRICE_PROTECTION})
+"""Instruments with no money value: what they give is a tier or more days."""
 
 
 class TableRow(ConfigModel):
@@ -161,6 +166,8 @@ class OfferSpec(ConfigModel):
         upgrade_to: The tier a membership upgrade gives.
         gift_sku: The gift.
         valid_days: How long a coupon, free shipping or points stay usable.
+        protection_days: For ``price_protection`` (延长保价, a late-delivery remedy): the days
+            the order's price protection window grows by (`csdesk.policies.price_protection`).
         label: A short name shown to agents (checked for review-inducement wording).
     """
 
@@ -172,6 +179,7 @@ class OfferSpec(ConfigModel):
     upgrade_to: CustomerTier | None = None
     gift_sku: str | None = Field(default=None, min_length=1)
     valid_days: int | None = Field(default=None, gt=0, le=3660)
+    protection_days: int | None = Field(default=None, gt=0, le=365)
     label: str = ""
 
     @model_validator(mode="before")
@@ -201,9 +209,14 @@ class OfferSpec(ConfigModel):
                     f"label {self.label!r} contains {phrase!r}: compensation may not reward or "
                     "ask for a review (网络反不正当竞争暂行规定 art. 9(5))"
                 )
-        needs_amount = self.instrument is not Instrument.MEMBERSHIP_UPGRADE
+        needs_amount = self.instrument not in _NO_AMOUNT
         if needs_amount and self.amount is None:
             raise ValueError(f"a {self.instrument.value} offer needs an amount")
+        protection = self.instrument is Instrument.PRICE_PROTECTION
+        if protection != (self.protection_days is not None):
+            raise ValueError("protection_days is given for, and only for, a price_protection offer")
+        if protection and self.amount is not None:
+            raise ValueError("a price_protection offer extends a window: it has no amount")
         if self.instrument is Instrument.MEMBERSHIP_UPGRADE and self.upgrade_to is None:
             raise ValueError("a membership_upgrade offer needs upgrade_to")
         if self.instrument is Instrument.GIFT and self.gift_sku is None:
@@ -338,8 +351,15 @@ class Signal(ConfigModel):
             raise ValueError(
                 "threshold is given for, and only for, a downgrade to coupon_threshold"
             )
-        if self.downgrade_to in (Instrument.MEMBERSHIP_UPGRADE, Instrument.GIFT):
-            raise ValueError("a downgrade goes to a money instrument, not to an upgrade or a gift")
+        if self.downgrade_to in (
+            Instrument.MEMBERSHIP_UPGRADE,
+            Instrument.GIFT,
+            Instrument.PRICE_PROTECTION,
+        ):
+            raise ValueError(
+                "a downgrade goes to a money instrument, not to an upgrade, a gift or price "
+                "protection"
+            )
         return self
 
 

@@ -44,6 +44,7 @@ from csdesk.policies.compensation.incidents import (
 )
 from csdesk.policies.compensation.offers import Offer, Status, StatutoryClaim, statutory_claim
 from csdesk.policies.compensation.policy import (
+    _NO_AMOUNT,
     AmountSpec,
     AuthorityTier,
     CompensationPolicy,
@@ -331,7 +332,7 @@ def stacking(draft: Draft) -> Draft:
     offers = tuple(
         _offer(draft, rule, value)
         for rule, value in chosen
-        if value > draft.zero or rule.offer.instrument is Instrument.MEMBERSHIP_UPGRADE
+        if value > draft.zero or rule.offer.instrument in _NO_AMOUNT
     )
     return draft._replace(offers=offers, trace=(*draft.trace, *found))
 
@@ -354,6 +355,7 @@ def _offer(draft: Draft, rule: Rule, value: Money) -> Offer:
         points=points,
         upgrade_to=spec.upgrade_to.value if spec.upgrade_to else None,
         gift_sku=spec.gift_sku,
+        protection_days=spec.protection_days,
         valid_until=valid_until,
         label=spec.label,
     )
