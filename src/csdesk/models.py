@@ -465,6 +465,11 @@ class OrderLine(CsdeskModel):
         non_returnable_confirmed: The customer confirmed at purchase that the goods cannot be
             returned without reason (the confirmation CN law requires for such exclusions).
         tax_percent: The line's tax rate, when known: refunds report their tax per rate.
+        gift_of: For a free gift (赠品): the id of the line it came with.
+        gift_value: A gift's marked value per unit: what a refund deducts for a gift not
+            returned with its main line (CN Interim Measures art. 15), where the policy says so.
+        bundle: The bundle (套装) the line belongs to; the lines of one bundle are refunded as a
+            unit or by component, as the refund policy says.
     """
 
     id: Id
@@ -476,6 +481,9 @@ class OrderLine(CsdeskModel):
     category: str | None = None
     non_returnable_confirmed: bool = False
     tax_percent: TaxPercent | None = None
+    gift_of: str | None = Field(default=None, min_length=1)
+    gift_value: Money | None = None
+    bundle: str | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -985,6 +993,9 @@ class LineDraft(CsdeskModel):
             (lines at different rates); give it on every line or on none, and then pass the
             order's ``tax`` instead.
         tax_percent: The line's tax rate in percent (default: the order's ``tax_percent``).
+        gift_of: A free gift (赠品): the id of the line it comes with; its ``unit_price`` is 0.
+        gift_value: The gift's marked value per unit (deducted when it is not returned).
+        bundle: The bundle (套装) the line belongs to.
     """
 
     id: str | None = None
@@ -998,6 +1009,9 @@ class LineDraft(CsdeskModel):
     category: str | None = None
     non_returnable_confirmed: bool = False
     tax_percent: TaxPercent | None = None
+    gift_of: str | None = Field(default=None, min_length=1)
+    gift_value: Money | None = None
+    bundle: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class Order(CsdeskModel):
@@ -1240,6 +1254,9 @@ class Order(CsdeskModel):
                 category=draft.category,
                 non_returnable_confirmed=draft.non_returnable_confirmed,
                 tax_percent=rates.lines[index],
+                gift_of=draft.gift_of,
+                gift_value=draft.gift_value,
+                bundle=draft.bundle,
                 split=PaidSplit(
                     list_price=draft.unit_price * draft.quantity,
                     line_discount=draft.line_discount or zero,
@@ -1252,6 +1269,7 @@ class Order(CsdeskModel):
             )
             for index, draft in enumerate(drafts)
         ]
+        _check_gifts(order_lines, zero)
         return cls(
             id=id,
             customer=customer,
@@ -1268,6 +1286,38 @@ class Order(CsdeskModel):
             shipping_tax_percent=rates.shipping,
             **extras,
         )
+
+
+def _check_gifts(lines: Sequence[OrderLine], zero: Money) -> None:
+    """A gift names a line of the order that is not itself a gift, costs nothing, has a value."""
+    ids = {line.id: line for line in lines}
+    for line in lines:
+        if line.gift_of is None:
+            if line.gift_value is not None:
+                raise InvalidOrderError(
+                    f"line {line.id} has a gift_value but is not a gift (gift_of)", model="Order"
+                )
+            continue
+        main = ids.get(line.gift_of)
+        if main is None or main.gift_of is not None or main is line:
+            raise InvalidOrderError(
+                f"line {line.id} is a gift of {line.gift_of!r}, which is not another line of "
+                "the order that is not itself a gift",
+                model="Order",
+            )
+        if not line.unit_price.is_zero:
+            raise InvalidOrderError(
+                f"gift line {line.id} has a price ({line.unit_price}); a free gift costs 0 and "
+                "carries its marked value in gift_value",
+                model="Order",
+            )
+        value = line.gift_value
+        if value is None or value.currency != zero.currency or value < zero:
+            raise InvalidOrderError(
+                f"gift line {line.id} needs gift_value, its marked value per unit in "
+                f"{zero.currency}",
+                model="Order",
+            )
 
 
 def _amount(value: Money | None, zero: Money, name: str) -> Money:

@@ -247,7 +247,7 @@ class TicketMachine(Driver):
     )
     def valid_command(self, event: str, team: str, level: int) -> None:
         """Valid arguments for the desk's events, so walks reach them often (by staff)."""
-        valid = {
+        valid: dict[str, dict[str, Any]] = {
             "solve": {"follow_up_in": timedelta(days=1)},
             "follow_up": {"note": "客户表示满意"},
             "rate": {"score": 5},

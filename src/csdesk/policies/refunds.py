@@ -34,8 +34,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from fractions import Fraction
 from functools import cache
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -116,6 +117,14 @@ class RefundPolicy(Policy):
             that leaves the goods kept below the order's
             `csdesk.models.Order.free_shipping_threshold` deducts the shipping it had waived
             (CN Interim Measures art. 18(2)): once, when the goods kept first fall below it.
+        gifts_not_returned: A free gift (`csdesk.models.OrderLine.gift_of`) goes back with its
+            main line; ``deduct``: a refund of main units whose gifts do not come back deducts
+            the gifts' marked value (CN Interim Measures art. 15: a gift that cannot be returned
+            may be charged at its marked price); ``refuse``: the quote is refused until the
+            gifts are in it.
+        bundles: Lines of one bundle (套装, `csdesk.models.OrderLine.bundle`): ``as_unit``
+            refunds whole sets only (every component in the same share); ``by_component``
+            refunds any units of any component, each at its paid share.
     """
 
     shipping: Literal["none", "proportional", "full_if_last_item"]
@@ -128,6 +137,8 @@ class RefundPolicy(Policy):
     premium_delivery: Literal["refund", "standard_only"] = "refund"
     threshold_discounts: Literal["keep", "settle_at_price"] = "keep"
     free_shipping_deduction: bool = False
+    gifts_not_returned: Literal["deduct", "refuse"] = "deduct"
+    bundles: Literal["as_unit", "by_component"] = "as_unit"
 
     @field_validator("restocking_fee_percent", mode="before")
     @classmethod
@@ -202,6 +213,8 @@ class RefundQuote(Decided):
             with it).
         discount_lost: Deducted: the order discount the goods kept no longer earn
             (``threshold_discounts``).
+        gift_deduction: Deducted: the marked value of gifts that did not come back with their
+            main units (``None`` when nothing was deducted).
         waived_shipping: Deducted: the shipping a free-shipping threshold had waived
             (``free_shipping_deduction``).
         restocking_fee: Deducted; zero on statutory returns and seller faults.
@@ -234,6 +247,7 @@ class RefundQuote(Decided):
     shipping_tax: Money | None = None
     discount_lost: Money | None = None
     waived_shipping: Money | None = None
+    gift_deduction: Money | None = None
     taxes: tuple[TaxShare, ...] = ()
 
     @property
@@ -613,6 +627,82 @@ def _fit(
     return fitted
 
 
+def _bundles(
+    order: Order,
+    policy: RefundPolicy,
+    wanted: Mapping[str, int],
+    done: Mapping[str, int],
+    trace: list[Step],
+) -> None:
+    """Under ``as_unit``, a bundle's components come back in whole sets (the same share each)."""
+    sets: dict[str, list[Any]] = {}
+    for line in order.lines:
+        if line.bundle is not None:
+            sets.setdefault(line.bundle, []).append(line)
+    for bundle, members in sorted(sets.items()):
+        asked = {line.id: wanted.get(line.id, 0) for line in members}
+        if not any(asked.values()):
+            continue
+        if policy.bundles == "by_component":
+            trace.append(step("lines", "refund.bundle_by_component", bundle=bundle,
+                              lines=sorted(k for k, v in asked.items() if v)))  # fmt: skip
+            continue
+        # whole sets: after this refund, every component has the same share refunded
+        shares = {
+            line.id: Fraction(done.get(line.id, 0) + asked[line.id], line.quantity)
+            for line in members
+        }
+        if len(set(shares.values())) != 1:
+            need = ", ".join(f"line {line.id}: {line.quantity}" for line in members)
+            raise QuantityError(
+                f"bundle {bundle} is refunded as a unit under policy {policy.id}: return whole "
+                f"sets, every component in the same share ({need} per order)"
+            )
+        trace.append(step("lines", "refund.bundle_as_unit", bundle=bundle,
+                          lines=sorted(asked)))  # fmt: skip
+
+
+def _gifts_kept(
+    order: Order,
+    policy: RefundPolicy,
+    wanted: Mapping[str, int],
+    done: Mapping[str, int],
+    trace: list[Step],
+) -> Money:
+    """The marked value of gifts due back with the main units refunded but not in the refund."""
+    zero = Money.zero(order.currency)
+    kept = zero
+    for gift in order.lines:
+        if gift.gift_of is None or gift.gift_value is None:
+            continue
+        main = order.line(gift.gift_of)
+        units = wanted.get(main.id, 0)
+        if not units:
+            continue
+        before = done.get(main.id, 0)
+        # Gifts go back in proportion to the main units, whole gifts only: all of them with
+        # the last main unit.
+        due = gift.quantity * (before + units) // main.quantity - gift.quantity * before // (
+            main.quantity
+        )
+        returned = wanted.get(gift.id, 0)
+        missing = max(due - returned, 0)
+        if not missing:
+            if due:
+                trace.append(step("gifts", "refund.gift_returned", line=gift.id, units=due))
+            continue
+        if policy.gifts_not_returned == "refuse":
+            raise QuantityError(
+                f"line {gift.id} is a free gift with line {main.id}: {missing} unit(s) of it go "
+                f"back with these {units} unit(s) (policy {policy.id}); add them to the refund"
+            )
+        value = gift.gift_value * missing
+        kept += value
+        trace.append(step("gifts", "refund.gift_kept", line=gift.id, units=missing,
+                          value=gift.gift_value, amount=value))  # fmt: skip
+    return kept
+
+
 def _history(order: Order, refunded: Refunded) -> dict[str, int]:
     if refunded.shipping is not None and refunded.shipping.currency != order.currency:
         raise CurrencyMismatchError(order.currency, refunded.shipping.currency, operation="refund")
@@ -672,6 +762,8 @@ def quote_refund(
     shipping_refunded = refunded.shipping
     trace: list[Step] = []
     wanted = _units(order, lines, done)
+    _bundles(order, policy, wanted, done, trace)
+    gifts_kept = _gifts_kept(order, policy, wanted, done, trace)
     refunds = _line_refunds(order, wanted, done, trace)
     goods = sum((line.amount for line in refunds), zero)
     if goodwill is not None:
@@ -700,13 +792,14 @@ def quote_refund(
         code = "refund.coupon_restored" if coupon_valid else "refund.coupon_expired"
         trace.append(step("coupon", code, amount=coupon_restored))
     before_deductions = goods + shipping_paid - restocking - label
-    deducted = lost + waived
+    deducted = lost + waived + gifts_kept
     if deducted > before_deductions:  # never below zero: the rest is not collected here
         trace.append(step("thresholds", "refund.deduction_capped", asked=deducted,
                           amount=before_deductions))  # fmt: skip
-        waived = min(waived, before_deductions)
-        lost = before_deductions - waived
-    total = before_deductions - lost - waived
+        gifts_kept = min(gifts_kept, before_deductions)
+        waived = min(waived, before_deductions - gifts_kept)
+        lost = before_deductions - gifts_kept - waived
+    total = before_deductions - lost - waived - gifts_kept
     room = _refundable(order, ledgers)
     maximum = sum(room.values(), zero)
     trace.append(
@@ -715,7 +808,7 @@ def quote_refund(
             "refund.total",
             goods=goods,
             shipping=shipping_paid,
-            fees=restocking + label + lost + waived,
+            fees=restocking + label + lost + waived + gifts_kept,
             maximum=maximum,
             amount=total,
         )
@@ -741,6 +834,7 @@ def quote_refund(
         shipping_tax=shipping_tax,
         discount_lost=lost,
         waived_shipping=waived,
+        gift_deduction=gifts_kept if not gifts_kept.is_zero else None,
         taxes=_tax_shares(order, refunds, shipping, shipping_tax),
         trace=trace,
         policy=policy.ref,

@@ -89,6 +89,7 @@ def refund_reply(
         tax = tax + (quote.shipping_tax or zero)
     deductions = quote.restocking_fee + quote.label_fee
     deductions = deductions + (quote.discount_lost or zero) + (quote.waived_shipping or zero)
+    deductions = deductions + (quote.gift_deduction or zero)
     words = (locale_chain(locale, available=list(METHOD_NAMES)).text_locale or "en").replace(
         "_", "-"
     )
