@@ -67,6 +67,14 @@ def shipped_order(order_id: str = "SO-1") -> Order:
     return order
 
 
+def partially_shipped_order(order_id: str = "SO-1") -> Order:
+    """Thermoses shipped in parcel S-1; socks and cake still to ship (拆单)."""
+    order = paid_order(order_id)
+    parcel = Shipment(id="S-1", carrier="SF Express", tracking_number="SF100", lines={"1": 5})
+    run(order, ShipOrder(shipment=parcel), actor=STAFF, now=PLACED + timedelta(days=1))
+    return order
+
+
 def delivered_order(order_id: str = "SO-1") -> Order:
     order = shipped_order(order_id)
     run(order, DeliverOrder(signed_at=SIGNED), actor=SYSTEM, now=SIGNED)

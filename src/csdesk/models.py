@@ -112,6 +112,7 @@ class OrderState(StrEnum):
 
     PENDING_PAYMENT = "pending_payment"
     PROCESSING = "processing"
+    PARTIALLY_SHIPPED = "partially_shipped"
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     COMPLETED = "completed"
@@ -1130,13 +1131,70 @@ class Order(CsdeskModel):
 
     @property
     def delivered_at(self) -> datetime | None:
-        """When the customer had the goods: sign-off, or the last parcel's delivery."""
+        """When the customer had the goods: sign-off, or the last parcel's delivery.
+
+        Only once every unit has shipped: an EU/UK window runs from the last parcel (CRD
+        art. 9(2)(b)).
+        """
         if self.signed_at is not None:
             return self.signed_at
         times = [s.delivered_at for s in self.shipments]
-        if not times or any(t is None for t in times):
+        if not times or any(t is None for t in times) or self.unshipped_units():
             return None
         return max(t for t in times if t is not None)
+
+    def shipped_units(self) -> dict[str, int]:
+        """Units per line id handed to carriers so far.
+
+        A parcel without ``lines`` carries the whole order: every unit not canceled.
+        """
+        shipped: dict[str, int] = {}
+        for parcel in self.shipments:
+            units = parcel.lines or {
+                line.id: line.quantity - self.canceled_units.get(line.id, 0) for line in self.lines
+            }
+            for line_id, count in units.items():
+                shipped[line_id] = shipped.get(line_id, 0) + count
+        return shipped
+
+    def unshipped_units(self) -> dict[str, int]:
+        """Units per line id neither shipped nor canceled (only lines with some left)."""
+        shipped = self.shipped_units()
+        left = {
+            line.id: line.quantity - self.canceled_units.get(line.id, 0) - shipped.get(line.id, 0)
+            for line in self.lines
+        }
+        return {line_id: count for line_id, count in left.items() if count > 0}
+
+    @checked
+    def line_delivered_at(self, line_id: str) -> datetime | None:
+        """When the customer had every unit of one line: the last sign-off of its parcels.
+
+        A CN return window runs per line from it. ``None`` while one of those parcels, or some
+        of the line's units, has not arrived.
+
+        Raises:
+            InvalidInputError: no such line.
+        """
+        line = self.line(line_id)
+        carrying = [p for p in self.shipments if not p.lines or p.lines.get(line.id)]
+        if not carrying:
+            return self.signed_at
+        if self.unshipped_units().get(line.id):
+            return None
+        times = [p.delivered_at or self.signed_at for p in carrying]
+        if any(t is None for t in times):
+            return None
+        return max(t for t in times if t is not None)
+
+    def late_parcels(self, *, now: datetime) -> list[tuple[Shipment, timedelta]]:
+        """Each parcel that arrived (or is still travelling) after its promised delivery.
+
+        With how late it is: one late-delivery incident per parcel.
+        """
+        require_aware(now, "now")
+        found = [(parcel, parcel.delay(now=now)) for parcel in self.shipments]
+        return [(parcel, late) for parcel, late in found if late > timedelta(0)]
 
     @property
     def refunds_settled(self) -> bool:

@@ -26,6 +26,7 @@ from tests.factories import (
     new_order,
     new_refund,
     paid_order,
+    partially_shipped_order,
     payment,
     shipped_order,
 )
@@ -55,6 +56,7 @@ def canceled_order() -> Any:
 ORDERS: dict[str, Callable[[], Any]] = {
     "pending_payment": new_order,
     "processing": paid_order,
+    "partially_shipped": partially_shipped_order,
     "shipped": shipped_order,
     "delivered": delivered_order,
     "completed": completed_order,
@@ -106,6 +108,7 @@ ORDER_ARGUMENTS: dict[str, dict[str, Any]] = {
     "modify": {"address": "上海市浦东新区世纪大道100号"},
     "ship": {"shipment": Shipment(id="S-2", carrier="SF", tracking_number="SF2")},
     "deliver": {"signed_at": SIGNED},
+    "deliver_parcel": {"shipment_id": "S-1", "signed_at": SIGNED},
     "auto_confirm": {"timers": CN},
     "close": {"timers": CN, "open_cases": 0},
     "settle_refund": {"refund_id": "SO-1-R1"},

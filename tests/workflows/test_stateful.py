@@ -84,7 +84,14 @@ def order_options(order: Any) -> dict[str, st.SearchStrategy[Any]]:
             st.just([LineDraft(sku="A", name="a", quantity=1, unit_price=cny("500"))]),
         ),
         "address": st.sampled_from(["上海市浦东新区世纪大道100号", ""]),
-        "shipment": st.just(Shipment(id="S", carrier="SF", tracking_number="SF1")),
+        "shipment": st.builds(
+            Shipment,
+            id=st.sampled_from(["S-a", "S-b", "S-c"]),
+            carrier=st.just("SF"),
+            tracking_number=st.just("SF1"),
+            lines=st.sampled_from([{}, {"1": 2}, {"1": 3}, {"2": 3, "3": 1}, {"1": 9}, {"9": 1}]),
+        ),
+        "shipment_id": st.sampled_from(["S-a", "S-b", "S-c", "nope"]),
         "signed_at": st.sampled_from([PLACED, PLACED + timedelta(days=400)]),
         "refund_id": st.sampled_from(["SO-1-R1", "SO-1-R2", "nope"]),
         "open_cases": st.sampled_from([0, 1]),
@@ -159,7 +166,7 @@ class OrderMachine(Driver):
             [
                 *events_of(OrderWorkflow),
                 "teleport",
-                *["pay", "ship", "deliver", "settle_refund"] * 3,
+                *["pay", "ship", "deliver", "deliver_parcel", "settle_refund"] * 3,
             ]
         ),
         actor=ACTORS,
@@ -169,6 +176,21 @@ class OrderMachine(Driver):
     def send(self, event: str, actor: Actor, data: st.DataObject, hours: int) -> None:
         arguments = data.draw(payload(OrderWorkflow, event, order_options(self.model)))
         self.step(event, actor, arguments, hours)
+
+    @invariant()
+    def parcels_add_up(self) -> None:
+        order = self.model
+        shipped = order.shipped_units()
+        for line in order.lines:
+            assert shipped.get(line.id, 0) + order.canceled_units.get(line.id, 0) <= line.quantity
+        left = order.unshipped_units()
+        if order.state == "partially_shipped":
+            assert left
+            assert order.shipments
+        if order.state in {"shipped", "delivered"}:
+            assert not left
+        if order.state == "delivered":
+            assert order.delivered_at is not None
 
     @invariant()
     def refunds_never_exceed_what_was_captured(self) -> None:

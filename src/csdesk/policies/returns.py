@@ -356,7 +356,10 @@ def return_window(
         return ReturnWindow.made(
             status=WindowStatus.EXCLUDED, exclusion=excluded, trace=trace, **envelope
         )
-    anchor = order.delivered_at
+    # CN: the sign-off of the parcel(s) that carried this line; EU/UK: the last parcel.
+    anchor = (
+        order.line_delivered_at(chosen.id) if policy.anchor == "sign_off" else (order.delivered_at)
+    )
     if anchor is None:
         trace.append(step("window", "returns.not_started"))
         return ReturnWindow.made(status=WindowStatus.NOT_STARTED, trace=trace, **envelope)

@@ -9,10 +9,11 @@ Send commands with `csdesk.workflows.run`::
 | `PayOrder` (``pay``) | pending_payment → processing | ``payments`` covering the total |
 | `ExpireOrder` (``expire``) | pending_payment → canceled | ``timers`` or ``pay_by``; now past it |
 | `CancelOrder` (``cancel``) | pending_payment, processing → canceled | ``reason``; nothing shipped |
-| `CancelLines` (``cancel_lines``) | processing → processing | ``lines`` (units per line id), ``reason`` |
+| `CancelLines` (``cancel_lines``) | processing → processing; partially_shipped → same, or shipped when it cancels the rest | ``lines`` (units per line id not shipped), ``reason`` |
 | `ModifyOrder` (``modify``) | pending_payment, processing → same | ``address`` and/or ``lines`` (lines before payment) |
-| `ShipOrder` (``ship``) | processing → shipped | ``shipment`` with a tracking number |
-| `DeliverOrder` (``deliver``) | shipped → delivered | ``signed_at`` |
+| `ShipOrder` (``ship``) | processing, partially_shipped → partially_shipped (units left) or shipped | ``shipment`` with a tracking number; ``lines`` for part of the order |
+| `DeliverOrder` (``deliver``) | shipped → delivered | ``signed_at`` (every parcel) |
+| `DeliverParcel` (``deliver_parcel``) | partially_shipped, shipped → same, or delivered with the last parcel | ``shipment_id``, ``signed_at`` |
 | `ConfirmReceipt` (``confirm_receipt``) | shipped, delivered → completed | the customer; refunds settled |
 | `AutoConfirmReceipt` (``auto_confirm``) | shipped, delivered → completed | ``timers``; now past auto-confirm |
 | `CompleteOrder` (``complete``) | delivered → completed | refunds settled |
@@ -50,6 +51,7 @@ __all__ = [
     "CompleteOrder",
     "ConfirmReceipt",
     "DeliverOrder",
+    "DeliverParcel",
     "ExpireOrder",
     "ModifyOrder",
     "OrderWorkflow",
@@ -103,10 +105,22 @@ class ModifyOrder(Command[Order]):
 
 
 class ShipOrder(Command[Order]):
-    """Hand the order to a carrier."""
+    """Hand the order, or part of it, to a carrier (拆单: one command per parcel).
+
+    A parcel with ``lines`` (units per line id) ships those units; while units are left to ship
+    the order is ``partially_shipped``. A parcel without ``lines`` ships everything left.
+    """
 
     event = "ship"
     shipment: Shipment
+
+
+class DeliverParcel(Command[Order]):
+    """One parcel signed for (签收) at ``signed_at``; the last one delivers the order."""
+
+    event = "deliver_parcel"
+    shipment_id: str = Field(min_length=1)
+    signed_at: AwareDatetime
 
 
 class DeliverOrder(Command[Order]):
@@ -172,6 +186,7 @@ class OrderWorkflow(Workflow[Order]):
         "modify": "order.modified",
         "ship": "order.shipped",
         "deliver": "order.delivered",
+        "deliver_parcel": "order.parcel_delivered",
         "confirm_receipt": "order.receipt_confirmed",
         "auto_confirm": "order.receipt_auto_confirmed",
         "complete": "order.completed",
@@ -187,6 +202,7 @@ class OrderWorkflow(Workflow[Order]):
         ModifyOrder,
         ShipOrder,
         DeliverOrder,
+        DeliverParcel,
         ConfirmReceipt,
         AutoConfirmReceipt,
         CompleteOrder,
@@ -196,6 +212,7 @@ class OrderWorkflow(Workflow[Order]):
 
     pending_payment = State(value=OrderState.PENDING_PAYMENT, initial=True)
     processing = State(value=OrderState.PROCESSING)
+    partially_shipped = State(value=OrderState.PARTIALLY_SHIPPED)
     shipped = State(value=OrderState.SHIPPED)
     delivered = State(value=OrderState.DELIVERED)
     completed = State(value=OrderState.COMPLETED)
@@ -207,14 +224,36 @@ class OrderWorkflow(Workflow[Order]):
     cancel = pending_payment.to(canceled, validators="_check_cancel", on="_record_cancel") | (
         processing.to(canceled, validators="_check_cancel", on="_record_cancel")
     )
-    cancel_lines = processing.to(
-        processing, internal=True, validators="_check_cancel_lines", on="_record_cancel_lines"
-    )
+    cancel_lines = (
+        processing.to(processing, internal=True, validators="_check_cancel_lines",
+                      on="_record_cancel_lines")
+        | partially_shipped.to(shipped, cond="cancels_the_rest", validators="_check_cancel_lines",
+                               on="_record_cancel_lines")
+        | partially_shipped.to(partially_shipped, internal=True, unless="cancels_the_rest",
+                               validators="_check_cancel_lines", on="_record_cancel_lines")
+    )  # fmt: skip
     modify = pending_payment.to(
         pending_payment, internal=True, validators="_check_modify", on="_record_modify"
     ) | processing.to(processing, internal=True, validators="_check_modify", on="_record_modify")
-    ship = processing.to(shipped, validators="_check_shipment", on="_record_shipment")
+    ship = (
+        processing.to(partially_shipped, cond="ships_part", validators="_check_shipment",
+                      on="_record_shipment")
+        | processing.to(shipped, unless="ships_part", validators="_check_shipment",
+                        on="_record_shipment")
+        | partially_shipped.to(partially_shipped, internal=True, cond="ships_part",
+                               validators="_check_shipment", on="_record_shipment")
+        | partially_shipped.to(shipped, unless="ships_part", validators="_check_shipment",
+                               on="_record_shipment")
+    )  # fmt: skip
     deliver = shipped.to(delivered, validators="_check_delivery", on="_record_delivery")
+    deliver_parcel = (
+        partially_shipped.to(partially_shipped, internal=True, validators="_check_parcel",
+                             on="_record_parcel")
+        | shipped.to(delivered, cond="last_parcel", validators="_check_parcel",
+                     on="_record_parcel")
+        | shipped.to(shipped, internal=True, unless="last_parcel", validators="_check_parcel",
+                     on="_record_parcel")
+    )  # fmt: skip
     confirm_receipt = shipped.to(
         completed, cond="refunds_are_settled", validators="_check_customer", on="_record_completion"
     ) | delivered.to(
@@ -237,6 +276,9 @@ class OrderWorkflow(Workflow[Order]):
     )
     settle_refund = (
         processing.to(processing, internal=True, validators="_check_settle", on="_record_settle")
+        | partially_shipped.to(
+            partially_shipped, internal=True, validators="_check_settle", on="_record_settle"
+        )
         | shipped.to(shipped, internal=True, validators="_check_settle", on="_record_settle")
         | delivered.to(delivered, internal=True, validators="_check_settle", on="_record_settle")
         | completed.to(completed, internal=True, validators="_check_settle", on="_record_settle")
@@ -248,6 +290,24 @@ class OrderWorkflow(Workflow[Order]):
     def refunds_are_settled(self) -> bool:
         """Completion waits for every refund a cancellation owes."""
         return self.model.refunds_settled
+
+    def ships_part(self, command: ShipOrder) -> bool:
+        """Units are left to ship after this parcel."""
+        left = self.model.unshipped_units()
+        for line_id, units in command.shipment.lines.items():
+            left[line_id] = left.get(line_id, 0) - units
+        return bool(command.shipment.lines) and any(units > 0 for units in left.values())
+
+    def last_parcel(self, command: DeliverParcel) -> bool:
+        """Every other parcel has arrived (and every unit has shipped)."""
+        order = self.model
+        others = [p for p in order.shipments if p.id != command.shipment_id]
+        return all(p.delivered_at is not None for p in others) and not order.unshipped_units()
+
+    def cancels_the_rest(self, command: CancelLines) -> bool:
+        """The cancellation takes every unit still to ship: the order has shipped in full."""
+        left = self.model.unshipped_units()
+        return all(command.lines.get(line_id, 0) >= units for line_id, units in left.items())
 
     # pay --------------------------------------------------------------------------------------
 
@@ -310,15 +370,18 @@ class OrderWorkflow(Workflow[Order]):
     def _check_cancel_lines(self, command: CancelLines) -> None:
         order = self.model
         lines = command.lines
-        if order.shipments:
+        shipped = order.shipped_units()
+        if order.shipments and not order.unshipped_units():
             self.refuse("the order has shipped; open an after-sale case instead")
         remaining_units = 0
         for line in order.lines:
-            left = line.quantity - order.canceled_units.get(line.id, 0)
+            left = line.quantity - order.canceled_units.get(line.id, 0) - shipped.get(line.id, 0)
             units = lines.get(line.id, 0)
             if units < 0 or units > left:
-                self.refuse(f"line {line.id} has {left} unit(s) left to cancel, not {units!r}")
-            remaining_units += left - units
+                self.refuse(
+                    f"line {line.id} has {left} unit(s) left to cancel (not shipped), not {units!r}"
+                )
+            remaining_units += left - units + shipped.get(line.id, 0)
         unknown = sorted(set(lines) - {line.id for line in order.lines})
         if unknown:
             self.refuse(f"the order has no line(s) {', '.join(unknown)}")
@@ -411,21 +474,64 @@ class OrderWorkflow(Workflow[Order]):
     # ship, deliver, complete, close -------------------------------------------------------------
 
     def _check_shipment(self, command: ShipOrder) -> None:
-        if not command.shipment.tracking_number.strip():
+        order, parcel = self.model, command.shipment
+        if not parcel.tracking_number.strip():
             self.refuse("a tracking number is required to ship")
+        if any(p.id == parcel.id for p in order.shipments):
+            self.refuse(f"parcel {parcel.id} has shipped already")
+        left = order.unshipped_units()
+        for line_id, units in parcel.lines.items():
+            if line_id not in {line.id for line in order.lines}:
+                self.refuse(f"the order has no line {line_id!r}")
+            if units > left.get(line_id, 0):
+                self.refuse(
+                    f"line {line_id} has {left.get(line_id, 0)} unit(s) left to ship, not {units}"
+                )
 
     def _record_shipment(self, command: ShipOrder, now: datetime) -> None:
-        shipment = command.shipment
+        order, shipment = self.model, command.shipment
+        update: dict[str, Any] = {}
         if shipment.shipped_at is None:
-            shipment = shipment.model_copy(update={"shipped_at": now})
-        self.model.shipments = (*self.model.shipments, shipment)
+            update["shipped_at"] = now
+        if not shipment.lines and order.shipments:
+            update["lines"] = order.unshipped_units()  # "the rest": name the units it carries
+        if update:
+            shipment = shipment.model_copy(update=update)
+        order.shipments = (*order.shipments, shipment)
         self.detail(
             shipment={
                 "id": shipment.id,
                 "carrier": shipment.carrier,
                 "tracking_number": shipment.tracking_number,
-            }
+                "lines": dict(shipment.lines),
+            },
+            left=order.unshipped_units(),
         )
+
+    def _check_parcel(self, command: DeliverParcel, now: datetime) -> None:
+        parcel = next((p for p in self.model.shipments if p.id == command.shipment_id), None)
+        if parcel is None:
+            known = ", ".join(p.id for p in self.model.shipments)
+            self.refuse(f"the order has no parcel {command.shipment_id!r} (parcels: {known})")
+        if parcel.delivered_at is not None:
+            self.refuse(f"parcel {parcel.id} was signed for at {parcel.delivered_at.isoformat()}")
+        if command.signed_at > now:
+            self.refuse(f"signed_at {command.signed_at.isoformat()} is in the future")
+
+    def _record_parcel(self, command: DeliverParcel) -> None:
+        order = self.model
+        order.shipments = tuple(
+            p.model_copy(update={"delivered_at": command.signed_at})
+            if p.id == command.shipment_id
+            else p
+            for p in order.shipments
+        )
+        done = all(p.delivered_at is not None for p in order.shipments)
+        if done and not order.unshipped_units():
+            # The last parcel: the order's sign-off (an EU/UK window runs from it).
+            order.signed_at = max(p.delivered_at for p in order.shipments if p.delivered_at)
+        self.detail(shipment_id=command.shipment_id, signed_at=command.signed_at,
+                    last=order.signed_at is not None)  # fmt: skip
 
     def _check_delivery(self, command: DeliverOrder, now: datetime) -> None:
         if command.signed_at > now:

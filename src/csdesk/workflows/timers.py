@@ -135,7 +135,8 @@ def order_deadlines(
 ) -> list[Deadline]:
     """Every deadline an order has under ``preset``; ``pay_by`` set on the order wins."""
     cal = calendar or WeekdayCalendar()
-    shipped = min((s.shipped_at for s in order.shipments if s.shipped_at), default=None)
+    # Auto-confirmation counts from the parcel that completed the shipment (the last one).
+    shipped = max((s.shipped_at for s in order.shipments if s.shipped_at), default=None)
     pay_by = (
         Deadline.made(
             kind="pay_by",
@@ -157,7 +158,12 @@ def order_deadlines(
         else None
     )
     rows: list[_Row] = [
-        ("ship_by", preset.ship_by, order.paid_at, order.state == OrderState.PROCESSING),
+        (
+            "ship_by",
+            preset.ship_by,
+            order.paid_at,
+            order.state in {OrderState.PROCESSING, OrderState.PARTIALLY_SHIPPED},
+        ),
         (
             "auto_confirm_at",
             preset.auto_confirm,
