@@ -1021,7 +1021,9 @@ class Order(CsdeskModel):
     After placement only `csdesk.workflows.OrderWorkflow` changes an order: its ``state`` (the
     string the host stores), its ``version`` (one more per successful command, for compare-and-swap
     persistence) and the facts the commands record (payments, shipments, sign-off, cancellation,
-    refunds due). ``shipping_address`` is customer data and shows masked.
+    refunds due). ``shipping_address`` is customer data and shows masked. ``balance_due`` is
+    what an edit after payment left to collect (`csdesk.workflows.EditOrder`); the order ships
+    once it is paid (`csdesk.workflows.PayBalance`).
     """
 
     model_config = ConfigDict(frozen=False, validate_assignment=True)
@@ -1037,6 +1039,7 @@ class Order(CsdeskModel):
             "cancel_reason",
             "canceled_units",
             "refunds_due",
+            "balance_due",
         }
     )
 
@@ -1065,6 +1068,7 @@ class Order(CsdeskModel):
     cancel_reason: str | None = None
     canceled_units: dict[str, Annotated[int, Strict(), Field(gt=0)]] = Field(default_factory=dict)
     refunds_due: tuple[RefundDue, ...] = ()
+    balance_due: Money | None = None
     state: OrderState = OrderState.PENDING_PAYMENT
     version: Annotated[int, Strict(), Field(ge=0)] = 0
 

@@ -109,6 +109,7 @@ ORDER_ARGUMENTS: dict[str, dict[str, Any]] = {
     "ship": {"shipment": Shipment(id="S-2", carrier="SF", tracking_number="SF2")},
     "deliver": {"signed_at": SIGNED},
     "deliver_parcel": {"shipment_id": "S-1", "signed_at": SIGNED},
+    "edit": {"reduce": {"1": 1}},
     "auto_confirm": {"timers": CN},
     "close": {"timers": CN, "open_cases": 0},
     "settle_refund": {"refund_id": "SO-1-R1"},

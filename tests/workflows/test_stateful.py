@@ -14,7 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from csdesk import Actor, CsdeskError, LineDraft, Payment, Shipment
+from csdesk import Actor, CsdeskError, LineDraft, Money, Payment, Shipment
 from csdesk.policies import timer_preset
 from csdesk.policies.review_recovery import review_recovery_policy
 from csdesk.workflows import (
@@ -92,6 +92,24 @@ def order_options(order: Any) -> dict[str, st.SearchStrategy[Any]]:
             lines=st.sampled_from([{}, {"1": 2}, {"1": 3}, {"2": 3, "3": 1}, {"1": 9}, {"9": 1}]),
         ),
         "shipment_id": st.sampled_from(["S-a", "S-b", "S-c", "nope"]),
+        "add": st.sampled_from(
+            [
+                (),
+                [LineDraft(sku="MUG", name="mug", quantity=1, unit_price=cny("59.00"))],
+                [LineDraft(sku="BIG", name="big", quantity=2, unit_price=cny("900.00"))],
+            ]
+        ),
+        "reduce": st.sampled_from([{}, {"1": 1}, {"2": 3}, {"1": 9}]),
+        "remove": st.sampled_from([(), ["3"], ["9"]]),
+        "payment": st.builds(
+            Payment,
+            id=st.sampled_from(["P-bal", "P"]),
+            method=st.just("alipay"),
+            captured=st.sampled_from(
+                [order.balance_due or cny("1.00"), cny("1800.00"), cny("1.00")]
+            ),
+            captured_at=st.just(PLACED),
+        ),
         "signed_at": st.sampled_from([PLACED, PLACED + timedelta(days=400)]),
         "refund_id": st.sampled_from(["SO-1-R1", "SO-1-R2", "nope"]),
         "open_cases": st.sampled_from([0, 1]),
@@ -159,6 +177,7 @@ class OrderMachine(Driver):
     def __init__(self) -> None:
         super().__init__()
         self.model = new_order()
+        self.gap: Money | None = None
 
     @rule(
         # Forward events are weighted up so that walks get past payment and shipment.
@@ -166,7 +185,8 @@ class OrderMachine(Driver):
             [
                 *events_of(OrderWorkflow),
                 "teleport",
-                *["pay", "ship", "deliver", "deliver_parcel", "settle_refund"] * 3,
+                *["pay", "ship", "deliver", "deliver_parcel", "settle_refund", "edit"] * 3,
+                *["pay_balance"] * 2,
             ]
         ),
         actor=ACTORS,
@@ -191,6 +211,26 @@ class OrderMachine(Driver):
             assert not left
         if order.state == "delivered":
             assert order.delivered_at is not None
+
+    @invariant()
+    def edits_conserve_money(self) -> None:
+        order = self.model
+        if not order.payments or order.state in {"canceled", "closed"}:
+            return
+        kept = sum(
+            (
+                line.refund_split(units=line.quantity - order.canceled_units.get(line.id, 0)).paid
+                for line in order.lines
+                if line.quantity > order.canceled_units.get(line.id, 0)
+            ),
+            cny("0"),
+        )
+        owed = sum((due.amount for due in order.refunds_due), cny("0"))
+        # A payment may capture more than the total; whatever it was, edits keep it unchanged.
+        gap = order.captured + (order.balance_due or cny("0")) - owed - kept
+        if self.gap is None:
+            self.gap = gap
+        assert gap == self.gap
 
     @invariant()
     def refunds_never_exceed_what_was_captured(self) -> None:

@@ -11,6 +11,8 @@ Send commands with `csdesk.workflows.run`::
 | `CancelOrder` (``cancel``) | pending_payment, processing → canceled | ``reason``; nothing shipped |
 | `CancelLines` (``cancel_lines``) | processing → processing; partially_shipped → same, or shipped when it cancels the rest | ``lines`` (units per line id not shipped), ``reason`` |
 | `ModifyOrder` (``modify``) | pending_payment, processing → same | ``address`` and/or ``lines`` (lines before payment) |
+| `EditOrder` (``edit``) | processing → processing | ``add``, ``reduce``, ``remove``; nothing shipped; the difference refunded or left as ``balance_due`` |
+| `PayBalance` (``pay_balance``) | processing → processing | ``payment`` of exactly ``balance_due`` |
 | `ShipOrder` (``ship``) | processing, partially_shipped → partially_shipped (units left) or shipped | ``shipment`` with a tracking number; ``lines`` for part of the order |
 | `DeliverOrder` (``deliver``) | shipped → delivered | ``signed_at`` (every parcel) |
 | `DeliverParcel` (``deliver_parcel``) | partially_shipped, shipped → same, or delivered with the last parcel | ``shipment_id``, ``signed_at`` |
@@ -35,6 +37,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AwareDatetime, Field
 from statemachine import State
 
+from csdesk.errors import CsdeskError
 from csdesk.events import Actor, ActorKind
 from csdesk.models import LineDraft, Order, OrderState, Payment, RefundDue, Shipment
 from csdesk.money import Money, allocate
@@ -52,9 +55,11 @@ __all__ = [
     "ConfirmReceipt",
     "DeliverOrder",
     "DeliverParcel",
+    "EditOrder",
     "ExpireOrder",
     "ModifyOrder",
     "OrderWorkflow",
+    "PayBalance",
     "PayOrder",
     "SettleRefundDue",
     "ShipOrder",
@@ -102,6 +107,30 @@ class ModifyOrder(Command[Order]):
     event = "modify"
     address: str | None = None
     lines: Sequence[LineDraft] | None = Field(default=None, min_length=1)
+
+
+class EditOrder(Command[Order]):
+    """Change a paid order before it ships: add lines, take units off, remove lines.
+
+    The lines that do not change keep what they paid (no settled money is split again). Units
+    taken off are worth their paid share; lines added cost their price less their own discount
+    (no share of the order's coupon or shipping), with their tax. The difference is refunded to
+    the tenders (``refunds_due``, as a cancellation is) or left to collect (``balance_due``, paid
+    with `PayBalance` before the order ships). The event records the lines before and after.
+    """
+
+    event = "edit"
+    add: Sequence[LineDraft] = ()
+    reduce: Mapping[str, Annotated[int, Field(gt=0)]] = Field(default_factory=dict)
+    remove: Sequence[str] = ()
+    reason: str = Field(default="customer_edit", min_length=1, max_length=200)
+
+
+class PayBalance(Command[Order]):
+    """Collect what an edit left to pay (``balance_due``): a payment of exactly that amount."""
+
+    event = "pay_balance"
+    payment: Payment
 
 
 class ShipOrder(Command[Order]):
@@ -174,6 +203,16 @@ def _due(order: Order, kind: str, timers: TimerPreset | None) -> datetime | None
     return found[0].due_at if found else None
 
 
+def _lines_view(order: Order) -> list[dict[str, Any]]:
+    """Each line's units still ordered (bought less canceled) and what they paid."""
+    view = []
+    for line in order.lines:
+        units = line.quantity - order.canceled_units.get(line.id, 0)
+        if units:
+            view.append({"id": line.id, "sku": line.sku, "units": units})
+    return view
+
+
 class OrderWorkflow(Workflow[Order]):
     """The order machine. States are `csdesk.models.OrderState` members, kept in ``Order.state``."""
 
@@ -184,6 +223,8 @@ class OrderWorkflow(Workflow[Order]):
         "cancel": "order.canceled",
         "cancel_lines": "order.lines_canceled",
         "modify": "order.modified",
+        "edit": "order.edited",
+        "pay_balance": "order.balance_paid",
         "ship": "order.shipped",
         "deliver": "order.delivered",
         "deliver_parcel": "order.parcel_delivered",
@@ -200,6 +241,8 @@ class OrderWorkflow(Workflow[Order]):
         CancelOrder,
         CancelLines,
         ModifyOrder,
+        EditOrder,
+        PayBalance,
         ShipOrder,
         DeliverOrder,
         DeliverParcel,
@@ -235,6 +278,9 @@ class OrderWorkflow(Workflow[Order]):
     modify = pending_payment.to(
         pending_payment, internal=True, validators="_check_modify", on="_record_modify"
     ) | processing.to(processing, internal=True, validators="_check_modify", on="_record_modify")
+    edit = processing.to(processing, internal=True, validators="_check_edit", on="_record_edit")
+    pay_balance = processing.to(processing, internal=True, validators="_check_balance",
+                                on="_record_balance")  # fmt: skip
     ship = (
         processing.to(partially_shipped, cond="ships_part", validators="_check_shipment",
                       on="_record_shipment")
@@ -473,10 +519,109 @@ class OrderWorkflow(Workflow[Order]):
 
     # ship, deliver, complete, close -------------------------------------------------------------
 
+    def _check_edit(self, command: EditOrder) -> None:
+        order = self.model
+        if not (command.add or command.reduce or command.remove):
+            self.refuse("edit needs add=[LineDraft(...)], reduce={line: units} or remove=[line]")
+        if order.shipments:
+            self.refuse("part of the order has shipped: cancel what has not (cancel_lines)")
+        if order.balance_due is not None:
+            self.refuse(f"collect the balance of the last edit first ({order.balance_due})")
+        ids = {line.id for line in order.lines}
+        for line_id in [*command.reduce, *command.remove]:
+            if line_id not in ids:
+                self.refuse(f"the order has no line {line_id!r}")
+        left = {
+            line.id: line.quantity - order.canceled_units.get(line.id, 0) for line in order.lines
+        }
+        for line_id, units in command.reduce.items():
+            if line_id in command.remove:
+                self.refuse(f"line {line_id} is both reduced and removed")
+            if units > left[line_id]:
+                self.refuse(f"line {line_id} has {left[line_id]} unit(s), not {units}")
+        staying = sum(left.values()) - sum(command.reduce.values())
+        staying -= sum(left[line_id] for line_id in set(command.remove))
+        if staying + sum(d.quantity for d in command.add) <= 0:
+            self.refuse("that leaves nothing in the order: cancel the order instead")
+        for draft in command.add:
+            if draft.unit_price.currency != order.currency:
+                self.refuse(
+                    f"the lines to add do not validate: {draft.sku} is priced in "
+                    f"{draft.unit_price.currency}, the order in {order.currency}"
+                )
+            if draft.id is not None and draft.id in ids:
+                self.refuse(f"line id {draft.id} is taken; leave id out for a new one")
+            if draft.gift_of is not None:
+                self.refuse("a gift comes with its line at placement, not in an edit")
+
+    def _record_edit(self, command: EditOrder, now: datetime) -> None:
+        order = self.model
+        zero = Money.zero(order.currency)
+        before = _lines_view(order)
+        taken = dict(command.reduce)
+        for line_id in command.remove:
+            taken[line_id] = order.line(line_id).quantity - order.canceled_units.get(line_id, 0)
+        taken = {line_id: units for line_id, units in taken.items() if units}
+        credit = zero
+        canceled = dict(order.canceled_units)
+        for line_id, units in taken.items():
+            already = canceled.get(line_id, 0)
+            credit += order.line(line_id).refund_split(units=units, already=already).paid
+            canceled[line_id] = already + units
+        added: tuple[Any, ...] = ()
+        cost = zero
+        if command.add:
+            try:
+                priced = Order.place(
+                    id=order.id,
+                    customer=order.customer,
+                    lines=command.add,
+                    placed_at=order.placed_at,
+                    tax_included=order.tax_included,
+                )
+            except CsdeskError as error:
+                self.refuse(f"the lines to add do not validate: {error}")
+            numbers = [int(line.id) for line in order.lines if line.id.isdigit()]
+            next_id = max(numbers, default=0) + 1
+            fresh = []
+            for index, line in enumerate(priced.lines):
+                draft_id = command.add[index].id
+                fresh.append(line.model_copy(update={"id": draft_id or str(next_id + index)}))
+            added = tuple(fresh)
+            cost = priced.total
+            order.__dict__["tax"] = order.tax + priced.tax  # lines and tax change together
+            order.lines = (*order.lines, *added)
+        order.canceled_units = canceled
+        refund = credit - cost if credit > cost else zero
+        due = cost - credit if cost > credit else zero
+        if refund > zero and order.payments:
+            self._owe(refund, reason=command.reason, now=now, lines=taken)
+        order.balance_due = due if due > zero else None
+        self.detail(before=before, after=_lines_view(order), taken=taken,
+                    added=[line.id for line in added], credit=credit, cost=cost, refund=refund,
+                    balance_due=due)  # fmt: skip
+
+    def _check_balance(self, command: PayBalance) -> None:
+        order, payment = self.model, command.payment
+        if order.balance_due is None:
+            self.refuse("no balance is due on this order")
+        if payment.captured != order.balance_due:
+            self.refuse(f"the balance due is {order.balance_due}, the payment {payment.captured}")
+        if any(p.id == payment.id for p in order.payments):
+            self.refuse(f"payment {payment.id} is recorded already")
+
+    def _record_balance(self, command: PayBalance) -> None:
+        order = self.model
+        order.payments = (*order.payments, command.payment)
+        order.balance_due = None
+        self.detail(payment_id=command.payment.id, amount=command.payment.captured)
+
     def _check_shipment(self, command: ShipOrder) -> None:
         order, parcel = self.model, command.shipment
         if not parcel.tracking_number.strip():
             self.refuse("a tracking number is required to ship")
+        if order.balance_due is not None:
+            self.refuse(f"an edit left {order.balance_due} to collect: PayBalance first")
         if any(p.id == parcel.id for p in order.shipments):
             self.refuse(f"parcel {parcel.id} has shipped already")
         left = order.unshipped_units()
