@@ -55,6 +55,7 @@ __all__ = [
     "Customer",
     "CustomerTier",
     "Duty",
+    "ExchangeItem",
     "LineDraft",
     "Order",
     "OrderLine",
@@ -587,6 +588,25 @@ class CaseLine(CsdeskModel):
     condition: Condition | None = None
 
 
+class ExchangeItem(CsdeskModel):
+    """What an exchange (换货) sends out for units of one order line.
+
+    Attributes:
+        line_id: The order line whose units come back.
+        units: How many of them are exchanged.
+        sku: What goes out instead: the same SKU (another size or colour) or another one.
+        name: Its name, for the customer.
+        unit_price: What the new goods cost a unit now; with the returned units' paid share it
+            makes the price difference.
+    """
+
+    line_id: Id
+    units: Annotated[int, Strict(), Field(gt=0)]
+    sku: Id
+    name: str = ""
+    unit_price: Money
+
+
 class AfterSaleCase(CsdeskModel):
     """One after-sale request (售后): a return, a refund only, an exchange or a replacement.
 
@@ -606,6 +626,14 @@ class AfterSaleCase(CsdeskModel):
         express_refunded_at: When the express refund was requested (the return shipped).
         keep_goods: Approved as refund only (仅退款): the customer keeps the goods.
         approval_rule: The approval policy's rule that approved the case, if one did.
+        exchange: For an exchange: what goes out for the units coming back.
+        difference: For an exchange: the new goods' price less the paid share of the units
+            coming back; positive, the customer pays it (`PayExchangeDifference`) before the
+            new goods ship; negative, it is refunded through the refund step.
+        difference_payment: The payment of a positive difference.
+        replacement_shipment: The parcel that took the new goods out.
+        converted_to_refund: The replacement could not be sent (out of stock) and the customer
+            chose a refund instead: their choice, as recorded (channel, words).
     """
 
     model_config = ConfigDict(frozen=False, validate_assignment=True)
@@ -628,6 +656,11 @@ class AfterSaleCase(CsdeskModel):
     express_refunded_at: AwareDatetime | None = None
     keep_goods: bool = False
     approval_rule: str | None = None
+    exchange: tuple[ExchangeItem, ...] = ()
+    difference: Money | None = None
+    difference_payment: Payment | None = None
+    replacement_shipment: Shipment | None = None
+    converted_to_refund: str | None = None
     return_tracking: str | None = None
     return_shipped_at: AwareDatetime | None = None
     received_at: AwareDatetime | None = None

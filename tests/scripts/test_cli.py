@@ -255,3 +255,13 @@ def test_demo_walks_a_day_at_the_desk() -> None:
     data = json.loads(CliRunner().invoke(cli, ["demo", "--json"]).output)
     assert data["desk"]["outage"]["paused_minutes"] == 35
     assert data["desk"]["approval"]["express"] is True
+
+
+def test_demo_shows_two_parcels_and_an_exchange() -> None:
+    after = run_demo().aftersale
+    assert after.split.state == "delivered"
+    assert (after.window_first.status, after.window_second.status) == ("open", "not_started")
+    assert after.exchange.difference == Money("50.00", "CNY")
+    assert after.exchange.state == "resolved"
+    result = CliRunner().invoke(cli, ["demo"])
+    assert "11. Two parcels, and an exchange" in result.output

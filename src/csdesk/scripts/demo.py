@@ -27,6 +27,7 @@ from csdesk.ledger import PaymentLedger
 from csdesk.models import (
     AfterSaleCase,
     Customer,
+    ExchangeItem,
     LineDraft,
     Order,
     PaidSplit,
@@ -84,9 +85,11 @@ from csdesk.workflows import (
     CompleteCase,
     ConfirmCause,
     DeliverOrder,
+    DeliverParcel,
     LogContact,
     MarkReturnShipped,
     OfferCompensation,
+    PayExchangeDifference,
     PayOrder,
     PostReply,
     ReceiveReturn,
@@ -94,6 +97,7 @@ from csdesk.workflows import (
     ResolveCase,
     ResolveReview,
     ShipOrder,
+    ShipReplacement,
     SubmitRefund,
     SucceedRefund,
     TransferTicket,
@@ -105,6 +109,7 @@ from csdesk.workflows import (
 )
 
 __all__ = [
+    "AfterSale",
     "Batch",
     "Compensation",
     "Complaints",
@@ -212,6 +217,16 @@ class Desk:
 
 
 @dataclass(frozen=True)
+class AfterSale:
+    """Two parcels and a return while the second travels; an exchange with a difference."""
+
+    split: Order
+    window_first: ReturnWindow
+    window_second: ReturnWindow
+    exchange: AfterSaleCase
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """Everything the demo computed, for printing or for a test to check."""
 
@@ -225,6 +240,7 @@ class DemoResult:
     replies: Replies
     batch: Batch
     desk: Desk
+    aftersale: AfterSale
 
     @property
     def refunded(self) -> Money:
@@ -289,7 +305,56 @@ def run_demo() -> DemoResult:
         replies=_replies(compensation.decision),
         batch=_batch(order),
         desk=_desk(),
+        aftersale=_aftersale(),
     )
+
+
+def _aftersale() -> AfterSale:
+    """拆单 and 换货: a return from the first parcel while the second travels, an exchange."""
+    placed = datetime(2026, 11, 11, 21, 0, tzinfo=SHANGHAI)
+    customer, agent = Actor(kind="customer", id="C-88001"), Actor(kind="staff", id="agent-07")
+    order = Order.place(
+        id="SO-20261111-0077",
+        customer=Customer(id="C-88001"),
+        placed_at=placed,
+        lines=[
+            LineDraft(sku="TC-500", name="保温杯 Thermos", quantity=2, unit_price=_cny("349.99")),
+            LineDraft(sku="DJ-900-M", name="羽绒服 Down jacket M", quantity=1,
+                      unit_price=_cny("899.00"), line_discount=_cny("100.00")),
+        ],
+    )  # fmt: skip
+    payment = Payment(id="P-77", method="alipay", captured=order.total, captured_at=placed)
+    run(order, PayOrder(payments=[payment]), actor=customer, now=placed)
+    first = Shipment(id="PCL-1", carrier="SF Express", tracking_number="SF1", lines={"1": 2})
+    run(order, ShipOrder(shipment=first), actor=agent, now=placed + timedelta(hours=12))
+    second = Shipment(id="PCL-2", carrier="YTO", tracking_number="YT2")
+    run(order, ShipOrder(shipment=second), actor=agent, now=placed + timedelta(days=2))
+    signed = placed + timedelta(days=2)
+    run(order, DeliverParcel(shipment_id="PCL-1", signed_at=signed), actor=agent, now=signed)
+    policy = return_policy("cn_consumer_law")
+    looked = signed + timedelta(days=1)
+    window_first = return_window(order, "1", policy=policy, now=looked)
+    window_second = return_window(order, "2", policy=policy, now=looked)
+    jacket = placed + timedelta(days=4)
+    run(order, DeliverParcel(shipment_id="PCL-2", signed_at=jacket), actor=agent, now=jacket)
+    larger = ExchangeItem(line_id="2", units=1, sku="DJ-900-L", name="羽绒服 Down jacket L",
+                          unit_price=_cny("849.00"))  # fmt: skip
+    case, _ = open_case(order, id="AS-77", type="exchange", lines={"2": 1}, reason="size",
+                        actor=customer, now=jacket + timedelta(days=1), policy=policy,
+                        exchange=[larger])  # fmt: skip
+    later = jacket + timedelta(days=3)
+    run(case, ApproveCase(), actor=agent, now=later)
+    run(case, MarkReturnShipped(tracking_number="YT9"), actor=customer, now=later)
+    run(case, ReceiveReturn(received={"2": 1}, condition="resellable"), actor=agent, now=later)
+    assert case.difference is not None
+    paid = Payment(id="P-78", method="alipay", captured=case.difference, captured_at=later)
+    run(case, PayExchangeDifference(payment=paid), actor=customer, now=later)
+    run(case, ResolveCase(), actor=agent, now=later)
+    out = Shipment(id="PCL-3", carrier="SF Express", tracking_number="SF3")
+    run(case, ShipReplacement(shipment=out), actor=agent, now=later)
+    run(case, CompleteCase(), actor=agent, now=later + timedelta(days=2))
+    return AfterSale(split=order, window_first=window_first, window_second=window_second,
+                     exchange=case)  # fmt: skip
 
 
 def _desk() -> Desk:

@@ -13,6 +13,7 @@ from csdesk.money import Money
 from csdesk.replies import explain, explain_step
 from csdesk.scripts.demo import (
     SHANGHAI,
+    AfterSale,
     Batch,
     Compensation,
     Complaints,
@@ -59,7 +60,7 @@ def _split_table(title: str, first: str) -> Table:
 
 
 def print_demo(console: Console, result: DemoResult) -> None:
-    """Print the demo's ten sections as tables and sentences (customer data masked)."""
+    """Print the demo's eleven sections as tables and sentences (customer data masked)."""
     order = result.order
     customer = order.customer.masked
     console.rule("[bold]csdesk demo[/bold]")
@@ -111,6 +112,7 @@ def print_demo(console: Console, result: DemoResult) -> None:
     _print_replies(console, result.replies)
     _print_batch(console, result.batch)
     _print_desk(console, result.desk)
+    _print_aftersale(console, result.aftersale)
 
 
 def _print_lifecycle(console: Console, life: Lifecycle) -> None:
@@ -311,6 +313,27 @@ def _print_desk(console: Console, desk: Desk) -> None:
     console.print(f"18:00 handover: {lines}.", markup=False, highlight=False)
 
 
+def _print_aftersale(console: Console, after: AfterSale) -> None:
+    console.rule("11. Two parcels, and an exchange", align="left", style="")
+    first, second = after.window_first, after.window_second
+    console.print(
+        f"{after.split.id} left in two parcels (拆单). A day after the thermoses' parcel was "
+        f"signed for, their return window is {first.status.value} (until {first.last_day}); the "
+        f"jacket's, still travelling, has {second.status.value.replace('_', ' ')}: a CN window "
+        "runs per line from its parcel, an EU/UK one from the last parcel."
+    )
+    case = after.exchange
+    item = case.exchange[0]
+    parcel = case.replacement_shipment.tracking_number if case.replacement_shipment else "-"
+    console.print(
+        f"The jacket in M for {item.name} at {_fmt(item.unit_price)} (换货): the difference "
+        f"{_fmt(case.difference or Money.zero('CNY'))} was paid before the new one left "
+        f"(tracking {parcel}); case {case.id} {case.state.value}.",
+        markup=False,
+        highlight=False,
+    )
+
+
 def demo_json(result: DemoResult) -> dict[str, Any]:
     """The demo's result as JSON-ready data, for machines (``csdesk demo --json``)."""
     order = result.order
@@ -331,6 +354,16 @@ def demo_json(result: DemoResult) -> dict[str, Any]:
         "refunded": result.refunded.to_dict(),
         "replies": {r.format_locale: r.text for r in result.replies.rendered},
         "batch": result.batch.summary.to_dict(),
+        "aftersale": {
+            "windows": [
+                result.aftersale.window_first.status,
+                result.aftersale.window_second.status,
+            ],
+            "exchange": {
+                "difference": (result.aftersale.exchange.difference or Money.zero("CNY")).to_dict(),
+                "state": result.aftersale.exchange.state,
+            },
+        },
         "desk": {
             "transfer": result.desk.transfer.model_dump(mode="json"),
             "approval": result.desk.approval.model_dump(mode="json"),

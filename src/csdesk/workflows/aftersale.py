@@ -17,6 +17,9 @@ moves it with one command per event, through `csdesk.workflows.run`:
 | `ResolveCase` (``resolve``) | received, approved → resolving | |
 | `CompleteCase` (``complete``) | resolving → resolved | |
 | `CancelCase` (``cancel``) | any state before resolving → canceled | ``reason`` |
+| `PayExchangeDifference` (``pay_difference``) | requested … received → same | ``payment`` of exactly the case's ``difference`` |
+| `ShipReplacement` (``ship_replacement``) | resolving → resolving | ``shipment`` of the new goods |
+| `ConvertToRefund` (``convert_to_refund``) | resolving → resolving | ``choice``: the customer chose a refund (out of stock) |
 
 ``resolve`` hands the quantities to the refund step in an ``aftersale.refund_requested`` event
 (received units for returns, requested units otherwise); a case cannot be canceled once it is
@@ -46,9 +49,13 @@ from csdesk.models import (
     CaseState,
     CaseType,
     Condition,
+    ExchangeItem,
     Order,
+    Payment,
+    Shipment,
     StatutoryBasis,
 )
+from csdesk.money import Money
 from csdesk.policies.approval import ApprovalDecision, ApprovalOutcome
 from csdesk.policies.returns import ReturnPolicy, return_window
 from csdesk.policies.timers import TimerPreset
@@ -62,13 +69,16 @@ __all__ = [
     "AutoReceiveReturn",
     "CancelCase",
     "CompleteCase",
+    "ConvertToRefund",
     "EscalateCase",
     "MarkReturnShipped",
+    "PayExchangeDifference",
     "ReceiveReturn",
     "RejectCase",
     "ResolveCase",
     "ReviseCase",
     "ShipBackTimeout",
+    "ShipReplacement",
     "open_case",
 ]
 
@@ -158,6 +168,31 @@ class ResolveCase(Command[AfterSaleCase]):
     event = "resolve"
 
 
+class PayExchangeDifference(Command[AfterSaleCase]):
+    """The customer pays what the new goods cost more than the units they send back."""
+
+    event = "pay_difference"
+    payment: Payment
+
+
+class ShipReplacement(Command[AfterSaleCase]):
+    """The new goods of an exchange (or a replacement) leave, with their own tracking."""
+
+    event = "ship_replacement"
+    shipment: Shipment
+
+
+class ConvertToRefund(Command[AfterSaleCase]):
+    """The new goods cannot be sent (out of stock): the customer chose a refund instead.
+
+    ``choice`` records their choice (channel and words). The received units are refunded, and a
+    difference they paid goes back with them.
+    """
+
+    event = "convert_to_refund"
+    choice: str = Field(min_length=1, max_length=500)
+
+
 class CompleteCase(Command[AfterSaleCase]):
     """The refund or replacement is done: the case is resolved."""
 
@@ -197,6 +232,9 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
         "auto_receive": "aftersale.auto_received",
         "resolve": "aftersale.resolving",
         "complete": "aftersale.resolved",
+        "pay_difference": "aftersale.difference_paid",
+        "ship_replacement": "aftersale.replacement_shipped",
+        "convert_to_refund": "aftersale.converted_to_refund",
         "cancel": "aftersale.canceled",
     }
 
@@ -213,6 +251,9 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
         ResolveCase,
         CompleteCase,
         CancelCase,
+        PayExchangeDifference,
+        ShipReplacement,
+        ConvertToRefund,
     )
 
     requested = State(value=CaseState.REQUESTED, initial=True)
@@ -261,10 +302,24 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
     auto_receive = return_in_transit.to(
         received, validators="_check_auto_receive", on="_record_auto_receipt"
     )
-    resolve = received.to(resolving, on="_record_resolution") | approved.to(
-        resolving, on="_record_resolution"
-    )
-    complete = resolving.to(resolved, on="_record_completion")
+    resolve = received.to(
+        resolving, validators="_check_resolution", on="_record_resolution"
+    ) | approved.to(resolving, validators="_check_resolution", on="_record_resolution")
+    complete = resolving.to(resolved, validators="_check_completion", on="_record_completion")
+    pay_difference = (
+        requested.to(requested, internal=True, validators="_check_difference",
+                     on="_record_difference")
+        | awaiting_return.to(awaiting_return, internal=True, validators="_check_difference",
+                             on="_record_difference")
+        | return_in_transit.to(return_in_transit, internal=True,
+                               validators="_check_difference", on="_record_difference")
+        | received.to(received, internal=True, validators="_check_difference",
+                      on="_record_difference")
+    )  # fmt: skip
+    ship_replacement = resolving.to(resolving, internal=True, validators="_check_replacement",
+                                    on="_record_replacement")  # fmt: skip
+    convert_to_refund = resolving.to(resolving, internal=True, validators="_check_conversion",
+                                     on="_record_conversion")  # fmt: skip
     cancel = (
         requested.to(canceled, on="_record_cancel")
         | approved.to(canceled, on="_record_cancel")
@@ -483,14 +538,150 @@ class AfterSaleWorkflow(Workflow[AfterSaleCase]):
                 order_id=case.order_id,
                 lines=units,
                 type=case.type,
+                exchange=[item.model_dump(mode="json") for item in case.exchange],
             )
 
     def _record_completion(self, now: datetime) -> None:
         self.detail(completed_at=now)
 
+    # exchanges ----------------------------------------------------------------------------------
+
+    def _check_resolution(self) -> None:
+        case = self.model
+        owed = case.difference is not None and case.difference.amount > 0
+        if owed and case.difference_payment is None:
+            self.refuse(
+                f"the new goods cost {case.difference} more: the customer pays the difference "
+                "(PayExchangeDifference) before they ship"
+            )
+        if case.exchange and any(line.received < line.requested for line in case.lines):
+            self.refuse("an exchange sends new goods for the units that came back: not all did")
+
+    def _check_difference(self, command: PayExchangeDifference) -> None:
+        case, payment = self.model, command.payment
+        if case.difference is None or case.difference.amount <= 0:
+            self.refuse("nothing is owed on this case")
+        if case.difference_payment is not None:
+            self.refuse(f"the difference was paid ({case.difference_payment.id})")
+        if payment.captured != case.difference:
+            self.refuse(f"the difference is {case.difference}, the payment {payment.captured}")
+
+    def _record_difference(self, command: PayExchangeDifference) -> None:
+        self.model.difference_payment = command.payment
+        self.detail(payment_id=command.payment.id, amount=command.payment.captured)
+
+    def _check_replacement(self, command: ShipReplacement) -> None:
+        case = self.model
+        if case.type not in {CaseType.EXCHANGE, CaseType.REPLACEMENT}:
+            self.refuse(f"a {case.type.value} case sends nothing out")
+        if case.replacement_shipment is not None:
+            self.refuse(f"the new goods shipped already ({case.replacement_shipment.id})")
+        if case.converted_to_refund is not None:
+            self.refuse("the exchange became a refund: nothing ships")
+        if not command.shipment.tracking_number.strip():
+            self.refuse("a tracking number is required to ship")
+
+    def _record_replacement(self, command: ShipReplacement, now: datetime) -> None:
+        case, shipment = self.model, command.shipment
+        if shipment.shipped_at is None:
+            shipment = shipment.model_copy(update={"shipped_at": now})
+        case.replacement_shipment = shipment
+        if case.difference is not None and case.difference.amount < 0:
+            # The new goods cost less and are on their way: the difference goes back through
+            # the refund step (RefundDesk.request with lines={} and this amount).
+            self.emit(
+                "refund_requested",
+                case_id=case.id,
+                order_id=case.order_id,
+                lines={},
+                amount=-case.difference,
+                statutory_basis=case.statutory_basis,
+                reason="price_adjustment",
+                why="exchange_difference",
+            )
+        self.detail(shipment={"id": shipment.id, "carrier": shipment.carrier,
+                              "tracking_number": shipment.tracking_number})  # fmt: skip
+
+    def _check_conversion(self) -> None:
+        case = self.model
+        if case.type is not CaseType.EXCHANGE:
+            self.refuse("only an exchange converts to a refund")
+        if case.replacement_shipment is not None:
+            self.refuse("the new goods shipped already")
+        if case.converted_to_refund is not None:
+            self.refuse("the exchange became a refund already")
+
+    def _record_conversion(self, command: ConvertToRefund) -> None:
+        case = self.model
+        case.converted_to_refund = command.choice
+        self.emit(
+            "refund_requested",
+            case_id=case.id,
+            order_id=case.order_id,
+            lines={line.line_id: line.received for line in case.lines},
+            statutory_basis=case.statutory_basis,
+            reason=case.reason,
+            converted=True,
+        )
+        payment = case.difference_payment
+        if payment is not None:
+            # The difference was paid apart from the order: it goes back to that payment.
+            self.emit(
+                "difference_refund_requested",
+                case_id=case.id,
+                order_id=case.order_id,
+                payment_id=payment.id,
+                method=payment.method,
+                amount=payment.captured,
+            )
+        self.detail(choice=command.choice)
+
+    def _check_completion(self) -> None:
+        case = self.model
+        if case.exchange and case.replacement_shipment is None and not case.converted_to_refund:
+            self.refuse("the new goods have not shipped (ShipReplacement), nor was it converted")
+
     def _record_cancel(self, command: CancelCase, now: datetime) -> None:
         self.model.canceled_at = now
         self.model.cancel_reason = command.reason
+
+
+def _difference(
+    order: Order,
+    kind: CaseType,
+    lines: Mapping[str, int],
+    items: tuple[ExchangeItem, ...],
+    existing: Iterable[AfterSaleCase],
+    refuse: Any,
+) -> Money | None:
+    """New goods' price less the paid share of the units coming back (None: not an exchange)."""
+    if not items:
+        return None  # nothing priced (an exchange for the very same goods): no difference
+    if kind is not CaseType.EXCHANGE:
+        raise refuse(f"exchange items are for an exchange case, not {kind.value}")
+    covered: dict[str, int] = {}
+    for item in items:
+        if item.unit_price.currency != order.currency:
+            raise refuse(f"the new {item.sku} is priced in {item.unit_price.currency}, the order "
+                         f"in {order.currency}")  # fmt: skip
+        covered[item.line_id] = covered.get(item.line_id, 0) + item.units
+    if covered != dict(lines):
+        raise refuse(f"the exchange items cover {covered}; the case returns {dict(lines)}")
+    before: dict[str, int] = {}
+    for other in existing:
+        if other.state is not CaseState.CANCELED:
+            for line in other.lines:
+                before[line.line_id] = before.get(line.line_id, 0) + line.requested
+    zero = Money.zero(order.currency)
+    back = sum(
+        (
+            order.line(line_id).refund_split(units=units, already=before.get(line_id, 0)).paid
+            for line_id, units in lines.items()
+        ),
+        zero,
+    )
+    new = sum((item.unit_price * item.units for item in items), zero)
+    return (new - back).quantize()
 
 
 def _condition(
@@ -520,6 +711,7 @@ def open_case(
     country: str | None = None,
     subdivision: str | None = None,
     override: str | None = None,
+    exchange: Iterable[ExchangeItem] = (),
 ) -> tuple[AfterSaleCase, list[DomainEvent]]:
     """File an after-sale case for some units of some lines, if the policy allows it now.
 
@@ -546,6 +738,8 @@ def open_case(
             holidays (``eu_crd``).
         subdivision: The consumer's region, where public holidays differ.
         override: Staff's reason to file outside the window or despite an exclusion.
+        exchange: For an exchange (换货): what goes out for each line's units, the same SKU or
+            another; the case records the price difference (new price − the units' paid share).
 
     Returns:
         The case, in state ``requested`` at version 1, and its events.
@@ -593,6 +787,8 @@ def open_case(
             if problem:
                 overridden = step("window", "returns.overridden", line=line_id, reason=override)
                 trace.append(overridden.model_dump(mode="json"))
+    items = tuple(exchange)
+    difference = _difference(order, kind, lines, items, existing, refuse)
     case = AfterSaleCase(
         id=id,
         order_id=order.id,
@@ -602,6 +798,8 @@ def open_case(
         lines=tuple(CaseLine(line_id=line_id, requested=units) for line_id, units in lines.items()),
         requested_at=now,
         shipped_before=bool(order.shipments),
+        exchange=items,
+        difference=difference,
         version=1,
     )
     common: dict[str, Any] = {
@@ -622,6 +820,7 @@ def open_case(
             "policy": policy.id,
             "policy_hash": policy.policy_hash,
             "trace": trace,
+            "difference": difference,
         },
         **common,
     )
