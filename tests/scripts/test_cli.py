@@ -261,6 +261,7 @@ def test_demo_shows_two_parcels_and_an_exchange() -> None:
     after = run_demo().aftersale
     assert after.split.state == "delivered"
     assert (after.window_first.status, after.window_second.status) == ("open", "not_started")
+    assert after.split_return.lines[0].requested == 1  # filed while the jacket travels
     assert after.exchange.difference == Money("50.00", "CNY")
     assert after.exchange.state == "resolved"
     result = CliRunner().invoke(cli, ["demo"])

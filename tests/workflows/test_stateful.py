@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from csdesk import Actor, CsdeskError, LineDraft, Money, Payment, Shipment
-from csdesk.policies import timer_preset
+from csdesk.models import ExchangeItem
+from csdesk.policies import return_policy, timer_preset
 from csdesk.policies.review_recovery import review_recovery_policy
 from csdesk.workflows import (
     AfterSaleWorkflow,
@@ -25,10 +26,11 @@ from csdesk.workflows import (
     allowed_events,
     command_types,
     fire,
+    open_case,
     open_review_case,
     open_ticket,
 )
-from tests.factories import PLACED, cny, new_case, new_order
+from tests.factories import PLACED, SIGNED, cny, delivered_order, new_case, new_order
 
 SUCCESSES: set[tuple[str, str, str]] = set()
 ACTORS = st.sampled_from(
@@ -264,6 +266,58 @@ class CaseMachine(Driver):
             assert case.state != "canceled"
 
 
+class ExchangeMachine(Driver):
+    """Issue 18 item 1: an exchange with a price difference either way, in any order."""
+
+    workflow = AfterSaleWorkflow
+
+    def __init__(self) -> None:
+        super().__init__()
+        order = delivered_order()
+        self.case_price = cny("399.00")
+        self.model, _ = open_case(
+            order,
+            id="AS-X",
+            type="exchange",
+            lines={"1": 1},
+            reason="size",
+            actor=Actor(kind="customer", id="C-1"),
+            now=SIGNED + timedelta(days=1),
+            policy=return_policy("cn_consumer_law"),
+            exchange=[ExchangeItem(line_id="1", units=1, sku="NEW", unit_price=self.case_price)],
+        )
+        self.now = SIGNED + timedelta(days=1)
+
+    @rule(actor=ACTORS, hours=st.integers(min_value=0, max_value=24 * 3), data=st.data())
+    def send(self, actor: Actor, hours: int, data: st.DataObject) -> None:
+        event = data.draw(pick_event(AfterSaleWorkflow, self.model.state))
+        difference = self.model.difference or cny("1.00")
+        options = {
+            **CASE_OPTIONS,
+            "received": st.sampled_from([{"1": 1}, {"1": 0}]),
+            "payment": st.builds(
+                Payment,
+                id=st.just("P-d"),
+                method=st.just("alipay"),
+                captured=st.sampled_from([difference, cny("1.00")]),
+                captured_at=st.just(PLACED),
+            ),
+            "shipment": st.just(Shipment(id="X-1", carrier="SF", tracking_number="SF9")),
+            "choice": st.sampled_from(["chat: 没货就退款", ""]),
+        }
+        self.step(event, actor, data.draw(payload(AfterSaleWorkflow, event, options)), hours)
+
+    @invariant()
+    def the_difference_is_settled_once(self) -> None:
+        case = self.model
+        owed = case.difference is not None and case.difference.amount > 0
+        if case.state in {"resolving", "resolved"} and owed:
+            assert case.difference_payment is not None
+        if case.state == "resolved":
+            assert case.replacement_shipment is not None or case.converted_to_refund
+        assert not (case.replacement_shipment is not None and case.converted_to_refund)
+
+
 TICKET_OPTIONS: dict[str, st.SearchStrategy[Any]] = {
     "body": st.sampled_from(["hello", None]),
     "follow_up_in": st.sampled_from([None, timedelta(days=2), timedelta(0)]),
@@ -377,6 +431,8 @@ TestOrderWorkflow = OrderMachine.TestCase
 TestOrderWorkflow.settings = settings(max_examples=100, stateful_step_count=20, deadline=None)
 TestAfterSaleWorkflow = CaseMachine.TestCase
 TestAfterSaleWorkflow.settings = settings(max_examples=100, stateful_step_count=20, deadline=None)
+TestExchangeWorkflow = ExchangeMachine.TestCase
+TestExchangeWorkflow.settings = settings(max_examples=50, stateful_step_count=20, deadline=None)
 TestTicketWorkflow = TicketMachine.TestCase
 TestTicketWorkflow.settings = settings(max_examples=50, stateful_step_count=25, deadline=None)
 TestReviewCaseWorkflow = ReviewMachine.TestCase
@@ -390,6 +446,7 @@ def test_the_random_walks_reach_most_transitions() -> None:
         TestAfterSaleWorkflow("runTest").runTest()
         TestTicketWorkflow("runTest").runTest()
         TestReviewCaseWorkflow("runTest").runTest()
+        TestExchangeWorkflow("runTest").runTest()
     order = {(s, e) for w, s, e in SUCCESSES if w == "order"}
     case = {(s, e) for w, s, e in SUCCESSES if w == "aftersale"}
     ticket = {(s, e) for w, s, e in SUCCESSES if w == "ticket"}
@@ -399,3 +456,5 @@ def test_the_random_walks_reach_most_transitions() -> None:
     assert len(ticket) >= 15, sorted(ticket)
     assert {e for _, e in ticket} >= {"transfer", "escalate", "follow_up", "rate"}, sorted(ticket)
     assert len(review) >= 5, sorted(review)
+    exchange_events = {e for w, _, e in SUCCESSES if w == "aftersale"}
+    assert {"pay_difference", "ship_replacement"} <= exchange_events, sorted(exchange_events)

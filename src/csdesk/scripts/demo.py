@@ -223,6 +223,7 @@ class AfterSale:
     split: Order
     window_first: ReturnWindow
     window_second: ReturnWindow
+    split_return: AfterSaleCase
     exchange: AfterSaleCase
 
 
@@ -335,13 +336,23 @@ def _aftersale() -> AfterSale:
     looked = signed + timedelta(days=1)
     window_first = return_window(order, "1", policy=policy, now=looked)
     window_second = return_window(order, "2", policy=policy, now=looked)
+    split_return, _ = open_case(
+        order,
+        id="AS-76",
+        type="return_and_refund",
+        lines={"1": 1},
+        reason="no_reason",
+        actor=customer,
+        now=looked,
+        policy=policy,
+    )
     jacket = placed + timedelta(days=4)
     run(order, DeliverParcel(shipment_id="PCL-2", signed_at=jacket), actor=agent, now=jacket)
     larger = ExchangeItem(line_id="2", units=1, sku="DJ-900-L", name="羽绒服 Down jacket L",
                           unit_price=_cny("849.00"))  # fmt: skip
     case, _ = open_case(order, id="AS-77", type="exchange", lines={"2": 1}, reason="size",
                         actor=customer, now=jacket + timedelta(days=1), policy=policy,
-                        exchange=[larger])  # fmt: skip
+                        exchange=[larger], existing=[split_return])  # fmt: skip
     later = jacket + timedelta(days=3)
     run(case, ApproveCase(), actor=agent, now=later)
     run(case, MarkReturnShipped(tracking_number="YT9"), actor=customer, now=later)
@@ -354,7 +365,7 @@ def _aftersale() -> AfterSale:
     run(case, ShipReplacement(shipment=out), actor=agent, now=later)
     run(case, CompleteCase(), actor=agent, now=later + timedelta(days=2))
     return AfterSale(split=order, window_first=window_first, window_second=window_second,
-                     exchange=case)  # fmt: skip
+                     split_return=split_return, exchange=case)  # fmt: skip
 
 
 def _desk() -> Desk:

@@ -318,9 +318,10 @@ def _print_aftersale(console: Console, after: AfterSale) -> None:
     first, second = after.window_first, after.window_second
     console.print(
         f"{after.split.id} left in two parcels (拆单). A day after the thermoses' parcel was "
-        f"signed for, their return window is {first.status.value} (until {first.last_day}); the "
-        f"jacket's, still travelling, has {second.status.value.replace('_', ' ')}: a CN window "
-        "runs per line from its parcel, an EU/UK one from the last parcel."
+        f"signed for, their return window is {first.status.value} (until {first.last_day}), and "
+        f"a return of one ({after.split_return.id}) is filed; the jacket's window, still "
+        f"travelling, has {second.status.value.replace('_', ' ')}: a CN window runs per line from "
+        "its parcel, an EU/UK one from the last parcel."
     )
     case = after.exchange
     item = case.exchange[0]
