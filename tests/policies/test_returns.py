@@ -169,6 +169,7 @@ def test_presets_carry_source_and_as_of() -> None:
     assert preset_names("returns") == [
         "cn_consumer_law",
         "cn_platform",
+        "cn_sanbao",
         "eu_crd",
         "generic",
         "uk_ccr",

@@ -165,3 +165,27 @@ def test_money_is_conserved_across_exchanges_both_ways(prices: list[int]) -> Non
     assert collected - refunded == sum(
         (c.difference for c in existing if c.difference is not None), Money.zero("CNY")
     )
+
+
+def test_the_sanbao_preset_exchanges_for_15_days_and_returns_for_7() -> None:
+    from csdesk.policies import return_policy as preset
+    from tests.factories import PLACED, paid_order
+
+    sanbao = preset("cn_sanbao")
+    order = paid_order()  # paid (sold) at PLACED
+
+    def file(kind: str, days: int) -> Any:
+        extra: dict[str, Any] = {}
+        if kind == "exchange":
+            extra["exchange"] = [ExchangeItem(line_id="1", units=1, sku="TC-500",
+                                              unit_price=cny("349.99"))]  # fmt: skip
+        return open_case(order, id=f"AS-{kind}-{days}", type=kind, lines={"1": 1},
+                         reason="performance_fault", actor=CUSTOMER,
+                         now=PLACED + timedelta(days=days), policy=sanbao, **extra)  # fmt: skip
+
+    assert file("exchange", 10)[0].statutory_basis == "warranty"
+    assert file("return_and_refund", 6)[0].type == "return_and_refund"
+    with pytest.raises(TransitionRejectedError, match="closed"):
+        file("return_and_refund", 10)
+    with pytest.raises(TransitionRejectedError, match="closed"):
+        file("exchange", 16)

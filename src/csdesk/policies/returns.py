@@ -76,8 +76,10 @@ class ReturnPolicy(Policy):
     Attributes:
         basis: The statutory basis a return under this policy has (``none`` for a shop's own).
         anchor: What starts the period: ``sign_off`` (CN), ``possession`` of the last item
-            (EU, UK) or ``delivery``.
+            (EU, UK), ``delivery``, or ``sale`` (the payment: 三包 counts "自售出之日起").
         days: The period's length in whole days, counted from the day after the anchor.
+        exchange_days: A longer period for exchanges (换货), where the rules give one (三包:
+            15 days to exchange against 7 to return); ``None``: the same ``days``.
         counts_from: ``next_day``: whole days from 00:00 on the day after the anchor (the law's
             count: CN Interim Measures art. 10, Regulation 1182/71 art. 3(1); Taobao's 168 hours
             "from 00:00 the day after sign-off" too); ``anchor``: ``days`` × 24 hours from the
@@ -102,8 +104,9 @@ class ReturnPolicy(Policy):
     """
 
     basis: StatutoryBasis
-    anchor: Literal["sign_off", "possession", "delivery"]
+    anchor: Literal["sign_off", "possession", "delivery", "sale"]
     days: int = Field(gt=0, le=3650)
+    exchange_days: int | None = Field(default=None, gt=0, le=3650)
     counts_from: Literal["next_day", "anchor"] = "next_day"
     not_informed_extension_months: int = Field(default=0, ge=0, le=24)
     informed_late_days: int | None = Field(default=None, gt=0)
@@ -236,12 +239,13 @@ def _window(
     informed: bool,
     informed_at: datetime | None,
     rest: RestDays | None,
+    days: int,
 ) -> _End:
     if policy.counts_from == "anchor":  # days × 24 real hours from the instant
-        end = (anchor.astimezone(UTC) + timedelta(hours=24 * policy.days)).astimezone(zone)
+        end = (anchor.astimezone(UTC) + timedelta(hours=24 * days)).astimezone(zone)
         return _End(end, (end - timedelta(microseconds=1)).date(), None, False)
     first_day = anchor.astimezone(zone).date() + timedelta(days=1)
-    last_day, rolled, estimated = _roll(first_day + timedelta(days=policy.days - 1), rest)
+    last_day, rolled, estimated = _roll(first_day + timedelta(days=days - 1), rest)
     end = _midnight(last_day + timedelta(days=1), zone)
     if not informed and policy.not_informed_extension_months:
         # The extension ends 12 months after the initial period's end (art. 10(1)), itself
@@ -294,7 +298,7 @@ def window_end(
     """
     require_aware(anchor, "anchor")
     rest = rest_calendar or rest_days(policy, country=country, subdivision=subdivision)
-    return _window(anchor, policy, zone, informed, informed_at, rest).ends
+    return _window(anchor, policy, zone, informed, informed_at, rest, policy.days).ends
 
 
 def _exclusion(line: OrderLine, policy: ReturnPolicy) -> str | None:
@@ -319,6 +323,7 @@ def return_window(
     informed_at: datetime | None = None,
     country: str | None = None,
     subdivision: str | None = None,
+    purpose: Literal["return", "exchange"] = "return",
 ) -> ReturnWindow:
     """Whether ``line`` of ``order`` can be returned at ``now`` under ``policy``, and until when.
 
@@ -333,6 +338,7 @@ def return_window(
         country: The consumer's country (ISO 3166-1 alpha-2), for a policy that moves a last
             day off public holidays (``eu_crd``); default the policy's ``holiday_country``.
         subdivision: The consumer's region, where public holidays differ (``BE``: Berlin).
+        purpose: ``exchange`` counts the policy's ``exchange_days`` when it has them.
 
     Raises:
         NaiveDatetimeError: ``now`` has no time zone.
@@ -346,27 +352,34 @@ def return_window(
         "basis": policy.basis,
         "policy": policy.ref,
         "decided_at": now,
-        "inputs": (order, chosen.id, tz.key, informed, informed_at, country, subdivision),
+        "inputs": (order, chosen.id, tz.key, informed, informed_at, country, subdivision, purpose),
     }
     rest = rest_days(policy, country=country, subdivision=subdivision)
-    trace = [step("window", "returns.policy", days=policy.days, anchor=policy.anchor)]
+    days = policy.days
+    if purpose == "exchange" and policy.exchange_days is not None:
+        days = policy.exchange_days
+    trace = [step("window", "returns.policy", days=days, anchor=policy.anchor)]
     excluded = _exclusion(chosen, policy)
     if excluded is not None:
         trace.append(step("window", "returns.excluded", line=chosen.id, why=excluded))
         return ReturnWindow.made(
             status=WindowStatus.EXCLUDED, exclusion=excluded, trace=trace, **envelope
         )
-    # CN: the sign-off of the parcel(s) that carried this line; EU/UK: the last parcel.
-    anchor = (
-        order.line_delivered_at(chosen.id) if policy.anchor == "sign_off" else (order.delivered_at)
-    )
+    # CN: the sign-off of the parcel(s) that carried this line; EU/UK: the last parcel; 三包:
+    # the sale (the payment).
+    if policy.anchor == "sign_off":
+        anchor = order.line_delivered_at(chosen.id)
+    elif policy.anchor == "sale":
+        anchor = order.paid_at
+    else:
+        anchor = order.delivered_at
     if anchor is None:
         trace.append(step("window", "returns.not_started"))
         return ReturnWindow.made(status=WindowStatus.NOT_STARTED, trace=trace, **envelope)
     starts = _midnight(anchor.astimezone(tz).date() + timedelta(days=1), tz)
     if policy.counts_from == "anchor":
         starts = anchor.astimezone(tz)
-    counted = _window(anchor, policy, tz, informed, informed_at, rest)
+    counted = _window(anchor, policy, tz, informed, informed_at, rest, days)
     ends = counted.ends
     trace.append(step("window", "returns.anchor", anchor=policy.anchor, at=anchor.astimezone(tz)))
     if counted.rolled_over is not None and rest is not None:

@@ -768,7 +768,10 @@ def open_case(
 
     _check_units(order, lines, existing, refuse)
     trace: list[dict[str, Any]] = []
-    if kind.needs_return and basis is not StatutoryBasis.WARRANTY:
+    # A warranty claim is not bound by a return window, unless the policy is the warranty's own
+    # (三包: 7 days to return, 15 to exchange).
+    windowed = basis is not StatutoryBasis.WARRANTY or policy.basis is StatutoryBasis.WARRANTY
+    if kind.needs_return and windowed:
         for line_id in lines:
             window = return_window(
                 order,
@@ -779,6 +782,7 @@ def open_case(
                 informed=informed,
                 country=country,
                 subdivision=subdivision,
+                purpose="exchange" if kind is CaseType.EXCHANGE else "return",
             )
             trace.extend(s.model_dump(mode="json") for s in window.trace)
             problem = _window_problem(line_id, window)
