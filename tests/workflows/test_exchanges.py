@@ -9,7 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from csdesk import CaseState, ExchangeItem, Money, Payment, Shipment, TransitionRejectedError
+from csdesk import (
+    CaseState,
+    Customer,
+    ExchangeItem,
+    LineDraft,
+    Money,
+    Order,
+    OrderState,
+    Payment,
+    Shipment,
+    TransitionRejectedError,
+)
 from csdesk.policies import return_policy
 from csdesk.workflows import (
     ApproveCase,
@@ -130,19 +141,37 @@ def test_an_exchange_must_price_what_it_takes_back() -> None:
                   actor=CUSTOMER, now=NOW, policy=CN, exchange=one)  # fmt: skip
 
 
+def order_in(currency: str) -> Order:
+    """A delivered order of three units at a price with a line discount and a coupon."""
+    order = Order.place(
+        id="SO-X", customer=Customer(id="C-1"), placed_at=NOW - timedelta(days=4),
+        lines=[LineDraft(sku="A", name="a", quantity=3, unit_price=Money(1999, currency),
+                         line_discount=Money(101, currency)),
+               LineDraft(sku="B", name="b", quantity=1, unit_price=Money(500, currency))],
+        order_discount=Money(77, currency), shipping_fee=Money(13, currency),
+    )  # fmt: skip
+    order.payments = (Payment(id="P-1", method="alipay", captured=order.total,
+                              captured_at=NOW - timedelta(days=4)),)  # fmt: skip
+    order.signed_at = NOW - timedelta(days=1)
+    order.state = OrderState.DELIVERED
+    return order
+
+
 @given(
-    prices=st.lists(st.integers(1, 200_000), min_size=1, max_size=3),
+    currency=st.sampled_from(["CNY", "JPY", "BHD"]),
+    prices=st.lists(st.integers(1, 5_000), min_size=1, max_size=3),
 )
-def test_money_is_conserved_across_exchanges_both_ways(prices: list[int]) -> None:
-    order = delivered_order()
-    collected = refunded = Money.zero("CNY")
+def test_money_is_conserved_across_exchanges_both_ways(currency: str, prices: list[int]) -> None:
+    order = order_in(currency)
+    zero = Money.zero(currency)
+    collected = refunded = zero
     existing: list[Any] = []
-    for number, cents in enumerate(prices[: order.line("1").quantity]):
-        price = Money(cents, "CNY") / 100
+    for number, whole in enumerate(prices[: order.line("1").quantity]):
+        price = Money(whole, currency)
         case, _ = open_case(
             order, id=f"AS-{number}", type="exchange", lines={"1": 1}, reason="size",
             actor=CUSTOMER, now=NOW, policy=CN, existing=existing,
-            exchange=[ExchangeItem(line_id="1", units=1, sku="NEW", unit_price=price.quantize())],
+            exchange=[ExchangeItem(line_id="1", units=1, sku="NEW", unit_price=price)],
         )  # fmt: skip
         back_in(case)
         assert case.difference is not None
@@ -159,12 +188,17 @@ def test_money_is_conserved_across_exchanges_both_ways(prices: list[int]) -> Non
                 amount: Any = event.payload["amount"]
                 refunded += Money.from_dict(amount)
         existing.append(case)
-        # what the customer ends up paying for the new goods is their price
+        # what the customer ends up paying for the new goods is exactly their price
         paid_share = order.line("1").refund_split(units=1, already=number).paid
-        assert paid_share + case.difference == price.quantize()
+        assert paid_share + case.difference == price
     assert collected - refunded == sum(
-        (c.difference for c in existing if c.difference is not None), Money.zero("CNY")
+        (c.difference for c in existing if c.difference is not None), zero
     )
+    # and over the three units, what came back is exactly what the line paid
+    if len(existing) == 3:
+        assert collected - refunded == sum((Money(p, currency) for p in prices[:3]), zero) - (
+            order.line("1").paid
+        )
 
 
 def test_the_sanbao_preset_exchanges_for_15_days_and_returns_for_7() -> None:
@@ -189,3 +223,21 @@ def test_the_sanbao_preset_exchanges_for_15_days_and_returns_for_7() -> None:
         file("return_and_refund", 10)
     with pytest.raises(TransitionRejectedError, match="closed"):
         file("exchange", 16)
+
+
+def test_the_difference_has_a_deadline_until_paid() -> None:
+    from csdesk.policies import timer_preset
+    from csdesk.workflows import case_deadlines
+
+    _, case, _ = exchange("399.00")
+    generic = timer_preset("generic")
+    due = next(d for d in case_deadlines(case, generic) if d.kind == "pay_difference_by")
+    assert due.active
+    assert due.due_at == NOW + timedelta(days=3)
+    assert due.on_expiry == "notify"
+    pay = Payment(id="P-d", method="alipay", captured=case.difference, captured_at=NOW)
+    run(case, PayExchangeDifference(payment=pay), actor=CUSTOMER, now=NOW)
+    paid = next(d for d in case_deadlines(case, generic) if d.kind == "pay_difference_by")
+    assert not paid.active
+    _, cheaper, _ = exchange("1.00")
+    assert all(d.kind != "pay_difference_by" for d in case_deadlines(cheaper, generic))

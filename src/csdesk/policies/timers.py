@@ -85,7 +85,9 @@ class TimerPreset(Policy):
     ``respond_by_return`` overrides ``respond_by`` for cases that send goods back (a platform
     gives the seller longer to answer a return than a refund-only request), and
     ``respond_by_unshipped`` for refund-only requests filed before the order shipped (a platform
-    answers those sooner). A timer left out does not run.
+    answers those sooner). ``pay_difference_by`` gives the customer of an exchange whose new
+    goods cost more that long to pay the difference (from the request). A timer left out does
+    not run.
     """
 
     time_zone: str = "UTC"
@@ -100,6 +102,7 @@ class TimerPreset(Policy):
     ship_back_by: TimerSpec | None = None
     receive_by: TimerSpec | None = None
     refund_by: TimerSpec | None = None
+    pay_difference_by: TimerSpec | None = None
 
 
 @checked

@@ -116,6 +116,9 @@ def _deadline(
 
 
 _Row = tuple[str, "TimerSpec | None", "datetime | None", bool]
+_SETTLED = frozenset(
+    {CaseState.RESOLVING, CaseState.RESOLVED, CaseState.CANCELED, CaseState.REJECTED}
+)
 
 
 def _deadlines(
@@ -214,6 +217,12 @@ def case_deadlines(
     def start(spec: TimerSpec | None, default: datetime | None) -> datetime | None:
         return moments[spec.starts] if spec is not None and spec.starts else default
 
+    owed = (
+        case.difference is not None
+        and case.difference.amount > 0
+        and case.difference_payment is None
+    )
+
     rows: list[_Row] = [
         ("respond_by", respond, start(respond, case.requested_at),
          case.state == CaseState.REQUESTED),
@@ -226,6 +235,15 @@ def case_deadlines(
         ("refund_by", preset.refund_by, start(preset.refund_by, received_or_proof),
          case.state in {CaseState.RECEIVED, CaseState.RESOLVING}),
     ]  # fmt: skip
+    if case.difference is not None and case.difference.amount > 0:
+        rows.append(
+            (
+                "pay_difference_by",
+                preset.pay_difference_by,
+                start(preset.pay_difference_by, case.requested_at),
+                owed and case.state not in _SETTLED,
+            )
+        )
     found = _deadlines(rows, preset=preset, calendar=cal)
     return [_withheld(d, preset, moments) for d in found]
 
