@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import csdesk
-from csdesk import Customer, LineDraft, Money, Order, Payment
+from csdesk import Customer, ExchangeItem, LineDraft, Money, Order, Payment
 from csdesk.decision import Decided, PolicyRef, Step
 from csdesk.events import Actor
 from csdesk.policies import (
@@ -32,6 +32,7 @@ from csdesk.policies import (
     decide_approval,
     estimate_arrival,
     price_protection_policy,
+    quote_exchange,
     quote_refund,
     refund_policy,
     return_policy,
@@ -142,6 +143,12 @@ def results() -> dict[str, Decided]:
             ],
             paid_at=datetime(2026, 3, 1, 10, 5, tzinfo=SHANGHAI),
             policy=price_protection_policy("jd_style"),
+            now=NOW,
+        ),
+        "ExchangeQuote": quote_exchange(
+            _order(),
+            [ExchangeItem(line_id="1", units=1, sku="MUG-L", unit_price=Money("70.00", "CNY"))],
+            policy=return_policy("cn_consumer_law"),
             now=NOW,
         ),
         "RenderResult": render(

@@ -38,6 +38,7 @@ MODULES = [
     "csdesk.policies.approval",
     "csdesk.policies.review_recovery",
     "csdesk.policies.price_protection",
+    "csdesk.policies.exchanges",
     "csdesk.sla",
     "csdesk.replies",
     "csdesk.workflows",

@@ -17,6 +17,7 @@ from csdesk.policies.approval import (
 )
 from csdesk.policies.arrival import ArrivalEstimate, ArrivalPreset, arrival_preset, estimate_arrival
 from csdesk.policies.crisis import CrisisDetector, CrisisIncident, CrisisPolicy, IncidentChange
+from csdesk.policies.exchanges import ExchangeQuote, quote_exchange
 from csdesk.policies.price_protection import (
     PricePoint,
     PriceProtectionClaim,
@@ -67,6 +68,7 @@ __all__ = [
     "CrisisDetector",
     "CrisisIncident",
     "CrisisPolicy",
+    "ExchangeQuote",
     "IncidentChange",
     "LineRefund",
     "Policy",
@@ -100,6 +102,7 @@ __all__ = [
     "first_group",
     "load_policy",
     "price_protection_policy",
+    "quote_exchange",
     "quote_refund",
     "refund_policy",
     "return_policy",

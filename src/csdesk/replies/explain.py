@@ -49,6 +49,7 @@ _TRANSLATED = frozenset(
         "basis",
         "cause",
         "customer_tier",
+        "direction",
         "from",
         "instrument",
         "kind",

@@ -57,6 +57,7 @@ from csdesk.models import (
 )
 from csdesk.money import Money
 from csdesk.policies.approval import ApprovalDecision, ApprovalOutcome
+from csdesk.policies.exchanges import quote_exchange
 from csdesk.policies.returns import ReturnPolicy, return_window
 from csdesk.policies.timers import TimerPreset
 from csdesk.workflows._engine import Command, Workflow, creation_event
@@ -653,8 +654,10 @@ def _difference(
     items: tuple[ExchangeItem, ...],
     existing: Iterable[AfterSaleCase],
     refuse: Any,
+    policy: ReturnPolicy,
+    now: datetime,
 ) -> Money | None:
-    """New goods' price less the paid share of the units coming back (None: not an exchange)."""
+    """The exchange quote's difference (new goods − the paid share back); None: no exchange."""
     if not items:
         return None  # nothing priced (an exchange for the very same goods): no difference
     if kind is not CaseType.EXCHANGE:
@@ -672,16 +675,7 @@ def _difference(
         if other.state is not CaseState.CANCELED:
             for line in other.lines:
                 before[line.line_id] = before.get(line.line_id, 0) + line.requested
-    zero = Money.zero(order.currency)
-    back = sum(
-        (
-            order.line(line_id).refund_split(units=units, already=before.get(line_id, 0)).paid
-            for line_id, units in lines.items()
-        ),
-        zero,
-    )
-    new = sum((item.unit_price * item.units for item in items), zero)
-    return (new - back).quantize()
+    return quote_exchange(order, items, policy=policy, now=now, earlier=before).difference
 
 
 def _condition(
@@ -792,7 +786,7 @@ def open_case(
                 overridden = step("window", "returns.overridden", line=line_id, reason=override)
                 trace.append(overridden.model_dump(mode="json"))
     items = tuple(exchange)
-    difference = _difference(order, kind, lines, items, existing, refuse)
+    difference = _difference(order, kind, lines, items, existing, refuse, policy, now)
     case = AfterSaleCase(
         id=id,
         order_id=order.id,
