@@ -241,3 +241,45 @@ def test_the_difference_has_a_deadline_until_paid() -> None:
     assert not paid.active
     _, cheaper, _ = exchange("1.00")
     assert all(d.kind != "pay_difference_by" for d in case_deadlines(cheaper, generic))
+
+
+def test_the_difference_goes_back_through_the_refund_desk() -> None:
+    # The one refund path: the event the new goods' shipment emits is what RefundDesk takes.
+    from csdesk.policies import refund_policy
+    from csdesk.refund_desk import RefundDesk
+    from csdesk.storage import SqlStore
+
+    order, case, opened = exchange("259.00")
+    store = SqlStore.memory()
+    store.insert(order)
+    store.insert(case, opened)
+    events: list[Any] = []
+    for command in (
+        ApproveCase(),
+        MarkReturnShipped(tracking_number="YT1"),
+        ReceiveReturn(received={"1": 1}, condition="resellable"),
+        ResolveCase(),
+        ShipReplacement(shipment=parcel()),
+    ):
+        events += store.run("AS-9", command, actor=STAFF, now=NOW)
+    asked = next(e for e in events if e.type == "aftersale.refund_requested")
+    amount: Any = asked.payload["amount"]
+    reason: Any = asked.payload["reason"]
+    desk = RefundDesk(store)
+    arguments: dict[str, Any] = {
+        "idempotency_key": "AS-9:difference",
+        "lines": {},
+        "reason": reason,
+        "goodwill": Money.from_dict(amount),
+        "case_id": "AS-9",
+        "policy": refund_policy("cn_default"),
+        "actor": STAFF,
+        "now": NOW,
+    }
+    quote, refunds = desk.request(order.id, **arguments)
+    assert case.difference is not None
+    assert quote.total == -case.difference
+    again, twice = desk.request(order.id, **arguments)  # a retry refunds once
+    assert [r.id for r in twice] == [r.id for r in refunds]
+    assert again.total == quote.total
+    store.close()
