@@ -197,7 +197,11 @@ class RefundDesk:
                 event="request",
                 state=str(first.state),
             )
-        returned = case.type.needs_return  # a return refunds what came back; others what was asked
+        # A return refunds what came back; others what was asked, and so does a return refunded
+        # as the goods ship (an express refund) or without them (refund only: keep the goods).
+        returned = case.type.needs_return and not (
+            case.express_refunded_at is not None or case.keep_goods
+        )
         covered = {
             line.line_id: line.received if returned else line.requested for line in case.lines
         }

@@ -103,3 +103,65 @@ def test_express_is_for_a_return_and_refund() -> None:
     with pytest.raises(TransitionRejectedError, match="express refund is for a return"):
         run(case, ApproveCase(express=True), actor=STAFF, now=case.requested_at)
     assert case.state is CaseState.REQUESTED
+
+
+def test_the_express_refund_goes_through_the_refund_desk() -> None:
+    # The refund desk refunds a return's received units; an express refund is paid while the
+    # goods travel, so it covers the requested ones, once.
+    from csdesk.policies import refund_policy
+    from csdesk.refund_desk import RefundDesk
+    from csdesk.storage import SqlStore
+    from tests.factories import delivered_order
+
+    order = delivered_order()
+    case = new_case(order)
+    store = SqlStore.memory()
+    store.insert(order)
+    store.insert(case)
+    now = case.requested_at
+    store.run(case.id, ApproveCase(express=True), actor=STAFF, now=now)
+    events = store.run(case.id, MarkReturnShipped(tracking_number="YT1"), actor=STAFF, now=now)
+    asked = next(e for e in events if e.type == "aftersale.refund_requested")
+    lines: Any = asked.payload["lines"]
+    desk = RefundDesk(store)
+    same: dict[str, Any] = {
+        "lines": lines,
+        "reason": "no_reason",
+        "basis": "cn_7day",
+        "case_id": case.id,
+        "policy": refund_policy("cn_default"),
+        "actor": STAFF,
+        "now": now,
+    }
+    quote, refunds = desk.request(order.id, idempotency_key=f"{case.id}:express", **same)
+    assert quote.units == {"1": 2}
+    assert refunds
+    with pytest.raises(TransitionRejectedError, match="refunded already"):
+        desk.request(order.id, idempotency_key=f"{case.id}:again", **same)
+    store.close()
+
+
+def test_refund_only_goes_through_the_refund_desk_without_the_goods() -> None:
+    from csdesk.policies import refund_policy
+    from csdesk.refund_desk import RefundDesk
+    from csdesk.storage import SqlStore
+    from tests.factories import delivered_order
+
+    order = delivered_order()
+    case = new_case(order)
+    case.reason = "damaged"
+    decision = approval(case, amount=Money("15.00", "CNY"))
+    store = SqlStore.memory()
+    store.insert(order)
+    store.insert(case)
+    now = case.requested_at
+    store.run(case.id, ApproveCase(approval=decision), actor=SYSTEM, now=now)
+    events = store.run(case.id, ResolveCase(), actor=SYSTEM, now=now)
+    asked = next(e for e in events if e.type == "aftersale.refund_requested")
+    lines: Any = asked.payload["lines"]
+    quote, _ = RefundDesk(store).request(order.id, idempotency_key=f"{case.id}:keep",
+                                         lines=lines, reason="faulty", case_id=case.id,
+                                         policy=refund_policy("cn_default"), actor=SYSTEM,
+                                         now=now)  # fmt: skip
+    assert quote.units == {"1": 2}
+    store.close()

@@ -317,6 +317,9 @@ class RefundsRequested:
     events: tuple[DomainEvent, ...]
 
 
+_EXPRESS_STATES = frozenset({CaseState.RETURN_IN_TRANSIT, CaseState.RECEIVED, CaseState.RESOLVING})
+
+
 @checked
 def request_refunds(
     order: Order,
@@ -364,7 +367,10 @@ def request_refunds(
         raise refuse(
             f"order {order.id} is {order.state}; refunds need one of {', '.join(sorted(allowed))}"
         )
-    if case is not None and case.state != CaseState.RESOLVING:
+    # A case is refunded once it is resolving; an express refund (极速退款) as the goods travel.
+    express = case is not None and case.express_refunded_at is not None
+    ready = {CaseState.RESOLVING} | (_EXPRESS_STATES if express else set())
+    if case is not None and case.state not in ready:
         raise refuse(f"case {case.id} is {case.state}; a case is refunded once it is resolving")
     where = parse_enum(RefundDestination, destination, "refund destination")
     problem = _consent_problem(order, where, consent, now)
