@@ -85,35 +85,40 @@ def tracing() -> bool:
 def _tracing() -> bool:
     if _trace is None:
         return False
-    # The API's getter looks the provider's environment variable up on every call until a
-    # provider is set (about 25 µs): read the global it sets instead, when the API has it.
-    provider = getattr(_trace, "_TRACER_PROVIDER", _UNKNOWN)
-    if provider is None and not _ENVIRONMENT["trace"]:
-        return False
-    if provider is None or provider is _UNKNOWN:
-        provider = _trace.get_tracer_provider()
-    return type(provider).__name__ not in _INACTIVE
+    return _active(
+        _trace, "_TRACER_PROVIDER", "OTEL_PYTHON_TRACER_PROVIDER", _trace.get_tracer_provider
+    )
 
 
 def _metering() -> bool:
     if _metrics is None:
         return False
-    provider = getattr(_metrics_state, "_METER_PROVIDER", _UNKNOWN)
-    if provider is None and not _ENVIRONMENT["metrics"]:
+    return _active(
+        _metrics_state, "_METER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER", _metrics.get_meter_provider
+    )
+
+
+def _active(state: Any, global_name: str, variable: str, getter: Any) -> bool:
+    """Whether a real provider is set, cheaply.
+
+    The API's getter looks the provider's environment variable up on every call until a
+    provider is set (about 25 µs): read the global it sets instead, and the variable once, and
+    fall back on the getter when the API has no such global.
+    """
+    provider = getattr(state, global_name, _UNKNOWN)
+    if provider is None and variable not in _ENVIRONMENT:
         return False
     if provider is None or provider is _UNKNOWN:
-        provider = _metrics.get_meter_provider()
+        provider = getter()
     return type(provider).__name__ not in _INACTIVE
 
 
-def _environment() -> dict[str, bool]:
-    """Whether the environment names a provider for OpenTelemetry's API to load (read once)."""
+def _environment() -> frozenset[str]:
+    """The provider variables the environment sets for OpenTelemetry's API (read once)."""
     import os
 
-    return {
-        "trace": "OTEL_PYTHON_TRACER_PROVIDER" in os.environ,
-        "metrics": "OTEL_PYTHON_METER_PROVIDER" in os.environ,
-    }
+    names = ("OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER")
+    return frozenset(name for name in names if name in os.environ)
 
 
 _ENVIRONMENT = _environment()
