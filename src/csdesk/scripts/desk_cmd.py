@@ -10,7 +10,7 @@ import click
 
 from csdesk.errors import CsdeskError
 from csdesk.scripts._cli import BadInput, database_url
-from csdesk.scripts.sla_cmd import _hours, _load
+from csdesk.scripts.sla_cmd import desk_options, desk_setup
 
 __all__ = ["desk"]
 
@@ -28,30 +28,9 @@ def desk() -> None:
     help="The csdesk database with the tickets: a SQLAlchemy URL (postgresql+psycopg://…, "
     "mysql+pymysql://…, sqlite:///desk.db) or a SQLite file.",
 )
-@click.option(
-    "--policy",
-    "policies",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="An SLA policy file (.toml or .json); repeat it, first match wins.",
-)
+@desk_options
 @click.option("--group", help="Only this team's tickets (after_sales, logistics, …).")
 @click.option("--agent", help="Only this agent's tickets.")
-@click.option(
-    "--calendar",
-    type=click.Choice(["china", "weekdays"]),
-    default="china",
-    show_default=True,
-    help="china: official holidays and make-up days; weekdays: no holidays.",
-)
-@click.option(
-    "--hours",
-    default="mon-fri 09:00-12:00 13:30-18:30",
-    show_default=True,
-    help="The desk's weekly hours.",
-)
-@click.option("--tz", default="Asia/Shanghai", show_default=True, help="The hours' time zone.")
 @click.option("--shift-end", "shift_end_text", help="When the shift ends (ISO 8601 with an "
               "offset) [default: now].")  # fmt: skip
 @click.option("--next-shift", default=12, show_default=True, help="Hours of follow-ups ahead.")
@@ -67,6 +46,7 @@ def handover_command(
     calendar: str,
     hours: str,
     tz: str,
+    provisional: bool,
     shift_end_text: str | None,
     next_shift: int,
     locale: str,
@@ -84,19 +64,12 @@ def handover_command(
 
     Exit codes: 0 printed; 2 bad options, policy or database.
     """
-    from csdesk.calendars import BusinessCalendar
     from csdesk.models import Ticket, TicketState
-    from csdesk.sla import SlaPolicy, china_calendar, handover_report
+    from csdesk.sla import handover_report
     from csdesk.storage import SqlStore
 
     try:
-        loaded = [SlaPolicy.from_data(_load(path), source=str(path)) for path in policies]
-        weekly = _hours(hours)
-        cal = (
-            china_calendar(weekly=weekly, tz=tz)
-            if calendar == "china"
-            else BusinessCalendar(weekly=weekly, tz=tz)
-        )
+        loaded, cal = desk_setup(policies, calendar, hours, tz, provisional)
         shift_end = datetime.fromisoformat(shift_end_text) if shift_end_text else datetime.now(UTC)
         if shift_end.tzinfo is None:
             raise click.BadParameter("--shift-end needs an offset, e.g. 2026-09-30T18:00:00+08:00")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich import box
@@ -25,7 +25,9 @@ from csdesk.sla import (
     sla_report,
 )
 
-__all__ = ["sla"]
+__all__ = ["desk_options", "desk_setup", "sla"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -48,6 +50,61 @@ def _hours(spec: str) -> dict[str, list[tuple[str, str]]]:
     return weekly
 
 
+_DESK_OPTIONS = (
+    click.option(
+        "--policy",
+        "policies",
+        multiple=True,
+        required=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="An SLA policy file (.toml or .json); repeat it, first match wins.",
+    ),
+    click.option(
+        "--calendar",
+        type=click.Choice(["china", "weekdays"]),
+        default="china",
+        show_default=True,
+        help="china: official holidays and make-up days (2018-2026, and years loaded from "
+        "$CSDESK_CHINA_CALENDAR); weekdays: no holidays.",
+    ),
+    click.option(
+        "--provisional",
+        is_flag=True,
+        help="With --calendar china: estimate the two years after the official data (marked "
+        "provisional in the output) instead of failing.",
+    ),
+    click.option(
+        "--hours",
+        default="mon-fri 09:00-12:00 13:30-18:30",
+        show_default=True,
+        help="The desk's weekly hours.",
+    ),
+    click.option("--tz", default="Asia/Shanghai", show_default=True, help="The hours' time zone."),
+)
+
+
+def desk_options(command: F) -> F:
+    """The SLA policies and the desk's calendar, as the commands that compute clocks take them."""
+    for option in reversed(_DESK_OPTIONS):
+        command = option(command)
+    return command
+
+
+def desk_setup(
+    policies: tuple[Path, ...], calendar: str, hours: str, tz: str, provisional: bool
+) -> tuple[list[SlaPolicy], BusinessCalendar]:
+    """The policies read from their files and the calendar the options describe.
+
+    Raises:
+        CsdeskError, OSError, ValueError: a policy or an option is invalid.
+    """
+    loaded = [SlaPolicy.from_data(_load(path), source=str(path)) for path in policies]
+    weekly = _hours(hours)
+    if calendar == "china":
+        return loaded, china_calendar(weekly=weekly, tz=tz, provisional=provisional)
+    return loaded, BusinessCalendar(weekly=weekly, tz=tz)
+
+
 @click.group()
 def sla() -> None:
     """SLA deadlines on business calendars."""
@@ -55,35 +112,7 @@ def sla() -> None:
 
 @sla.command("due")
 @click.argument("tickets", metavar="TICKETS", type=click.Path(allow_dash=True))
-@click.option(
-    "--policy",
-    "policies",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="An SLA policy file (.toml or .json); repeat it, first match wins.",
-)
-@click.option(
-    "--calendar",
-    type=click.Choice(["china", "weekdays"]),
-    default="china",
-    show_default=True,
-    help="china: official holidays and make-up days (2018-2026, and years loaded from "
-    "$CSDESK_CHINA_CALENDAR); weekdays: no holidays.",
-)
-@click.option(
-    "--provisional",
-    is_flag=True,
-    help="With --calendar china: estimate the two years after the official data (marked "
-    "provisional in the output) instead of failing.",
-)
-@click.option(
-    "--hours",
-    default="mon-fri 09:00-12:00 13:30-18:30",
-    show_default=True,
-    help="The desk's weekly hours.",
-)
-@click.option("--tz", default="Asia/Shanghai", show_default=True, help="The hours' time zone.")
+@desk_options
 @click.option("--now", "now_text", help="The time to report at (ISO 8601 with an offset).")
 @click.option("--overdue", is_flag=True, help="Only metrics that are breached or warning.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per ticket (JSONL).")
@@ -108,13 +137,7 @@ def due_command(
     Exit codes: 0 done; 2 a policy or a ticket line is invalid (the message names the line).
     """
     try:
-        loaded = [SlaPolicy.from_data(_load(path), source=str(path)) for path in policies]
-        weekly = _hours(hours)
-        cal = (
-            china_calendar(weekly=weekly, tz=tz, provisional=provisional)
-            if calendar == "china"
-            else BusinessCalendar(weekly=weekly, tz=tz)
-        )
+        loaded, cal = desk_setup(policies, calendar, hours, tz, provisional)
         now = datetime.fromisoformat(now_text) if now_text else datetime.now(UTC)
         if now.tzinfo is None:
             raise click.BadParameter("--now needs an offset, e.g. 2026-09-30T17:00:00+08:00")
