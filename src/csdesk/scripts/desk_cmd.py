@@ -33,7 +33,13 @@ def desk() -> None:
 @click.option("--agent", help="Only this agent's tickets.")
 @click.option("--shift-end", "shift_end_text", help="When the shift ends (ISO 8601 with an "
               "offset) [default: now].")  # fmt: skip
-@click.option("--next-shift", default=12, show_default=True, help="Hours of follow-ups ahead.")
+@click.option(
+    "--next-shift",
+    default=12,
+    show_default=True,
+    type=click.IntRange(min=1, max=24 * 7),
+    help="Hours of follow-ups ahead (1 to 168).",
+)
 @click.option("--locale", default="zh-CN", show_default=True, help="The note's language.")
 @click.option("--promised", help="What was promised to customers (the note's slot).")
 @click.option("--watch", help="What the next shift should watch (the note's slot).")
