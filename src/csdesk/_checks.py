@@ -133,6 +133,11 @@ def _build(hint: Any) -> tuple[_Check, str] | None:
         allowed = typing.get_args(hint)
         return (lambda v: _literal(v, allowed)), " or ".join(repr(a) for a in allowed)
     if origin is typing.Union or origin is types.UnionType:
+        plain = [_plain_class(arg) for arg in typing.get_args(hint)]
+        if all(plain):  # one isinstance over a tuple: a union of 12 incident kinds costs one call
+            classes = tuple(kind for kind in plain if kind is not None)
+            text = " or ".join("None" if k is type(None) else _article(k) for k in classes)
+            return (lambda v: isinstance(v, classes)), text
         parts = [_build(arg) for arg in typing.get_args(hint)]
         if any(part is None for part in parts):
             return None
@@ -159,6 +164,22 @@ def _build(hint: Any) -> tuple[_Check, str] | None:
     return _instance_check(hint)
 
 
+def _plain_class(hint: Any) -> type | None:
+    """``hint`` if an ``isinstance`` check is all it needs (no special case below), else None."""
+    if typing.get_origin(hint) is typing.Annotated:
+        hint = typing.get_args(hint)[0]
+    if hint is None:
+        return type(None)
+    if not isinstance(hint, type) or typing.get_origin(hint) is not None:
+        return None
+    if hint in _SPECIAL or hint in _CONTAINERS or getattr(hint, "_is_protocol", False):
+        return None
+    generic = getattr(hint, "__pydantic_generic_metadata__", None)
+    if generic and generic.get("origin") is not None:
+        return None
+    return hint
+
+
 def _instance_check(kind: type) -> tuple[_Check, str]:
     name = _article(kind)
     if kind is int:
@@ -174,6 +195,21 @@ def _instance_check(kind: type) -> tuple[_Check, str]:
     if kind in _CONTAINERS or kind is collections.abc.Mapping or kind is dict:
         return (lambda v: isinstance(v, kind) and not isinstance(v, _TEXT)), name
     return (lambda v: isinstance(v, kind)), name
+
+
+_SPECIAL = frozenset(
+    {
+        int,
+        float,
+        bool,
+        date,
+        datetime,
+        dict,
+        object,
+        collections.abc.Mapping,
+        collections.abc.Callable,
+    }
+)
 
 
 def _article(kind: type) -> str:

@@ -229,6 +229,34 @@ def build(cls: type[M], private: dict[str, Any] | None = None, **values: Any) ->
     return made
 
 
+def assemble(cls: type[M], fields: dict[str, Any], private: dict[str, Any] | None = None) -> M:
+    """Like `build`, from a dict that already holds every field of ``cls`` in its field order.
+
+    The hot paths' builder: no defaults to merge, and one shared fields-set per class (a frozen
+    model never adds to it; pydantic copies it before a ``model_copy`` changes it).
+    """
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = _SHAPES[cls] = _shape(cls)
+    slots = shape[2]
+    made = cls.__new__(cls)
+    object.__setattr__(made, "__dict__", fields)
+    object.__setattr__(made, "__pydantic_fields_set__", _ALL_FIELDS[cls])
+    object.__setattr__(made, "__pydantic_extra__", None)
+    if slots is None:
+        object.__setattr__(made, "__pydantic_private__", None)
+    else:
+        object.__setattr__(made, "__pydantic_private__", {**slots, **(private or {})})
+    return made
+
+
+class _AllFields(dict[type[BaseModel], set[str]]):
+    def __missing__(self, cls: type[BaseModel]) -> set[str]:
+        names = self[cls] = set(cls.model_fields)
+        return names
+
+
+_ALL_FIELDS = _AllFields()
 _FACTORY: Any = object()
 _SHAPES: dict[type[BaseModel], Any] = {}
 

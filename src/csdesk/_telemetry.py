@@ -20,7 +20,7 @@ except ImportError:  # pragma: no cover - exercised without the extra
 
 _UNKNOWN = object()
 
-__all__ = ["ATTRIBUTES", "annotate", "annotate_current", "count", "span", "tracing"]
+__all__ = ["ATTRIBUTES", "annotate", "annotate_current", "count", "metering", "span", "tracing"]
 
 ATTRIBUTES = frozenset(
     {
@@ -79,10 +79,6 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def tracing() -> bool:
     """Whether spans are recorded (the API is there and the host set a tracer provider)."""
-    return _tracing()
-
-
-def _tracing() -> bool:
     if _trace is None:
         return False
     return _active(
@@ -90,7 +86,8 @@ def _tracing() -> bool:
     )
 
 
-def _metering() -> bool:
+def metering() -> bool:
+    """Whether metrics are recorded (the API is there and the host set a meter provider)."""
     if _metrics is None:
         return False
     return _active(
@@ -145,14 +142,14 @@ def span(name: str, attributes: Mapping[str, Any]) -> Any:
     OpenTelemetry span, or None when nothing records. An exception ends the span with an error
     status (and its csdesk error code, if any) and goes on.
     """
-    if not _tracing():
+    if not tracing():
         return nullcontext(None)
     return _span(name, attributes)
 
 
 def mark(name: str, attributes: Mapping[str, Any]) -> None:
     """A span that starts and ends at once: a moment worth a trace (a decision taken)."""
-    if _tracing():
+    if tracing():
         assert _trace is not None
         _trace.get_tracer("csdesk", __version__).start_span(
             name, attributes=_clean(attributes)
@@ -167,14 +164,14 @@ def annotate(current: Any, attributes: Mapping[str, Any]) -> None:
 
 def annotate_current(attributes: Mapping[str, Any]) -> None:
     """Add attributes to the current span, if one records."""
-    if _tracing():
+    if tracing():
         assert _trace is not None
         _trace.get_current_span().set_attributes(_clean(attributes))
 
 
 def count(name: str, value: int, attributes: Mapping[str, Any], *, unit: str = "1") -> None:
     """Add ``value`` to the counter ``name`` (a no-op without a meter provider)."""
-    if not _metering():
+    if not metering():
         return
     key = (name, unit)
     counter = _INSTRUMENTS.get(key)

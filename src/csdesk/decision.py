@@ -48,7 +48,7 @@ from pydantic import (
 
 from csdesk import _telemetry as telemetry
 from csdesk._checks import checked
-from csdesk._model import ConfigModel, CsdeskModel, build
+from csdesk._model import ConfigModel, CsdeskModel, assemble, build
 from csdesk.errors import PolicyError, UnknownPresetError
 from csdesk.money import Money
 
@@ -61,6 +61,7 @@ __all__ = [
     "load_policy",
     "preset_names",
     "step",
+    "step_from",
     "without_schema_key",
 ]
 
@@ -301,11 +302,27 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _mark(cls: type[Decided], policy: PolicyRef | None) -> None:
+    """An event on the current span, when tracing, for a decision made."""
+    if telemetry.tracing():
+        attributes = {
+            "csdesk.decision": cls.__name__,
+            "csdesk.policy.id": policy.id if policy else None,
+            "csdesk.policy.version": policy.version if policy else None,
+        }
+        telemetry.mark("csdesk.decision", attributes)
+
+
 _STEP_FIELDS = {"stage", "code", "params"}
 
 
 def step(stage: str, code: str, **params: Any) -> Step:
     """A `Step`, built without validation (for the deciding code, which passes known values)."""
+    return step_from(stage, code, params)
+
+
+def step_from(stage: str, code: str, params: dict[str, Any]) -> Step:
+    """`step` with the values in a dict the caller built (and hands over: it is not copied)."""
     made = _new(Step)
     _set(made, "__dict__", {"stage": stage, "code": code, "params": params})
     _set(made, "__pydantic_fields_set__", _STEP_FIELDS)  # shared: a frozen model never adds to it
@@ -392,13 +409,7 @@ class Decided(CsdeskModel):
         **answer: Any,
     ) -> Self:
         """Build a result from trusted values, without validating them again."""
-        if telemetry.tracing():
-            attributes = {
-                "csdesk.decision": cls.__name__,
-                "csdesk.policy.id": policy.id if policy else None,
-                "csdesk.policy.version": policy.version if policy else None,
-            }
-            telemetry.mark("csdesk.decision", attributes)
+        _mark(cls, policy)
         return build(
             cls,
             {"_inputs": inputs},
@@ -407,3 +418,9 @@ class Decided(CsdeskModel):
             decided_at=decided_at,
             **answer,
         )
+
+    @classmethod
+    def assembled(cls, fields: dict[str, Any], *, inputs: tuple[Any, ...]) -> Self:
+        """`made` for the hottest paths: ``fields`` holds every field, in the class's order."""
+        _mark(cls, fields["policy"])
+        return assemble(cls, fields, {"_inputs": inputs})

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from csdesk._checks import checked
 from csdesk._model import require_aware
-from csdesk._telemetry import count
+from csdesk._telemetry import count, metering
 from csdesk.decision import Decided, PolicyRef
 from csdesk.errors import ApprovalRequiredError, InvalidInputError
 from csdesk.money import Money
@@ -134,50 +134,49 @@ def decide(
             f"incident {incident.id} is in {incident.order.currency} and policy {policy.id} in "
             f"{policy.currency}; use a policy in the order's currency"
         )
-    draft = _draft(policy, incident, agent, now, budget)
+    plan = stages.plan(policy)
+    local = now.astimezone(plan.zone)
+    day = local.date().isoformat()  # period_key("day", local)
+    context = stages.Context(policy, plan, incident, agent, budget, now, local, day, plan.zero)
+    draft = stages.Draft(context)
     for stage in stages.STAGES:
         draft = stage(draft)
-        if draft.done:
+        if draft.status is not None:  # settled
             break
     return _decision(draft)
 
 
-def _draft(
-    policy: CompensationPolicy, incident: Any, agent: Agent, now: datetime, store: Any
-) -> stages.Draft:
-    local = now.astimezone(policy.zone)
-    zero = Money.zero(policy.currency)
-    day = stages.period_key("day", local)
-    return stages.Draft(policy, incident, agent, store, now, local, day, zero)
-
-
 def _decision(draft: stages.Draft) -> Decision:
     assert draft.status is not None
+    context = draft.context
+    incident, agent, policy = context.incident, context.agent, context.policy
     granted = draft.status not in (Status.REJECTED, Status.STATUTORY)
-    if granted:
+    if granted and metering():
         for offer in draft.offers:
             count("csdesk.compensation.granted", offer.value.minor_units,
                   {"csdesk.instrument": offer.instrument.value, "csdesk.currency":
-                   offer.value.currency, "csdesk.category": str(draft.incident.kind)},
+                   offer.value.currency, "csdesk.category": str(incident.kind)},
                   unit="{minor_unit}")  # fmt: skip
-    return Decision.made(
-        incident_id=draft.incident.id,
-        kind=draft.incident.kind,
-        status=draft.status,
-        offers=draft.offers if granted else (),
-        required_role=draft.required,
-        evidence_required=draft.evidence if granted else (),
-        statutory=draft.statutory,
-        idempotency_key=stages.key(draft.incident.id),
-        agent=draft.agent,
-        currency=draft.policy.currency,
-        day=draft.day,
-        charges=draft.charges if granted else (),
-        capped=draft.capped,
-        policy=draft.policy.ref,
-        trace=draft.trace,
-        decided_at=draft.now,
-        inputs=(draft.incident, draft.agent.id, draft.agent.role.value),
+    return Decision.assembled(
+        {  # every field, in the class's order
+            "policy": policy.ref,
+            "trace": draft.trace,
+            "decided_at": context.now,
+            "incident_id": incident.id,
+            "kind": incident.kind,
+            "status": draft.status,
+            "offers": draft.offers if granted else (),
+            "required_role": draft.required,
+            "evidence_required": draft.evidence if granted else (),
+            "statutory": draft.statutory,
+            "idempotency_key": stages.key(incident.id),
+            "agent": agent,
+            "currency": policy.currency,
+            "day": context.day,
+            "charges": draft.charges if granted else (),
+            "capped": draft.capped,
+        },
+        inputs=(incident, agent.id, agent.role.value),
     )
 
 

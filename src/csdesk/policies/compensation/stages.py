@@ -20,6 +20,11 @@ confirmed cause, nothing left to offer) marks the draft ``done`` and the rest ar
 
 Each stage adds `csdesk.decision.Step` s with the values it used and no text: the words come from
 `csdesk.replies.explain`, only when someone reads them.
+
+The stages read the policy through its `Plan`: the policy compiled once, when it first decides,
+into what each incident kind needs (its rules with their conditions and amounts worked out as far
+as they can be without an incident, its caps, the authority tiers as money). What is left for a
+decision is what depends on the incident, which keeps a decision to tens of microseconds.
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from csdesk.decision import Step, step
+from csdesk._model import assemble
+from csdesk.decision import Step, step_from
 from csdesk.errors import InvalidInputError
 from csdesk.money import Money
 from csdesk.policies.compensation.budget import BudgetStore, Charge, Usage
@@ -39,6 +45,7 @@ from csdesk.policies.compensation.incidents import (
     Agent,
     FoodSafetyClaim,
     FraudClaim,
+    IncidentKind,
     Review,
     Role,
 )
@@ -47,14 +54,22 @@ from csdesk.policies.compensation.policy import (
     _NO_AMOUNT,
     AmountSpec,
     AuthorityTier,
+    Budget,
+    Cap,
     CompensationPolicy,
     Instrument,
     Rule,
+    Signal,
 )
+from csdesk.policies.compensation.rules import Compiled, Getter
 
 __all__ = [
     "STAGES",
+    "CapPlan",
+    "Context",
     "Draft",
+    "Plan",
+    "RulePlan",
     "abuse",
     "amounts",
     "authority",
@@ -64,6 +79,7 @@ __all__ = [
     "eligibility",
     "key",
     "period_key",
+    "plan",
     "stacking",
     "triage",
 ]
@@ -91,14 +107,274 @@ _DOWNGRADE_FROM = {
     Instrument.FREE_SHIPPING: 1,
     Instrument.CASH_REFUND: 4,
 }
+_ONE = Decimal(1)
+
+
+# -- the policy compiled --------------------------------------------------------------------------
+
+Amount = Callable[[Any, Agent], tuple[Money, Step]]
+"""A rule's amount for an incident (read by ``agent``): the rounded value and its trace step."""
+
+
+class RulePlan:
+    """A rule ready to decide with: its compiled conditions, its amount, its offer's fixed fields.
+
+    Attributes:
+        rule: The rule itself; ``id`` and ``group`` its own.
+        conditions: Its conditions, compiled.
+        amount: Computes the rounded amount and its step (`Amount`); fixed amounts and table rows
+            are rounded once, here.
+        minimum: The amount's ``min``, below which a cap may not shrink the offer.
+    """
+
+    __slots__ = (
+        "amount",
+        "conditions",
+        "gift_sku",
+        "group",
+        "id",
+        "instrument",
+        "label",
+        "minimum",
+        "points",
+        "protection_days",
+        "rule",
+        "threshold",
+        "upgrade_to",
+        "valid_for",
+    )
+
+    def __init__(
+        self,
+        policy: CompensationPolicy,
+        rule: Rule,
+        conditions: tuple[Compiled, ...],
+        zero: Money,
+    ) -> None:
+        spec = rule.offer
+        self.rule = rule
+        self.id = rule.id
+        self.group = rule.group
+        self.conditions = conditions
+        self.instrument = spec.instrument
+        self.minimum = spec.amount.min if spec.amount is not None else None
+        self.amount = _amount(policy, rule, policy.amount_getters.get(rule.id), zero)
+        self.threshold = policy.money(spec.threshold) if spec.threshold is not None else None
+        self.points = policy.points_per_unit if spec.instrument is Instrument.POINTS else None
+        self.upgrade_to = spec.upgrade_to.value if spec.upgrade_to else None
+        self.gift_sku = spec.gift_sku
+        self.protection_days = spec.protection_days
+        self.label = spec.label
+        self.valid_for = None
+        if spec.valid_days is not None and spec.instrument in _VALIDITY:
+            self.valid_for = timedelta(days=spec.valid_days)
+
+
+class Plan:
+    """A policy compiled once for deciding: what each incident kind needs, prepared.
+
+    Attributes:
+        rules: Per kind, its rules (`RulePlan`), in policy order; ``by_id`` all of them by id.
+        hits: Each group's hit policy (``first`` or ``max``).
+        caps: Per kind, the caps that can apply to it (`CapPlan`), in policy order.
+        budgets: The budget pools: the budget, its counter's name, the instruments it covers
+            (``None``: all) and its amount as money.
+        signals: The anti-abuse signals with their compiled conditions.
+        tiers: Per role, its authority tier with its per-offer and daily limits as money.
+        zero: Zero in the policy's currency; ``zone`` its time zone.
+    """
+
+    __slots__ = ("budgets", "by_id", "caps", "hits", "rules", "signals", "tiers", "zero", "zone")
+
+    def __init__(self, policy: CompensationPolicy) -> None:
+        zero = self.zero = Money.zero(policy.currency)
+        self.zone = policy.zone
+        self.by_id = {
+            rule.id: RulePlan(policy, rule, conditions, zero)
+            for rule, conditions in policy.compiled_rules
+        }
+        self.rules = {
+            kind: tuple(self.by_id[rule.id] for rule, _ in pairs)
+            for kind, pairs in policy.rules_by_kind.items()
+        }
+        self.hits = policy.group_hits
+
+        self.caps: dict[IncidentKind, tuple[CapPlan, ...]] = {
+            kind: tuple(
+                CapPlan(
+                    _CAP_SCOPES[cap.scope],
+                    cap,
+                    policy.money(cap.max_amount) if cap.max_amount is not None else None,
+                    f"cap:{cap.id}",
+                    cap.max_share * 100 if cap.max_share is not None else Decimal(0),
+                )
+                for cap in policy.caps
+                if cap.scope in ("order", "customer") or kind in cap.kinds
+            )
+            for kind in IncidentKind
+        }
+        self.budgets: tuple[tuple[Budget, str, frozenset[Instrument] | None, Money], ...] = tuple(
+            (
+                budget,
+                f"budget:{budget.id}",
+                frozenset(budget.instruments) if budget.instruments else None,
+                policy.money(budget.amount),
+            )
+            for budget in policy.budgets
+        )
+        self.signals = policy.compiled_signals
+        self.tiers: dict[Role, tuple[AuthorityTier, Money, Money | None]] = {
+            tier.role: (
+                tier,
+                policy.money(tier.max_per_offer),
+                policy.money(tier.max_per_day) if tier.max_per_day is not None else None,
+            )
+            for tier in policy.tiers
+        }
+
+
+_PLANS: dict[int, tuple[CompensationPolicy, Plan]] = {}
+
+
+def plan(policy: CompensationPolicy) -> Plan:
+    """The `Plan` of ``policy``, compiled on its first decision and kept (policies are frozen)."""
+    cached = _PLANS.get(id(policy))
+    if cached is not None and cached[0] is policy:
+        return cached[1]
+    made = Plan(policy)
+    if len(_PLANS) >= 256:
+        _PLANS.pop(next(iter(_PLANS)))
+    # The entry holds the policy, so its id cannot be reused while the plan is cached.
+    _PLANS[id(policy)] = (policy, made)
+    return made
+
+
+def _amount(policy: CompensationPolicy, rule: Rule, get: Getter | None, zero: Money) -> Amount:
+    """The rule's `Amount`: fixed amounts and table rows settled now, percentages per incident."""
+    spec = rule.offer.amount
+    rule_id = rule.id
+    if spec is None:
+        return lambda _incident, _agent: (
+            zero,
+            step_from("amount", "amount.none", {"rule": rule_id}),
+        )
+    settle = _settler(policy, spec, zero)
+    low, high, round_to = spec.min, spec.max, spec.round_to
+
+    def made(how: dict[str, Any], raw: Decimal, settled: tuple[Decimal, Money, str | None]) -> Step:
+        clamped, value, rounding = settled
+        return step_from(
+            "amount",
+            "amount",
+            {
+                "rule": rule_id,
+                **how,
+                "raw": raw,
+                "low": low,
+                "high": high,
+                "clamped": clamped,
+                "rounding": rounding,
+                "round_to": round_to,
+                "value": value,
+            },
+        )
+
+    if spec.fixed is not None:
+        fixed = settle(spec.fixed)
+        shown = made({"form": "fixed"}, spec.fixed, fixed)
+        return lambda _incident, _agent: (fixed[1], step_from("amount", "amount", {**shown.params}))
+    assert get is not None  # the policy compiled the field's getter at load
+    if spec.pct is not None and spec.of is not None:
+        pct = spec.pct
+
+        def percentage(incident: Any, agent: Agent) -> tuple[Money, Step]:
+            base = get(incident, agent)
+            raw = pct * base.amount / 100
+            settled = settle(raw)
+            return settled[1], made({"form": "pct", "pct": pct, "base": base}, raw, settled)
+
+        return percentage
+    assert spec.by is not None
+    by, first = spec.by, spec.steps[0].at
+    rows = [(row.at, row.amount, settle(row.amount)) for row in spec.steps]
+    below = settle(Decimal(0))
+
+    def table(incident: Any, agent: Agent) -> tuple[Money, Step]:
+        value = get(incident, agent)
+        number = value.amount if isinstance(value, Money) else Decimal(value)
+        chosen = None
+        for row in rows:
+            if number >= row[0]:
+                chosen = row
+        if chosen is None:
+            how = {"form": "below", "by": by, "number": number, "at": first}
+            return below[1], made(how, Decimal(0), below)
+        at, raw, settled = chosen
+        return settled[1], made(
+            {"form": "table", "by": by, "number": number, "at": at}, raw, settled
+        )
+
+    return table
+
+
+def _settler(
+    policy: CompensationPolicy, spec: AmountSpec, zero: Money
+) -> Callable[[Decimal], tuple[Decimal, Money, str | None]]:
+    """Clamp and round a raw amount: (clamped, value, the rounding shown in the trace or None)."""
+    low, high, currency = spec.min, spec.max, policy.currency
+    rounding = spec.rounding or policy.rounding
+    quantum = spec.round_to if spec.round_to is not None else _ONE.scaleb(-zero.digits)
+    always = spec.round_to is not None
+
+    def settle(raw: Decimal) -> tuple[Decimal, Money, str | None]:
+        clamped = raw
+        if low is not None and clamped < low:
+            clamped = low
+        if high is not None and clamped > high:
+            clamped = high
+        rounded = (clamped / quantum).quantize(_ONE, rounding=rounding) * quantum
+        value = Money(rounded, currency).quantize(rounding)
+        return clamped, value, rounding if (always or value.amount != clamped) else None
+
+    return settle
+
+
+# -- the draft ------------------------------------------------------------------------------------
+
+
+class Context(NamedTuple):
+    """What a decision is about, the same for every stage.
+
+    Attributes:
+        policy, plan: The policy and its `Plan`.
+        incident, agent, store: What is decided, by whom, with which counters.
+        now: The decision's instant; ``local`` the same in the policy's zone; ``day`` its date.
+        zero: Zero in the policy's currency.
+    """
+
+    policy: CompensationPolicy
+    plan: Plan
+    incident: Any
+    agent: Agent
+    store: BudgetStore | None
+    now: datetime
+    local: datetime
+    day: str
+    zero: Money
+
+    def usage(self, pool: str, period: str) -> Usage:
+        """What the store says ``pool`` used in ``period`` (zero without a store)."""
+        return self.store.usage(pool, period) if self.store is not None else _NO_USAGE
+
+
+_NO_USAGE = Usage()
 
 
 class Draft(NamedTuple):
-    """A decision in progress; each stage returns a new one.
+    """A decision in progress; each stage returns a new one (`but`).
 
     Attributes:
-        policy, incident, agent, store: What is decided, under what, by whom, with which counters.
-        now: The decision's instant; ``local`` the same in the policy's zone; ``day`` its date.
+        context: What is decided, under what, by whom (`Context`).
         matched: The rules whose conditions held, in policy order.
         valued: The matched rules with their rounded amounts.
         offers: What is on offer so far.
@@ -111,16 +387,9 @@ class Draft(NamedTuple):
         statutory: The statutory claim, for statutory incidents.
     """
 
-    policy: CompensationPolicy
-    incident: Any
-    agent: Agent
-    store: BudgetStore | None
-    now: datetime
-    local: datetime
-    day: str
-    zero: Money
-    matched: tuple[Rule, ...] = ()
-    valued: tuple[tuple[Rule, Money], ...] = ()
+    context: Context
+    matched: tuple[RulePlan, ...] = ()
+    valued: tuple[tuple[RulePlan, Money], ...] = ()
     offers: tuple[Offer, ...] = ()
     charges: tuple[Charge, ...] = ()
     trace: tuple[Step, ...] = ()
@@ -135,9 +404,16 @@ class Draft(NamedTuple):
         """Whether a stage settled the decision."""
         return self.status is not None
 
-    def usage(self, pool: str, period: str) -> Usage:
-        """What the store says ``pool`` used in ``period`` (zero without a store)."""
-        return self.store.usage(pool, period) if self.store is not None else Usage()
+    def but(self, **changes: Any) -> Draft:
+        """A copy with ``changes`` (a cheaper ``_replace``)."""
+        values = list(self)
+        for name, value in changes.items():
+            values[_FIELD_INDEX[name]] = value
+        return _new_draft(Draft, values)
+
+
+_FIELD_INDEX = {name: index for index, name in enumerate(Draft._fields)}
+_new_draft = tuple.__new__
 
 
 def key(*parts: str) -> str:
@@ -171,24 +447,26 @@ def _total(offers: tuple[Offer, ...] | list[Offer], zero: Money) -> Money:
 
 def triage(draft: Draft) -> Draft:
     """Statutory claims go to a person; a review needs a confirmed root cause."""
-    incident, policy = draft.incident, draft.policy
+    incident, policy = draft.context.incident, draft.context.policy
     if incident.kind in STATUTORY_KINDS:
         assert isinstance(incident, FraudClaim | FoodSafetyClaim)
         claim = statutory_claim(incident)
         found = [
-            step(
+            step_from(
                 "triage",
                 "triage.statutory",
-                law=claim.law,
-                formula=claim.formula,
-                role=policy.statutory_role.value,
-                amount=claim.amount,
+                {
+                    "law": claim.law,
+                    "formula": claim.formula,
+                    "role": policy.statutory_role.value,
+                    "amount": claim.amount,
+                },
             )
         ]
         if incident.customer.risk_flags:
             flags = sorted(incident.customer.risk_flags)
-            found.append(step("abuse", "abuse.statutory", flags=flags))
-        return draft._replace(
+            found.append(step_from("abuse", "abuse.statutory", {"flags": flags}))
+        return draft.but(
             trace=(*draft.trace, *found),
             status=Status.STATUTORY,
             required=policy.statutory_role,
@@ -196,11 +474,14 @@ def triage(draft: Draft) -> Draft:
         )
     if isinstance(incident, Review):
         if not incident.root_cause_confirmed:
-            unconfirmed = step("triage", "triage.review_unconfirmed", negative=incident.negative)
-            return draft._replace(trace=(*draft.trace, unconfirmed), status=Status.REJECTED)
+            unconfirmed = step_from(
+                "triage", "triage.review_unconfirmed", {"negative": incident.negative}
+            )
+            return draft.but(trace=(*draft.trace, unconfirmed), status=Status.REJECTED)
         assert incident.root_cause is not None
-        confirmed = step("triage", "triage.review_confirmed", cause=incident.root_cause.value)
-        return draft._replace(trace=(*draft.trace, confirmed))
+        cause = incident.root_cause.value
+        confirmed = step_from("triage", "triage.review_confirmed", {"cause": cause})
+        return draft.but(trace=(*draft.trace, confirmed))
     return draft
 
 
@@ -209,24 +490,27 @@ def triage(draft: Draft) -> Draft:
 
 def eligibility(draft: Draft) -> Draft:
     """Every rule for the kind, matched or skipped, with each condition's actual value."""
-    incident, agent = draft.incident, draft.agent
-    rules = draft.policy.rules_by_kind[incident.kind]
-    found: list[Step] = []
-    matched: list[Rule] = []
+    context = draft.context
+    incident, agent = context.incident, context.agent
+    rules = context.plan.rules[incident.kind]
     if not rules:
-        found.append(step("eligibility", "rule.none", kind=incident.kind.value))
-    for rule, conditions in rules:
+        none = step_from("eligibility", "rule.none", {"kind": incident.kind.value})
+        return draft.but(matched=(), trace=(*draft.trace, none))
+    found: list[Step] = []
+    matched: list[RulePlan] = []
+    for rule in rules:
         results = []
         holds = True
-        for condition in conditions:
-            ok, actual = condition.test(incident, agent)
+        for condition in rule.conditions:
+            actual = condition.get(incident, agent)
+            ok = condition.predicate(actual)
             results.append({"condition": condition.text, "actual": actual, "ok": ok})
             holds = holds and ok
         code = "rule.matched" if holds else "rule.skipped"
-        found.append(step("eligibility", code, rule=rule.id, conditions=results))
+        found.append(step_from("eligibility", code, {"rule": rule.id, "conditions": results}))
         if holds:
             matched.append(rule)
-    return draft._replace(matched=tuple(matched), trace=(*draft.trace, *found))
+    return draft.but(matched=tuple(matched), trace=(*draft.trace, *found))
 
 
 # 3 ----------------------------------------------------------------------------------------------
@@ -234,66 +518,16 @@ def eligibility(draft: Draft) -> Draft:
 
 def amounts(draft: Draft) -> Draft:
     """Each matched rule's amount: computed, clamped, rounded once."""
-    found: list[Step] = []
-    valued = tuple((rule, _amount(draft, rule, found)) for rule in draft.matched)
-    return draft._replace(valued=valued, trace=(*draft.trace, *found))
-
-
-def _amount(draft: Draft, rule: Rule, found: list[Step]) -> Money:
-    spec = rule.offer.amount
-    if spec is None:
-        found.append(step("amount", "amount.none", rule=rule.id))
-        return draft.zero
-    policy = draft.policy
-    raw, how = _raw(spec, policy.amount_getters.get(rule.id), draft.incident, draft.agent)
-    clamped = raw
-    if spec.min is not None and clamped < spec.min:
-        clamped = spec.min
-    if spec.max is not None and clamped > spec.max:
-        clamped = spec.max
-    rounding = spec.rounding or policy.rounding
-    quantum = spec.round_to if spec.round_to is not None else Decimal(1).scaleb(-draft.zero.digits)
-    rounded = (clamped / quantum).quantize(Decimal(1), rounding=rounding) * quantum
-    value = Money(rounded, policy.currency).quantize(rounding)
-    found.append(
-        step(
-            "amount",
-            "amount",
-            rule=rule.id,
-            **how,
-            raw=raw,
-            low=spec.min,
-            high=spec.max,
-            clamped=clamped,
-            rounding=rounding if (spec.round_to is not None or value.amount != clamped) else None,
-            round_to=spec.round_to,
-            value=value,
-        )
-    )
-    return value
-
-
-def _raw(
-    spec: AmountSpec, get: Callable[[Any, Agent], Any] | None, incident: Any, agent: Agent
-) -> tuple[Decimal, dict[str, Any]]:
-    if spec.fixed is not None:
-        return spec.fixed, {"form": "fixed"}
-    assert get is not None  # the policy compiled the field's getter at load
-    if spec.pct is not None and spec.of is not None:
-        base = get(incident, agent)
-        return spec.pct * base.amount / 100, {"form": "pct", "pct": spec.pct, "base": base}
-    assert spec.by is not None
-    value = get(incident, agent)
-    number = value.amount if isinstance(value, Money) else Decimal(value)
-    chosen = None
-    for row in spec.steps:
-        if number >= row.at:
-            chosen = row
-    if chosen is None:
-        below = {"form": "below", "by": spec.by, "number": number, "at": spec.steps[0].at}
-        return Decimal(0), below
-    table = {"form": "table", "by": spec.by, "number": number, "at": chosen.at}
-    return chosen.amount, table
+    if not draft.matched:
+        return draft.but(valued=())
+    incident, agent = draft.context.incident, draft.context.agent
+    valued = []
+    found = []
+    for rule in draft.matched:
+        value, made = rule.amount(incident, agent)
+        valued.append((rule, value))
+        found.append(made)
+    return draft.but(valued=tuple(valued), trace=(*draft.trace, *found))
 
 
 # 4 ----------------------------------------------------------------------------------------------
@@ -301,63 +535,74 @@ def _raw(
 
 def stacking(draft: Draft) -> Draft:
     """Group winners (first or largest), then ``sum`` or ``max`` across groups; offers made."""
-    valued = draft.valued
-    winners: dict[str, tuple[Rule, Money]] = {}
-    hits = draft.policy.group_hits
+    context, valued = draft.context, draft.valued
+    if len(valued) == 1:  # most incidents: one rule matched, nothing to stack
+        rule, value = valued[0]
+        if value > context.zero or rule.instrument in _NO_AMOUNT:
+            return draft.but(offers=(_offer(context, rule, value),))
+        return draft.but(offers=())
+    found: list[Step] = []
+    chosen = _stacked(context, valued, found) if valued else []
+    zero = context.zero
+    offers = tuple(
+        _offer(context, rule, value)
+        for rule, value in chosen
+        if value > zero or rule.instrument in _NO_AMOUNT
+    )
+    return draft.but(offers=offers, trace=(*draft.trace, *found) if found else draft.trace)
+
+
+def _stacked(
+    context: Context, valued: tuple[tuple[RulePlan, Money], ...], found: list[Step]
+) -> list[tuple[RulePlan, Money]]:
+    winners: dict[str, tuple[RulePlan, Money]] = {}
+    hits = context.plan.hits
     for rule, value in valued:
         current = winners.get(rule.group)
         if current is None or (hits[rule.group] == "max" and value > current[1]):
             winners[rule.group] = (rule, value)
-    found: list[Step] = []
     for group, (rule, value) in winners.items():
         contenders = sum(1 for r, _ in valued if r.group == group)
         if contenders > 1:
             found.append(
-                step(
+                step_from(
                     "stacking",
                     f"group.{hits[group]}",
-                    group=group,
-                    rule=rule.id,
-                    value=value,
-                    contenders=contenders,
+                    {"group": group, "rule": rule.id, "value": value, "contenders": contenders},
                 )
             )
     chosen = list(winners.values())
-    if draft.policy.stacking == "max" and len(chosen) > 1:
+    if context.policy.stacking == "max" and len(chosen) > 1:
         best = max(chosen, key=lambda pair: pair[1])
         found.append(
-            step("stacking", "stacking.max", rule=best[0].id, value=best[1], groups=len(chosen))
+            step_from(
+                "stacking",
+                "stacking.max",
+                {"rule": best[0].id, "value": best[1], "groups": len(chosen)},
+            )
         )
         chosen = [best]
-    offers = tuple(
-        _offer(draft, rule, value)
-        for rule, value in chosen
-        if value > draft.zero or rule.offer.instrument in _NO_AMOUNT
-    )
-    return draft._replace(offers=offers, trace=(*draft.trace, *found))
+    return chosen
 
 
-def _offer(draft: Draft, rule: Rule, value: Money) -> Offer:
-    policy, spec = draft.policy, rule.offer
-    points = None
-    if spec.instrument is Instrument.POINTS:
-        points = int(value.amount * policy.points_per_unit)
-    valid_until = None
-    if spec.valid_days is not None and spec.instrument in _VALIDITY:
-        valid_until = draft.now + timedelta(days=spec.valid_days)
-    return Offer.made(
-        rule_id=rule.id,
-        group=rule.group,
-        instrument=spec.instrument,
-        value=value,
-        key=key(draft.incident.id, rule.id),
-        threshold=policy.money(spec.threshold) if spec.threshold is not None else None,
-        points=points,
-        upgrade_to=spec.upgrade_to.value if spec.upgrade_to else None,
-        gift_sku=spec.gift_sku,
-        protection_days=spec.protection_days,
-        valid_until=valid_until,
-        label=spec.label,
+def _offer(context: Context, rule: RulePlan, value: Money) -> Offer:
+    valid_for = rule.valid_for
+    return assemble(
+        Offer,
+        {
+            "rule_id": rule.id,
+            "group": rule.group,
+            "instrument": rule.instrument,
+            "value": value,
+            "key": key(context.incident.id, rule.id),
+            "threshold": rule.threshold,
+            "points": int(value.amount * rule.points) if rule.points is not None else None,
+            "upgrade_to": rule.upgrade_to,
+            "gift_sku": rule.gift_sku,
+            "protection_days": rule.protection_days,
+            "valid_until": context.now + valid_for if valid_for is not None else None,
+            "label": rule.label,
+        },
     )
 
 
@@ -367,11 +612,13 @@ def _offer(draft: Draft, rule: Rule, value: Money) -> Offer:
 class _Fitting:
     """Offers shrinking under limits, with the steps that say how (used by caps and budgets)."""
 
-    __slots__ = ("capped", "draft", "found", "offers")
+    __slots__ = ("capped", "context", "found", "offers", "total", "zero")
 
     def __init__(self, draft: Draft) -> None:
-        self.draft = draft
-        self.offers = list(draft.offers)
+        self.context = context = draft.context
+        self.zero = context.zero
+        self.offers = offers = list(draft.offers)
+        self.total = _total(offers, context.zero)  # of all the offers, kept up to date
         self.found: list[Step] = []
         self.capped = False
 
@@ -384,19 +631,20 @@ class _Fitting:
         applies: frozenset[Instrument] | None = None,
     ) -> None:
         """Shrink or drop offers (those ``applies`` to) so their total fits ``allowance``."""
-        zero = self.draft.zero
-        concerned = [o for o in self.offers if applies is None or o.instrument in applies]
-        before = _total(concerned, zero)
+        zero, offers = self.zero, self.offers
+        if applies is None:
+            before = self.total
+        else:
+            before = _total([o for o in offers if o.instrument in applies], zero)
         if before <= allowance:
             left = allowance if allowance > zero else zero
-            self.found.append(
-                step(stage, f"{stage}.ok", name=name, detail=detail, before=before, left=left)
-            )
+            params = {"name": name, "detail": detail, "before": before, "left": left}
+            self.found.append(step_from(stage, _OK[stage], params))
             return
         self.capped = True
         left = max(allowance, zero)
         kept: list[Offer] = []
-        for offer in self.offers:
+        for offer in offers:
             if applies is not None and offer.instrument not in applies:
                 kept.append(offer)
             elif offer.value <= left:
@@ -406,35 +654,35 @@ class _Fitting:
                 kept.append(self._reduced(offer, left))
                 left = zero
         self.offers = kept
+        self.total = _total(kept, zero)
         after = _total([o for o in kept if applies is None or o.instrument in applies], zero)
         code = f"{stage}.reduced" if after > zero else f"{stage}.exhausted"
-        self.found.append(step(stage, code, name=name, detail=detail, before=before, after=after))
+        params = {"name": name, "detail": detail, "before": before, "after": after}
+        self.found.append(step_from(stage, code, params))
 
     def count(self, name: str, detail: dict[str, Any], used: int, limit: int) -> None:
         """Drop every offer when a count limit is reached."""
+        params = {"name": name, "detail": detail, "used": used, "limit": limit}
         if used + 1 <= limit:
-            self.found.append(
-                step("caps", "caps.count_ok", name=name, detail=detail, used=used, limit=limit)
-            )
+            self.found.append(step_from("caps", "caps.count_ok", params))
             return
         self.capped = True
         self.offers = []
-        self.found.append(
-            step("caps", "caps.count_exhausted", name=name, detail=detail, used=used, limit=limit)
-        )
+        self.total = self.zero
+        self.found.append(step_from("caps", "caps.count_exhausted", params))
 
     def _above_min(self, offer: Offer, left: Money) -> bool:
-        spec = self.draft.policy.rules_by_id[offer.rule_id].offer.amount
-        return spec is None or spec.min is None or left.amount >= spec.min
+        minimum = self.context.plan.by_id[offer.rule_id].minimum
+        return minimum is None or left.amount >= minimum
 
     def _reduced(self, offer: Offer, value: Money) -> Offer:
         points = None
         if offer.instrument is Instrument.POINTS:
-            points = int(value.amount * self.draft.policy.points_per_unit)
+            points = int(value.amount * self.context.policy.points_per_unit)
         return offer.but(value=value, points=points)
 
     def into(self, draft: Draft, charges: tuple[Charge, ...]) -> Draft:
-        return draft._replace(
+        return draft.but(
             offers=tuple(self.offers),
             charges=charges,
             capped=draft.capped or self.capped,
@@ -442,97 +690,119 @@ class _Fitting:
         )
 
 
+_OK = {"caps": "caps.ok", "budget": "budget.ok"}
+
+
+class CapPlan(NamedTuple):
+    """A cap ready to apply: the cap, how (``apply``), and its values as money."""
+
+    apply: Callable[[Context, _Fitting, CapPlan, list[Charge]], None]
+    cap: Cap
+    limit: Money | None
+    """``max_amount`` as money, or ``None``."""
+    pool: str
+    """The counter of a per-kind daily cap."""
+    share: Decimal
+    """An order cap's share, in per cent (for the trace)."""
+
+
 def caps(draft: Draft) -> Draft:
     """Per-order, per-customer and per-kind-per-day caps, in policy order."""
     if not draft.offers:
         return draft
-    policy, incident, day = draft.policy, draft.incident, draft.day
+    context = draft.context
+    applying = context.plan.caps[context.incident.kind]
+    if not applying:
+        return draft
     fitting = _Fitting(draft)
     charges = list(draft.charges)
-    for cap in policy.caps:
+    for cap in applying:
         if not fitting.offers:
             break
-        if cap.scope == "order":
-            assert cap.max_share is not None
-            order = incident.order
-            limit = Money(order.paid_total.amount * cap.max_share, policy.currency).quantize(
-                "ROUND_DOWN"
-            )
-            if cap.max_amount is not None:
-                limit = min(limit, policy.money(cap.max_amount))
-            already = order.already_compensated
-            detail = {
-                "scope": "order",
-                "share": cap.max_share * 100,
-                "paid": order.paid_total,
-                "limit": limit,
-                "already": already,
-            }
-            fitting.fit(limit - already, "caps", cap.id, detail)
-        elif cap.scope == "customer":
-            assert cap.window_days is not None
-            window = incident.customer.window(cap.window_days)
-            if window is None:
-                raise InvalidInputError(
-                    f"policy {policy.id} caps compensation over {cap.window_days} days "
-                    f"(cap {cap.id}), but customer {incident.customer.id}'s snapshot has no "
-                    f"{cap.window_days}-day window; give received[{cap.window_days}]"
-                )
-            if cap.max_count is not None:
-                detail = {"scope": "customer_count", "days": cap.window_days}
-                fitting.count(cap.id, detail, window.count, cap.max_count)
-            if fitting.offers and cap.max_amount is not None:
-                limit = policy.money(cap.max_amount)
-                received = window.amount.quantize()
-                detail = {
-                    "scope": "customer",
-                    "days": cap.window_days,
-                    "limit": limit,
-                    "received": received,
-                }
-                fitting.fit(limit - window.amount, "caps", cap.id, detail)
-        elif incident.kind in cap.kinds:
-            pool = f"cap:{cap.id}"
-            used = draft.usage(pool, day)
-            kind = incident.kind.value
-            if cap.max_count is not None:
-                detail = {"scope": "kind_count", "kind": kind, "day": day}
-                fitting.count(cap.id, detail, used.count, cap.max_count)
-            if fitting.offers and cap.max_amount is not None:
-                limit = policy.money(cap.max_amount)
-                given = policy.money(used.amount)
-                detail = {"scope": "kind", "kind": kind, "day": day, "limit": limit, "given": given}
-                fitting.fit(limit - given, "caps", cap.id, detail)
-            if fitting.offers:
-                charges.append(
-                    Charge(
-                        pool,
-                        day,
-                        _total(fitting.offers, draft.zero).amount,
-                        limit_amount=cap.max_amount,
-                        limit_count=cap.max_count,
-                    )
-                )
+        cap.apply(context, fitting, cap, charges)
     return fitting.into(draft, tuple(charges))
+
+
+def _order_cap(context: Context, fitting: _Fitting, plan: CapPlan, _charges: list[Charge]) -> None:
+    cap, order = plan.cap, context.incident.order
+    assert cap.max_share is not None
+    paid = order.paid_total
+    limit = Money(paid.amount * cap.max_share, paid.currency).quantize("ROUND_DOWN")
+    if plan.limit is not None:
+        limit = min(limit, plan.limit)
+    already = order.compensated if order.compensated is not None else context.zero
+    detail = {
+        "scope": "order",
+        "share": plan.share,
+        "paid": paid,
+        "limit": limit,
+        "already": already,
+    }
+    fitting.fit(limit - already, "caps", cap.id, detail)
+
+
+def _customer_cap(
+    context: Context, fitting: _Fitting, plan: CapPlan, _charges: list[Charge]
+) -> None:
+    cap, customer = plan.cap, context.incident.customer
+    days = cap.window_days
+    assert days is not None
+    window = customer.received.get(days)
+    if window is None:
+        raise InvalidInputError(
+            f"policy {context.policy.id} caps compensation over {days} days (cap {cap.id}), but "
+            f"customer {customer.id}'s snapshot has no {days}-day window; give received[{days}]"
+        )
+    if cap.max_count is not None:
+        detail = {"scope": "customer_count", "days": days}
+        fitting.count(cap.id, detail, window.count, cap.max_count)
+    if fitting.offers and plan.limit is not None:
+        received = window.amount.quantize()
+        detail = {"scope": "customer", "days": days, "limit": plan.limit, "received": received}
+        fitting.fit(plan.limit - window.amount, "caps", cap.id, detail)
+
+
+def _kind_cap(context: Context, fitting: _Fitting, plan: CapPlan, charges: list[Charge]) -> None:
+    cap, day = plan.cap, context.day
+    used = context.usage(plan.pool, day)
+    kind = context.incident.kind.value
+    if cap.max_count is not None:
+        detail = {"scope": "kind_count", "kind": kind, "day": day}
+        fitting.count(cap.id, detail, used.count, cap.max_count)
+    if fitting.offers and plan.limit is not None:
+        given = context.policy.money(used.amount) if context.store is not None else context.zero
+        detail = {"scope": "kind", "kind": kind, "day": day, "limit": plan.limit, "given": given}
+        fitting.fit(plan.limit - given, "caps", cap.id, detail)
+    if fitting.offers:
+        charges.append(
+            Charge(
+                plan.pool,
+                day,
+                fitting.total.amount,
+                limit_amount=cap.max_amount,
+                limit_count=cap.max_count,
+            )
+        )
+
+
+_CAP_SCOPES = {"order": _order_cap, "customer": _customer_cap, "kind_per_day": _kind_cap}
 
 
 def budgets(draft: Draft) -> Draft:
     """Budget pools per period: offers shrink to what is left; the pools' charges recorded."""
-    if not draft.offers or not draft.policy.budgets:
+    if not draft.offers or not draft.context.plan.budgets:
         return draft
     return _budgets(draft)
 
 
 def _budgets(draft: Draft) -> Draft:
-    policy = draft.policy
+    context = draft.context
+    policy, zero, store = context.policy, context.zero, context.store
     fitting = _Fitting(draft)
     charges = [c for c in draft.charges if not c.pool.startswith("budget:")]
-    for budget in policy.budgets:
-        applies = frozenset(budget.instruments) if budget.instruments else None
-        pool = f"budget:{budget.id}"
-        period = period_key(budget.period, draft.local)
-        used = policy.money(draft.usage(pool, period).amount)
-        limit = policy.money(budget.amount)
+    for budget, pool, applies, limit in context.plan.budgets:
+        period = period_key(budget.period, context.local)
+        used = zero if store is None else policy.money(store.usage(pool, period).amount)
         detail = {
             "scope": "budget",
             "period": budget.period,
@@ -541,10 +811,11 @@ def _budgets(draft: Draft) -> Draft:
             "spent": used,
         }
         fitting.fit(limit - used, "budget", budget.id, detail, applies)
-        concerned = _total(
-            [o for o in fitting.offers if applies is None or o.instrument in applies], draft.zero
-        )
-        if concerned > draft.zero:
+        if applies is None:
+            concerned = fitting.total
+        else:
+            concerned = _total([o for o in fitting.offers if o.instrument in applies], zero)
+        if concerned > zero:
             charges.append(
                 Charge(pool, period, concerned.amount, count=1, limit_amount=budget.amount)
             )
@@ -556,71 +827,78 @@ def _budgets(draft: Draft) -> Draft:
 
 def abuse(draft: Draft) -> Draft:
     """Signals downgrade the instrument, ask for evidence, or send it to a person."""
-    policy, incident, agent = draft.policy, draft.incident, draft.agent
-    if not draft.offers or not policy.compiled_signals:
+    context = draft.context
+    signals = context.plan.signals
+    if not draft.offers or not signals:
         return draft
+    incident, agent = context.incident, context.agent
+    fired = []
+    for signal, conditions in signals:
+        results = []
+        holds = True
+        for condition in conditions:
+            actual = condition.get(incident, agent)
+            ok = condition.predicate(actual)
+            results.append({"condition": condition.text, "actual": actual, "ok": ok})
+            holds = holds and ok
+        if holds:
+            fired.append((signal, results))
+    if not fired:
+        return draft
+    return _abused(draft, fired)
+
+
+def _abused(draft: Draft, fired: list[tuple[Signal, list[dict[str, Any]]]]) -> Draft:
+    policy = draft.context.policy
     offers = list(draft.offers)
     evidence = list(draft.evidence)
     role = draft.required
     found: list[Step] = []
     downgraded = False
-    for signal, conditions in policy.compiled_signals:
-        results = [(c.text, *c.test(incident, agent)) for c in conditions]
-        if not all(ok for _, ok, _ in results):
-            continue
-        shown = [{"condition": text, "actual": actual, "ok": ok} for text, ok, actual in results]
+    for signal, shown in fired:
         if signal.action == "downgrade":
-            target = signal.downgrade_to
-            assert target is not None
-            changes = []
-            for index, offer in enumerate(offers):
-                if _DOWNGRADE_FROM.get(offer.instrument, 0) > _DOWNGRADE_FROM.get(target, 0):
-                    points = None
-                    if target is Instrument.POINTS:
-                        points = int(offer.value.amount * policy.points_per_unit)
-                    offers[index] = offer.but(
-                        instrument=target,
-                        threshold=policy.money(signal.threshold) if signal.threshold else None,
-                        points=points,
-                    )
-                    changes.append(
-                        {"rule": offer.rule_id, "from": offer.instrument.value, "to": target.value}
-                    )
+            changes = _downgrade(policy, signal, offers)
             downgraded = downgraded or bool(changes)
-            found.append(
-                step(
-                    "abuse", "abuse.downgrade", signal=signal.id, conditions=shown, changes=changes
-                )
-            )
+            params = {"signal": signal.id, "conditions": shown, "changes": changes}
+            found.append(step_from("abuse", "abuse.downgrade", params))
         elif signal.action == "require_evidence":
             evidence.extend(e for e in signal.evidence if e not in evidence)
-            found.append(
-                step(
-                    "abuse",
-                    "abuse.evidence",
-                    signal=signal.id,
-                    conditions=shown,
-                    evidence=list(signal.evidence),
-                )
-            )
+            params = {"signal": signal.id, "conditions": shown, "evidence": list(signal.evidence)}
+            found.append(step_from("abuse", "abuse.evidence", params))
         else:
             role = signal.role if role is None or signal.role.rank > role.rank else role
-            found.append(
-                step(
-                    "abuse",
-                    "abuse.review",
-                    signal=signal.id,
-                    conditions=shown,
-                    role=signal.role.value,
-                )
-            )
-    checked = draft._replace(
+            params = {"signal": signal.id, "conditions": shown, "role": signal.role.value}
+            found.append(step_from("abuse", "abuse.review", params))
+    checked = draft.but(
         offers=tuple(offers),
         evidence=tuple(evidence),
         required=role,
         trace=(*draft.trace, *found),
     )
-    return _budgets(checked) if downgraded and policy.budgets else checked
+    return _budgets(checked) if downgraded and draft.context.plan.budgets else checked
+
+
+def _downgrade(
+    policy: CompensationPolicy, signal: Signal, offers: list[Offer]
+) -> list[dict[str, str]]:
+    """Downgrade ``offers`` in place to the signal's instrument; what changed."""
+    target = signal.downgrade_to
+    assert target is not None
+    changes = []
+    for index, offer in enumerate(offers):
+        if _DOWNGRADE_FROM.get(offer.instrument, 0) > _DOWNGRADE_FROM.get(target, 0):
+            points = None
+            if target is Instrument.POINTS:
+                points = int(offer.value.amount * policy.points_per_unit)
+            offers[index] = offer.but(
+                instrument=target,
+                threshold=policy.money(signal.threshold) if signal.threshold else None,
+                points=points,
+            )
+            changes.append(
+                {"rule": offer.rule_id, "from": offer.instrument.value, "to": target.value}
+            )
+    return changes
 
 
 # 8 ----------------------------------------------------------------------------------------------
@@ -636,16 +914,22 @@ def authority_tier(policy: CompensationPolicy, role: Role) -> AuthorityTier | No
 
 def authority(draft: Draft) -> Draft:
     """Within the agent's limits, or the least role that may approve; then the status."""
-    policy, agent, offers = draft.policy, draft.agent, draft.offers
+    context, offers = draft.context, draft.offers
     if not offers:
-        rejected = step("result", "result.rejected", matched=len(draft.matched))
-        return draft._replace(trace=(*draft.trace, rejected), status=Status.REJECTED, required=None)
-    biggest = max(o.value for o in offers)
-    total = _total(offers, draft.zero)
-    tier = authority_tier(policy, agent.role)
-    per_offer = policy.money(tier.max_per_offer) if tier else draft.zero
-    per_day = policy.money(tier.max_per_day) if tier and tier.max_per_day is not None else None
-    used = policy.money(draft.usage(f"agent:{agent.id}", draft.day).amount)
+        rejected = step_from("result", "result.rejected", {"matched": len(draft.matched)})
+        return draft.but(trace=(*draft.trace, rejected), status=Status.REJECTED, required=None)
+    policy, agent, zero = context.policy, context.agent, context.zero
+    if len(offers) == 1:
+        biggest = total = offers[0].value
+    else:
+        biggest = max(o.value for o in offers)
+        total = _total(offers, zero)
+    tier, per_offer, per_day = context.plan.tiers.get(agent.role, _NO_TIER)
+    if per_offer is None:
+        per_offer = zero
+    used = zero
+    if context.store is not None:
+        used = policy.money(context.store.usage(f"agent:{agent.id}", context.day).amount)
     within_offer = biggest <= per_offer
     within_day = per_day is None or used + total <= per_day
     limits = {
@@ -660,28 +944,12 @@ def authority(draft: Draft) -> Draft:
     found: list[Step] = []
     required: Role | None = None
     if within_offer and within_day and tier is not None:
-        found.append(step("authority", "authority.ok", **limits))
+        found.append(step_from("authority", "authority.ok", limits))
     else:
-        for candidate in policy.tiers:
-            if candidate.role.rank > agent.role.rank and biggest.amount <= candidate.max_per_offer:
-                required = candidate.role
-                break
-        above_all = required is None
-        if required is None:
-            required = policy.tiers[-1].role
-            if required.rank <= agent.role.rank:
-                required = Role.SUPERVISOR
+        required, above_all = _approver(policy, agent, biggest)
         why = "per_offer" if not within_offer else "daily"
-        found.append(
-            step(
-                "authority",
-                "authority.exceeded",
-                **limits,
-                required=required.value,
-                why=why,
-                above_all=above_all,
-            )
-        )
+        limits.update(required=required.value, why=why, above_all=above_all)
+        found.append(step_from("authority", "authority.exceeded", limits))
     review = draft.required
     if review is not None and (required is None or review.rank > required.rank):
         required = review
@@ -692,16 +960,24 @@ def authority(draft: Draft) -> Draft:
         status = Status.NEEDS_APPROVAL
     else:
         status = Status.AUTO_APPROVED
-    found.append(
-        step(
-            "result",
-            f"result.{status.value}",
-            role=required.value if required else None,
-            total=total,
-            offers=len(offers),
-        )
-    )
-    return draft._replace(trace=(*draft.trace, *found), status=status, required=required)
+    result = {"role": required.value if required else None, "total": total, "offers": len(offers)}
+    found.append(step_from("result", _RESULT[status], result))
+    return draft.but(trace=(*draft.trace, *found), status=status, required=required)
+
+
+_NO_TIER: tuple[None, None, None] = (None, None, None)
+_RESULT = {status: f"result.{status.value}" for status in Status}
+
+
+def _approver(policy: CompensationPolicy, agent: Agent, biggest: Money) -> tuple[Role, bool]:
+    """The least role above ``agent`` whose per-offer limit covers ``biggest``; above them all?"""
+    for candidate in policy.tiers:
+        if candidate.role.rank > agent.role.rank and biggest.amount <= candidate.max_per_offer:
+            return candidate.role, False
+    required = policy.tiers[-1].role
+    if required.rank <= agent.role.rank:
+        required = Role.SUPERVISOR
+    return required, True
 
 
 def _least_person(policy: CompensationPolicy) -> Role:
