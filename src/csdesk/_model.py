@@ -203,6 +203,16 @@ class ConfigModel(_Translated):
         return PolicyError(f"invalid {cls.__name__}: {lines}", errors=fields)
 
 
+# The setters of a pydantic model's four slots, called directly: building results without
+# validation (below) sets them on every step and offer, and the generic ``object.__setattr__``
+# looks each name up through the class's MRO first.
+set_dict = BaseModel.__dict__["__dict__"].__set__
+set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_new = object.__new__
+
+
 def build(cls: type[M], private: dict[str, Any] | None = None, **values: Any) -> M:
     """An instance of ``cls`` from trusted, already valid values, without validating them.
 
@@ -218,14 +228,11 @@ def build(cls: type[M], private: dict[str, Any] | None = None, **values: Any) ->
     for name, factory in factories:
         if fields[name] is _FACTORY:
             fields[name] = factory()
-    made = cls.__new__(cls)
-    object.__setattr__(made, "__dict__", fields)
-    object.__setattr__(made, "__pydantic_fields_set__", set(values))
-    object.__setattr__(made, "__pydantic_extra__", None)
-    if slots is None:
-        object.__setattr__(made, "__pydantic_private__", None)
-    else:
-        object.__setattr__(made, "__pydantic_private__", {**slots, **(private or {})})
+    made = _new(cls)
+    set_dict(made, fields)
+    set_fields_set(made, set(values))
+    set_extra(made, None)
+    set_private(made, None if slots is None else {**slots, **(private or {})})
     return made
 
 
@@ -239,14 +246,11 @@ def assemble(cls: type[M], fields: dict[str, Any], private: dict[str, Any] | Non
     if shape is None:
         shape = _SHAPES[cls] = _shape(cls)
     slots = shape[2]
-    made = cls.__new__(cls)
-    object.__setattr__(made, "__dict__", fields)
-    object.__setattr__(made, "__pydantic_fields_set__", _ALL_FIELDS[cls])
-    object.__setattr__(made, "__pydantic_extra__", None)
-    if slots is None:
-        object.__setattr__(made, "__pydantic_private__", None)
-    else:
-        object.__setattr__(made, "__pydantic_private__", {**slots, **(private or {})})
+    made = _new(cls)
+    set_dict(made, fields)
+    set_fields_set(made, _ALL_FIELDS[cls])
+    set_extra(made, None)
+    set_private(made, None if slots is None else {**slots, **(private or {})})
     return made
 
 

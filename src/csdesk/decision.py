@@ -30,8 +30,9 @@ from datetime import date, datetime
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 
+import pydantic
 import pydantic_core
 from pydantic import (
     AwareDatetime,
@@ -41,15 +42,19 @@ from pydantic import (
     PrivateAttr,
     SerializationInfo,
     computed_field,
-    field_serializer,
-    field_validator,
     model_validator,
 )
+from pydantic_core import core_schema
 
 from csdesk import _telemetry as telemetry
 from csdesk._checks import checked
-from csdesk._model import ConfigModel, CsdeskModel, assemble, build
-from csdesk.errors import PolicyError, UnknownPresetError
+from csdesk._model import (
+    ConfigModel,
+    CsdeskModel,
+    assemble,
+    build,
+)
+from csdesk.errors import InvalidInputError, PolicyError, UnknownPresetError
 from csdesk.money import Money
 
 __all__ = [
@@ -244,36 +249,139 @@ class PolicyRef(CsdeskModel):
     as_of: date | None = None
 
 
-class Step(CsdeskModel):
+class Step:
     """One step of a decision's trace: what happened, as a stable code with the values it used.
 
     A step holds no text: `csdesk.replies.explain` words it for a locale when it is read, from the
     reply catalogue's ``trace`` messages, so deciding never formats a number it does not show.
+
+    Steps are immutable and serialize as ``{"stage", "code", "params"}`` inside every decision
+    result (JSON amounts, instants and days come back as values when read back). They are small
+    slotted objects rather than pydantic models: a decision makes several, and a compensation
+    decision is timed against rules engines.
 
     Attributes:
         stage: The part of the decision (``window``, ``lines``, ``severity``, ``caps``, …).
         code: What happened, e.g. ``returns.window``, ``caps.reduced``; the catalogue's key.
         params: The values the step used: strings, numbers, `Money`, dates, datetimes and
             lists of them.
+
+    Examples:
+        >>> made = Step(stage="caps", code="caps.ok", params={"left": Money("5", "CNY")})
+        >>> made.model_dump(mode="json")
+        {'stage': 'caps', 'code': 'caps.ok', 'params': {'left': {'amount': '5', 'currency': 'CNY'}}}
+        >>> Step.model_validate(made.model_dump(mode="json")) == made
+        True
     """
+
+    __slots__ = ("code", "params", "stage")
 
     stage: str
     code: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any]
 
-    @field_validator("params", mode="after")
+    def __init__(self, *, stage: str, code: str, params: dict[str, Any] | None = None) -> None:
+        checked = Step.model_validate({"stage": stage, "code": code, "params": params or {}})
+        _set_stage(self, checked.stage)
+        _set_code(self, checked.code)
+        _set_params(self, checked.params)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise InvalidInputError(f"a Step is immutable; make a new one rather than set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise InvalidInputError(f"a Step is immutable; {name} cannot be deleted")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Step:
+            return NotImplemented
+        return (self.stage, self.code, self.params) == (other.stage, other.code, other.params)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Step(stage={self.stage!r}, code={self.code!r}, params={self.params!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (step_from, (self.stage, self.code, self.params))
+
+    def __copy__(self) -> Step:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Step:
+        import copy
+
+        return step_from(self.stage, self.code, copy.deepcopy(self.params, memo))
+
+    def model_dump(self, *, mode: Literal["json", "python"] = "python") -> dict[str, Any]:
+        """The step as a dict; ``mode="json"`` turns amounts, instants and days into JSON values."""
+        return _step_adapter().dump_python(self, mode=mode)  # type: ignore[no-any-return]
+
     @classmethod
-    def _revive(cls, params: dict[str, Any]) -> dict[str, Any]:
-        # A step read back from JSON gets its amounts, instants and days back as values.
-        revived = _revived(params)
-        assert isinstance(revived, dict)
-        return revived
+    def model_validate(cls, data: Any) -> Step:
+        """A step from its dict (as `model_dump` writes it, in Python or JSON values).
 
-    @field_serializer("params", mode="plain")
-    def _params(self, params: dict[str, Any], info: SerializationInfo) -> Any:
-        if info.mode != "json":
-            return params
-        return pydantic_core.to_jsonable_python(params, fallback=_jsonable)
+        Raises:
+            InvalidInputError: not a dict with a text ``stage`` and ``code`` and a dict ``params``.
+        """
+        try:
+            return _step_adapter().validate_python(data)
+        except pydantic.ValidationError as error:
+            raise InvalidInputError.from_pydantic(error) from None
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: pydantic.GetCoreSchemaHandler
+    ) -> pydantic_core.CoreSchema:
+        text = core_schema.str_schema(strip_whitespace=True)
+        fields = core_schema.typed_dict_schema(
+            {
+                "stage": core_schema.typed_dict_field(text),
+                "code": core_schema.typed_dict_field(text),
+                "params": core_schema.typed_dict_field(
+                    core_schema.dict_schema(core_schema.str_schema(), core_schema.any_schema()),
+                    required=False,
+                ),
+            },
+            extra_behavior="forbid",
+            config={"title": "Step"},
+        )
+        from_dict = core_schema.no_info_after_validator_function(_step_from_dict, fields)
+        return core_schema.json_or_python_schema(
+            json_schema=from_dict,
+            python_schema=core_schema.no_info_wrap_validator_function(_step_or_dict, from_dict),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _step_dict, info_arg=True
+            ),
+        )
+
+
+_set_stage = Step.__dict__["stage"].__set__
+_set_code = Step.__dict__["code"].__set__
+_set_params = Step.__dict__["params"].__set__
+
+
+def _step_or_dict(value: Any, handler: core_schema.ValidatorFunctionWrapHandler) -> Step:
+    return value if type(value) is Step else handler(value)
+
+
+def _step_from_dict(data: dict[str, Any]) -> Step:
+    # A step read back (from JSON or a dict) gets its amounts, instants and days back as values.
+    params = _revived(data.get("params", {}))
+    assert isinstance(params, dict)
+    return step_from(data["stage"], data["code"], params)
+
+
+def _step_dict(made: Step, info: SerializationInfo) -> dict[str, Any]:
+    params = made.params
+    if info.mode == "json":
+        params = pydantic_core.to_jsonable_python(params, fallback=_jsonable)
+    return {"stage": made.stage, "code": made.code, "params": params}
+
+
+@lru_cache(maxsize=1)
+def _step_adapter() -> pydantic.TypeAdapter[Step]:
+    return pydantic.TypeAdapter(Step, config=ConfigDict(title="Step"))
 
 
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
@@ -313,9 +421,6 @@ def _mark(cls: type[Decided], policy: PolicyRef | None) -> None:
         telemetry.mark("csdesk.decision", attributes)
 
 
-_STEP_FIELDS = {"stage", "code", "params"}
-
-
 def step(stage: str, code: str, **params: Any) -> Step:
     """A `Step`, built without validation (for the deciding code, which passes known values)."""
     return step_from(stage, code, params)
@@ -324,15 +429,13 @@ def step(stage: str, code: str, **params: Any) -> Step:
 def step_from(stage: str, code: str, params: dict[str, Any]) -> Step:
     """`step` with the values in a dict the caller built (and hands over: it is not copied)."""
     made = _new(Step)
-    _set(made, "__dict__", {"stage": stage, "code": code, "params": params})
-    _set(made, "__pydantic_fields_set__", _STEP_FIELDS)  # shared: a frozen model never adds to it
-    _set(made, "__pydantic_extra__", None)
-    _set(made, "__pydantic_private__", None)
+    _set_stage(made, stage)
+    _set_code(made, code)
+    _set_params(made, params)
     return made
 
 
 _new = object.__new__
-_set = object.__setattr__
 
 
 def inputs_hash(*inputs: Any) -> str:
