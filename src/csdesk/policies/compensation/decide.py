@@ -169,7 +169,7 @@ def _decision(draft: stages.Draft) -> Decision:
             "required_role": draft.required,
             "evidence_required": draft.evidence if granted else (),
             "statutory": draft.statutory,
-            "idempotency_key": stages.key(incident.id),
+            "idempotency_key": stages.decision_key(incident.id),
             "agent": agent,
             "currency": policy.currency,
             "day": context.day,

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, NamedTuple
 
 from csdesk._model import assemble
@@ -76,6 +76,7 @@ __all__ = [
     "authority_tier",
     "budgets",
     "caps",
+    "decision_key",
     "eligibility",
     "key",
     "period_key",
@@ -418,7 +419,20 @@ _new_draft = tuple.__new__
 
 def key(*parts: str) -> str:
     """An idempotency key from the incident's id (and a rule's)."""
-    return hashlib.sha256("\x1f".join(("csdesk.compensation", *parts)).encode()).hexdigest()[:32]
+    return _sha256("\x1f".join(("csdesk.compensation", *parts)).encode()).hexdigest()[:32]
+
+
+def _offer_key(incident_id: str, rule_id: str) -> str:
+    """``key(incident_id, rule_id)``, without the tuple and the join (one per offer made)."""
+    return _sha256(f"csdesk.compensation\x1f{incident_id}\x1f{rule_id}".encode()).hexdigest()[:32]
+
+
+def decision_key(incident_id: str) -> str:
+    """``key(incident_id)``, likewise (one per decision)."""
+    return _sha256(f"csdesk.compensation\x1f{incident_id}".encode()).hexdigest()[:32]
+
+
+_sha256 = hashlib.sha256
 
 
 def period_key(period: str, moment: datetime) -> str:
@@ -594,7 +608,7 @@ def _offer(context: Context, rule: RulePlan, value: Money) -> Offer:
             "group": rule.group,
             "instrument": rule.instrument,
             "value": value,
-            "key": key(context.incident.id, rule.id),
+            "key": _offer_key(context.incident.id, rule.id),
             "threshold": rule.threshold,
             "points": int(value.amount * rule.points) if rule.points is not None else None,
             "upgrade_to": rule.upgrade_to,
@@ -683,7 +697,7 @@ class _Fitting:
 
     def into(self, draft: Draft, charges: tuple[Charge, ...]) -> Draft:
         return draft.but(
-            offers=tuple(self.offers),
+            offers=tuple(self.offers) if self.capped else draft.offers,
             charges=charges,
             capped=draft.capped or self.capped,
             trace=(*draft.trace, *self.found),
@@ -727,7 +741,8 @@ def _order_cap(context: Context, fitting: _Fitting, plan: CapPlan, _charges: lis
     cap, order = plan.cap, context.incident.order
     assert cap.max_share is not None
     paid = order.paid_total
-    limit = Money(paid.amount * cap.max_share, paid.currency).quantize("ROUND_DOWN")
+    share = paid.amount * cap.max_share  # a share of a valid amount: within Money's bounds
+    limit = Money(share.quantize(context.zero.amount, rounding=ROUND_DOWN), paid.currency)
     if plan.limit is not None:
         limit = min(limit, plan.limit)
     already = order.compensated if order.compensated is not None else context.zero
@@ -799,7 +814,9 @@ def _budgets(draft: Draft) -> Draft:
     context = draft.context
     policy, zero, store = context.policy, context.zero, context.store
     fitting = _Fitting(draft)
-    charges = [c for c in draft.charges if not c.pool.startswith("budget:")]
+    charges = (
+        [c for c in draft.charges if not c.pool.startswith("budget:")] if draft.charges else []
+    )
     for budget, pool, applies, limit in context.plan.budgets:
         period = period_key(budget.period, context.local)
         used = zero if store is None else policy.money(store.usage(pool, period).amount)
