@@ -237,20 +237,17 @@ def build(cls: type[M], private: dict[str, Any] | None = None, **values: Any) ->
 
 
 def assemble(cls: type[M], fields: dict[str, Any], private: dict[str, Any] | None = None) -> M:
-    """Like `build`, from a dict that already holds every field of ``cls`` in its field order.
+    """Like `build`, from dicts that hold every field and every private attribute already.
 
-    The hot paths' builder: no defaults to merge, and one shared fields-set per class (a frozen
-    model never adds to it; pydantic copies it before a ``model_copy`` changes it).
+    ``fields`` in the class's field order; ``private`` ``None`` for a class with none. The hot
+    paths' builder: no defaults to merge, and one shared fields-set per class (a frozen model
+    never adds to it; pydantic copies it before a ``model_copy`` changes it).
     """
-    shape = _SHAPES.get(cls)
-    if shape is None:
-        shape = _SHAPES[cls] = _shape(cls)
-    slots = shape[2]
     made = _new(cls)
     set_dict(made, fields)
     set_fields_set(made, _ALL_FIELDS[cls])
     set_extra(made, None)
-    set_private(made, None if slots is None else {**slots, **(private or {})})
+    set_private(made, private)
     return made
 
 

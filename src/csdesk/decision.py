@@ -526,4 +526,8 @@ class Decided(CsdeskModel):
     def assembled(cls, fields: dict[str, Any], *, inputs: tuple[Any, ...]) -> Self:
         """`made` for the hottest paths: ``fields`` holds every field, in the class's order."""
         _mark(cls, fields["policy"])
-        return assemble(cls, fields, {"_inputs": inputs})
+        private: dict[str, Any] = {"_inputs": inputs, "_hash": None}
+        if len(cls.__private_attributes__) != len(private):  # a result with its own
+            defaults = {n: a.get_default() for n, a in cls.__private_attributes__.items()}
+            private = {**defaults, **private}
+        return assemble(cls, fields, private)

@@ -137,7 +137,9 @@ def decide(
     plan = stages.plan(policy)
     local = now.astimezone(plan.zone)
     day = local.date().isoformat()  # period_key("day", local)
-    context = stages.Context(policy, plan, incident, agent, budget, now, local, day, plan.zero)
+    context = stages.Context(
+        policy, plan, incident, incident.kind, agent, budget, now, local, day, plan.zero
+    )
     draft = stages.Draft(context)
     for stage in stages.STAGES:
         draft = stage(draft)
@@ -159,11 +161,11 @@ def _decision(draft: stages.Draft) -> Decision:
                   unit="{minor_unit}")  # fmt: skip
     return Decision.assembled(
         {  # every field, in the class's order
-            "policy": policy.ref,
+            "policy": context.plan.ref,
             "trace": draft.trace,
             "decided_at": context.now,
             "incident_id": incident.id,
-            "kind": incident.kind,
+            "kind": context.kind,
             "status": draft.status,
             "offers": draft.offers if granted else (),
             "required_role": draft.required,

@@ -54,8 +54,6 @@ from csdesk.policies.compensation.policy import (
     _NO_AMOUNT,
     AmountSpec,
     AuthorityTier,
-    Budget,
-    Cap,
     CompensationPolicy,
     Instrument,
     Rule,
@@ -178,18 +176,30 @@ class Plan:
         rules: Per kind, its rules (`RulePlan`), in policy order; ``by_id`` all of them by id.
         hits: Each group's hit policy (``first`` or ``max``).
         caps: Per kind, the caps that can apply to it (`CapPlan`), in policy order.
-        budgets: The budget pools: the budget, its counter's name, the instruments it covers
-            (``None``: all) and its amount as money.
+        budgets: The budget pools: id, period, amount, its counter's name, the instruments it
+            covers (``None``: all) and its amount as money.
         signals: The anti-abuse signals with their compiled conditions.
         tiers: Per role, its authority tier with its per-offer and daily limits as money.
-        zero: Zero in the policy's currency; ``zone`` its time zone.
+        zero: Zero in the policy's currency; ``zone`` its time zone; ``ref`` its `PolicyRef`.
     """
 
-    __slots__ = ("budgets", "by_id", "caps", "hits", "rules", "signals", "tiers", "zero", "zone")
+    __slots__ = (
+        "budgets",
+        "by_id",
+        "caps",
+        "hits",
+        "ref",
+        "rules",
+        "signals",
+        "tiers",
+        "zero",
+        "zone",
+    )
 
     def __init__(self, policy: CompensationPolicy) -> None:
         zero = self.zero = Money.zero(policy.currency)
         self.zone = policy.zone
+        self.ref = policy.ref
         self.by_id = {
             rule.id: RulePlan(policy, rule, conditions, zero)
             for rule, conditions in policy.compiled_rules
@@ -204,8 +214,12 @@ class Plan:
             kind: tuple(
                 CapPlan(
                     _CAP_SCOPES[cap.scope],
-                    cap,
+                    cap.id,
                     policy.money(cap.max_amount) if cap.max_amount is not None else None,
+                    cap.max_amount,
+                    cap.max_count,
+                    cap.max_share,
+                    cap.window_days,
                     f"cap:{cap.id}",
                     cap.max_share * 100 if cap.max_share is not None else Decimal(0),
                 )
@@ -214,9 +228,12 @@ class Plan:
             )
             for kind in IncidentKind
         }
-        self.budgets: tuple[tuple[Budget, str, frozenset[Instrument] | None, Money], ...] = tuple(
+        self.budgets: tuple[tuple[str, str, Decimal, str, frozenset[Instrument] | None, Money], ...]
+        self.budgets = tuple(
             (
-                budget,
+                budget.id,
+                budget.period,
+                budget.amount,
                 f"budget:{budget.id}",
                 frozenset(budget.instruments) if budget.instruments else None,
                 policy.money(budget.amount),
@@ -348,7 +365,8 @@ class Context(NamedTuple):
 
     Attributes:
         policy, plan: The policy and its `Plan`.
-        incident, agent, store: What is decided, by whom, with which counters.
+        incident, agent, store: What is decided, by whom, with which counters; ``kind`` the
+            incident's kind.
         now: The decision's instant; ``local`` the same in the policy's zone; ``day`` its date.
         zero: Zero in the policy's currency.
     """
@@ -356,6 +374,7 @@ class Context(NamedTuple):
     policy: CompensationPolicy
     plan: Plan
     incident: Any
+    kind: IncidentKind
     agent: Agent
     store: BudgetStore | None
     now: datetime
@@ -369,6 +388,8 @@ class Context(NamedTuple):
 
 
 _NO_USAGE = Usage()
+_VALUES: dict[Any, str] = {member: member.value for member in (*IncidentKind, *Role, *Status)}
+"""Enum members' values (``member.value`` is a Python-level property; this is one lookup)."""
 
 
 class Draft(NamedTuple):
@@ -506,9 +527,9 @@ def eligibility(draft: Draft) -> Draft:
     """Every rule for the kind, matched or skipped, with each condition's actual value."""
     context = draft.context
     incident, agent = context.incident, context.agent
-    rules = context.plan.rules[incident.kind]
+    rules = context.plan.rules[context.kind]
     if not rules:
-        none = step_from("eligibility", "rule.none", {"kind": incident.kind.value})
+        none = step_from("eligibility", "rule.none", {"kind": _VALUES[context.kind]})
         return draft.but(matched=(), trace=(*draft.trace, none))
     found: list[Step] = []
     matched: list[RulePlan] = []
@@ -708,12 +729,17 @@ _OK = {"caps": "caps.ok", "budget": "budget.ok"}
 
 
 class CapPlan(NamedTuple):
-    """A cap ready to apply: the cap, how (``apply``), and its values as money."""
+    """A cap ready to apply: how (``apply``), and the cap's values read once from the policy."""
 
     apply: Callable[[Context, _Fitting, CapPlan, list[Charge]], None]
-    cap: Cap
+    id: str
     limit: Money | None
     """``max_amount`` as money, or ``None``."""
+    max_amount: Decimal | None
+    max_count: int | None
+    max_share: Decimal | None
+    days: int | None
+    """A customer cap's window."""
     pool: str
     """The counter of a per-kind daily cap."""
     share: Decimal
@@ -725,7 +751,7 @@ def caps(draft: Draft) -> Draft:
     if not draft.offers:
         return draft
     context = draft.context
-    applying = context.plan.caps[context.incident.kind]
+    applying = context.plan.caps[context.kind]
     if not applying:
         return draft
     fitting = _Fitting(draft)
@@ -737,18 +763,18 @@ def caps(draft: Draft) -> Draft:
     return fitting.into(draft, tuple(charges))
 
 
-def _order_cap(context: Context, fitting: _Fitting, plan: CapPlan, _charges: list[Charge]) -> None:
-    cap, order = plan.cap, context.incident.order
+def _order_cap(context: Context, fitting: _Fitting, cap: CapPlan, _charges: list[Charge]) -> None:
+    order = context.incident.order
     assert cap.max_share is not None
     paid = order.paid_total
     share = paid.amount * cap.max_share  # a share of a valid amount: within Money's bounds
     limit = Money(share.quantize(context.zero.amount, rounding=ROUND_DOWN), paid.currency)
-    if plan.limit is not None:
-        limit = min(limit, plan.limit)
+    if cap.limit is not None:
+        limit = min(limit, cap.limit)
     already = order.compensated if order.compensated is not None else context.zero
     detail = {
         "scope": "order",
-        "share": plan.share,
+        "share": cap.share,
         "paid": paid,
         "limit": limit,
         "already": already,
@@ -757,10 +783,9 @@ def _order_cap(context: Context, fitting: _Fitting, plan: CapPlan, _charges: lis
 
 
 def _customer_cap(
-    context: Context, fitting: _Fitting, plan: CapPlan, _charges: list[Charge]
+    context: Context, fitting: _Fitting, cap: CapPlan, _charges: list[Charge]
 ) -> None:
-    cap, customer = plan.cap, context.incident.customer
-    days = cap.window_days
+    customer, days = context.incident.customer, cap.days
     assert days is not None
     window = customer.received.get(days)
     if window is None:
@@ -771,32 +796,27 @@ def _customer_cap(
     if cap.max_count is not None:
         detail = {"scope": "customer_count", "days": days}
         fitting.count(cap.id, detail, window.count, cap.max_count)
-    if fitting.offers and plan.limit is not None:
+    if fitting.offers and cap.limit is not None:
         received = window.amount.quantize()
-        detail = {"scope": "customer", "days": days, "limit": plan.limit, "received": received}
-        fitting.fit(plan.limit - window.amount, "caps", cap.id, detail)
+        detail = {"scope": "customer", "days": days, "limit": cap.limit, "received": received}
+        fitting.fit(cap.limit - window.amount, "caps", cap.id, detail)
 
 
-def _kind_cap(context: Context, fitting: _Fitting, plan: CapPlan, charges: list[Charge]) -> None:
-    cap, day = plan.cap, context.day
-    used = context.usage(plan.pool, day)
-    kind = context.incident.kind.value
+def _kind_cap(context: Context, fitting: _Fitting, cap: CapPlan, charges: list[Charge]) -> None:
+    day = context.day
+    used = context.usage(cap.pool, day)
+    kind = _VALUES[context.kind]
     if cap.max_count is not None:
-        detail = {"scope": "kind_count", "kind": kind, "day": day}
-        fitting.count(cap.id, detail, used.count, cap.max_count)
-    if fitting.offers and plan.limit is not None:
+        counted: dict[str, Any] = {"scope": "kind_count", "kind": kind, "day": day}
+        fitting.count(cap.id, counted, used.count, cap.max_count)
+    if fitting.offers and cap.limit is not None:
         given = context.policy.money(used.amount) if context.store is not None else context.zero
-        detail = {"scope": "kind", "kind": kind, "day": day, "limit": plan.limit, "given": given}
-        fitting.fit(plan.limit - given, "caps", cap.id, detail)
+        detail = {"scope": "kind", "kind": kind, "day": day, "limit": cap.limit, "given": given}
+        fitting.fit(cap.limit - given, "caps", cap.id, detail)
     if fitting.offers:
+        total = fitting.total.amount
         charges.append(
-            Charge(
-                plan.pool,
-                day,
-                fitting.total.amount,
-                limit_amount=cap.max_amount,
-                limit_count=cap.max_count,
-            )
+            Charge(cap.pool, day, total, limit_amount=cap.max_amount, limit_count=cap.max_count)
         )
 
 
@@ -817,25 +837,23 @@ def _budgets(draft: Draft) -> Draft:
     charges = (
         [c for c in draft.charges if not c.pool.startswith("budget:")] if draft.charges else []
     )
-    for budget, pool, applies, limit in context.plan.budgets:
-        period = period_key(budget.period, context.local)
+    for name, every, amount, pool, applies, limit in context.plan.budgets:
+        period = period_key(every, context.local)
         used = zero if store is None else policy.money(store.usage(pool, period).amount)
         detail = {
             "scope": "budget",
-            "period": budget.period,
+            "period": every,
             "label": period,
             "limit": limit,
             "spent": used,
         }
-        fitting.fit(limit - used, "budget", budget.id, detail, applies)
+        fitting.fit(limit - used, "budget", name, detail, applies)
         if applies is None:
             concerned = fitting.total
         else:
             concerned = _total([o for o in fitting.offers if o.instrument in applies], zero)
         if concerned > zero:
-            charges.append(
-                Charge(pool, period, concerned.amount, count=1, limit_amount=budget.amount)
-            )
+            charges.append(Charge(pool, period, concerned.amount, count=1, limit_amount=amount))
     return fitting.into(draft, tuple(charges))
 
 
@@ -950,7 +968,7 @@ def authority(draft: Draft) -> Draft:
     within_offer = biggest <= per_offer
     within_day = per_day is None or used + total <= per_day
     limits = {
-        "role": agent.role.value,
+        "role": _VALUES[agent.role],
         "has_tier": tier is not None,
         "per_offer": per_offer,
         "per_day": per_day,
@@ -965,7 +983,7 @@ def authority(draft: Draft) -> Draft:
     else:
         required, above_all = _approver(policy, agent, biggest)
         why = "per_offer" if not within_offer else "daily"
-        limits.update(required=required.value, why=why, above_all=above_all)
+        limits.update(required=_VALUES[required], why=why, above_all=above_all)
         found.append(step_from("authority", "authority.exceeded", limits))
     review = draft.required
     if review is not None and (required is None or review.rank > required.rank):
@@ -977,7 +995,11 @@ def authority(draft: Draft) -> Draft:
         status = Status.NEEDS_APPROVAL
     else:
         status = Status.AUTO_APPROVED
-    result = {"role": required.value if required else None, "total": total, "offers": len(offers)}
+    result = {
+        "role": _VALUES[required] if required else None,
+        "total": total,
+        "offers": len(offers),
+    }
     found.append(step_from("result", _RESULT[status], result))
     return draft.but(trace=(*draft.trace, *found), status=status, required=required)
 
