@@ -327,8 +327,12 @@ class Money:
             >>> Money("2.5", "JPY").quantize()
             Money('2', 'JPY')
         """
-        mode = _check_rounding(rounding)
-        return _make(self._amount.quantize(_QUANTUM[self._currency], rounding=mode), self._currency)
+        if type(rounding) is not str or rounding not in ROUNDING_MODES:
+            _check_rounding(rounding)
+        money: Money = _new_object(Money)
+        money._amount = self._amount.quantize(_QUANTUM[self._currency], rounding=rounding)
+        money._currency = self._currency
+        return money
 
     def format(
         self,
@@ -378,9 +382,13 @@ class Money:
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="add")
         try:
-            return _make(_exact_add(self._amount, other._amount), self._currency)
+            total = _exact_add(self._amount, other._amount)
         except decimal.DecimalException as signal:
             raise _arithmetic("add", signal, self, other) from None
+        money: Money = _new_object(Money)  # _make, inlined: amounts are added in hot loops
+        money._amount = total
+        money._currency = self._currency
+        return money
 
     def __radd__(self, other: int) -> Money:
         # Lets the builtin sum() start from 0; any other left operand is refused.
@@ -394,9 +402,13 @@ class Money:
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="subtract")
         try:
-            return _make(_exact_subtract(self._amount, other._amount), self._currency)
+            difference = _exact_subtract(self._amount, other._amount)
         except decimal.DecimalException as signal:
             raise _arithmetic("subtract", signal, self, other) from None
+        money: Money = _new_object(Money)  # _make, inlined: amounts are subtracted in hot loops
+        money._amount = difference
+        money._currency = self._currency
+        return money
 
     def __mul__(self, factor: int | Decimal) -> Money:
         if type(factor) is not int and (type(factor) is not Decimal or not factor.is_finite()):
