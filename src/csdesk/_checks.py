@@ -136,8 +136,9 @@ def _build(hint: Any) -> tuple[_Check, str] | None:
         plain = [_plain_class(arg) for arg in typing.get_args(hint)]
         if all(plain):  # one isinstance over a tuple: a union of 12 incident kinds costs one call
             classes = tuple(kind for kind in plain if kind is not None)
+            exact = frozenset(classes)  # pydantic's metaclass checks instances in Python
             text = " or ".join("None" if k is type(None) else _article(k) for k in classes)
-            return (lambda v: isinstance(v, classes)), text
+            return (lambda v: type(v) in exact or isinstance(v, classes)), text
         parts = [_build(arg) for arg in typing.get_args(hint)]
         if any(part is None for part in parts):
             return None
@@ -194,7 +195,7 @@ def _instance_check(kind: type) -> tuple[_Check, str]:
         )
     if kind in _CONTAINERS or kind is collections.abc.Mapping or kind is dict:
         return (lambda v: isinstance(v, kind) and not isinstance(v, _TEXT)), name
-    return (lambda v: isinstance(v, kind)), name
+    return (lambda v: type(v) is kind or isinstance(v, kind)), name
 
 
 _SPECIAL = frozenset(
