@@ -302,3 +302,18 @@ class TestProrate:
     def test_counts_must_be_ints(self) -> None:
         with pytest.raises(QuantityError):
             prorate(cny("10"), quantity=5, already=0, units=True)
+
+
+_ZEROS_AND_OTHERS = ["0", "0.00", "-0.00", "-0", "5", "5.00", "-5.10", "0.001", "100", "0.0"]
+
+
+@pytest.mark.parametrize("left", _ZEROS_AND_OTHERS)
+@pytest.mark.parametrize("right", _ZEROS_AND_OTHERS)
+def test_adding_or_subtracting_zero_is_exactly_the_decimal_result(left: str, right: str) -> None:
+    # Money returns an operand itself for x + 0 and x - 0 of the same quantum: the digits, the
+    # exponent and the sign must still be those decimal arithmetic gives.
+    a, b = Money(Decimal(left), "CNY"), Money(Decimal(right), "CNY")
+    for got, expected in ((a + b, Decimal(left) + Decimal(right)),
+                          (a - b, Decimal(left) - Decimal(right))):  # fmt: skip
+        assert str(got.amount) == str(expected)
+        assert got.amount.is_signed() == expected.is_signed()

@@ -381,8 +381,15 @@ class Money:
             return NotImplemented
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="add")
+        amount, added = self._amount, other._amount
+        # Adding a zero of the same quantum gives the other amount exactly (the sign of a zero
+        # sum aside, hence the non-zero condition): no new object, as Money is immutable.
+        if not added and amount and added.same_quantum(amount):
+            return self
+        if not amount and added and amount.same_quantum(added):
+            return other
         try:
-            total = _exact_add(self._amount, other._amount)
+            total = _exact_add(amount, added)
         except decimal.DecimalException as signal:
             raise _arithmetic("add", signal, self, other) from None
         money: Money = _new_object(Money)  # _make, inlined: amounts are added in hot loops
@@ -401,8 +408,11 @@ class Money:
             return NotImplemented
         if self._currency != other._currency:
             raise CurrencyMismatchError(self._currency, other._currency, operation="subtract")
+        amount, taken = self._amount, other._amount
+        if not taken and amount and taken.same_quantum(amount):  # minus a zero: itself, exactly
+            return self
         try:
-            difference = _exact_subtract(self._amount, other._amount)
+            difference = _exact_subtract(amount, taken)
         except decimal.DecimalException as signal:
             raise _arithmetic("subtract", signal, self, other) from None
         money: Money = _new_object(Money)  # _make, inlined: amounts are subtracted in hot loops
