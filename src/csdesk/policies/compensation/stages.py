@@ -440,19 +440,20 @@ _new_draft = tuple.__new__
 
 def key(*parts: str) -> str:
     """An idempotency key from the incident's id (and a rule's)."""
-    return _sha256("\x1f".join(("csdesk.compensation", *parts)).encode()).hexdigest()[:32]
+    return _sha256((_KEY_PREFIX + "\x1f".join(parts)).encode()).hexdigest()[:32]
 
 
 def _offer_key(incident_id: str, rule_id: str) -> str:
     """``key(incident_id, rule_id)``, without the tuple and the join (one per offer made)."""
-    return _sha256(f"csdesk.compensation\x1f{incident_id}\x1f{rule_id}".encode()).hexdigest()[:32]
+    return _sha256(f"{_KEY_PREFIX}{incident_id}\x1f{rule_id}".encode()).hexdigest()[:32]
 
 
 def decision_key(incident_id: str) -> str:
     """``key(incident_id)``, likewise (one per decision)."""
-    return _sha256(f"csdesk.compensation\x1f{incident_id}".encode()).hexdigest()[:32]
+    return _sha256((_KEY_PREFIX + incident_id).encode()).hexdigest()[:32]
 
 
+_KEY_PREFIX = "csdesk.compensation\x1f"
 _sha256 = hashlib.sha256
 
 
